@@ -1,0 +1,22 @@
+/*
+ * rand.h — fast per-thread random numbers for trace and span ids.
+ *
+ * Each thread keeps its own generator, seeded from the kernel (getrandom)
+ * on first use. After fork() every thread of the child reseeds, so a
+ * pre-forking server's workers never repeat their parent's ids.
+ * Not cryptographic; ids need to be unique, not secret.
+ */
+#ifndef TW_RAND_H
+#define TW_RAND_H
+
+#include <stdint.h>
+
+#include "core/tw_int.h"
+
+TW_HIDDEN uint64_t tw__rand64(void);
+/* A trace id that is never all zero. */
+TW_HIDDEN void tw__new_trace_id(tw_trace_id *out);
+/* A span id that is never all zero. */
+TW_HIDDEN void tw__new_span_id(tw_span_id *out);
+
+#endif

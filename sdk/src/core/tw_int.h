@@ -1,0 +1,53 @@
+/*
+ * tw_int.h — internal helpers every SDK module may use: branch hints,
+ * the tw__ naming rule for internal non-static symbols, and allocation
+ * wrappers. Nothing here is part of the public API.
+ *
+ * Out-of-memory policy: the SDK never aborts. Every allocation goes through
+ * tw__malloc/tw__calloc/tw__realloc, which tests can make fail (see
+ * tw__alloc_fail_after) to exercise the error paths.
+ */
+#ifndef TW_INT_H
+#define TW_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "tracewire/tracewire.h"
+
+#define TW_LIKELY(x) __builtin_expect(!!(x), 1)
+#define TW_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define TW_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+#define TW_MIN(a, b) ((a) < (b) ? (a) : (b))
+#define TW_MAX(a, b) ((a) > (b) ? (a) : (b))
+#define TW_HIDDEN __attribute__((visibility("hidden")))
+
+TW_HIDDEN void *tw__malloc(size_t n);
+TW_HIDDEN void *tw__calloc(size_t n, size_t size);
+TW_HIDDEN void *tw__realloc(void *p, size_t n);
+TW_HIDDEN void tw__free(void *p);
+TW_HIDDEN char *tw__strndup(const char *s, size_t n);
+/* Test hook: after `n` more successful allocations, fail every one (-1: never). */
+void tw__alloc_fail_after(long n);
+
+/* Length of a tw_str that may be TW_NTS. */
+static inline size_t tw__str_len(tw_str s) { return s.len == TW_NTS ? (s.ptr ? strlen(s.ptr) : 0) : s.len; }
+
+/* Hex helpers: 0..15 for a hex digit (either case), -1 otherwise. */
+static inline int tw__hexval(unsigned char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    c |= 0x20; /* fold case */
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+}
+extern const char tw__hexdigits[16];
+TW_HIDDEN void tw__hex_encode(const uint8_t *in, size_t n, char *out); /* 2n chars, no NUL */
+
+static inline uint64_t tw__load_be64(const uint8_t *p) {
+    return ((uint64_t)p[0] << 56) | ((uint64_t)p[1] << 48) | ((uint64_t)p[2] << 40) |
+           ((uint64_t)p[3] << 32) | ((uint64_t)p[4] << 24) | ((uint64_t)p[5] << 16) |
+           ((uint64_t)p[6] << 8) | (uint64_t)p[7];
+}
+
+#endif

@@ -1,0 +1,23 @@
+/*
+ * pool.h — fixed-size span objects without malloc on the hot path.
+ *
+ * Each thread keeps a small cache of free objects; it refills from and
+ * spills to one global free list in batches, under a mutex taken about once
+ * per 32 spans. The exporter thread frees what producer threads allocate, so
+ * objects flow back through the global list. The global list is capped:
+ * beyond TW__POOL_GLOBAL_MAX free objects, memory goes back to the heap.
+ * The global mutex is taken around fork() so a child never inherits it held.
+ */
+#ifndef TW_POOL_H
+#define TW_POOL_H
+
+#include "trace/span_int.h"
+
+/* An uninitialised object of TW__SPAN_OBJECT_SIZE bytes, or NULL. */
+TW_HIDDEN tw_span *tw__pool_get(void);
+TW_HIDDEN void tw__pool_put(tw_span *s);
+
+#define TW__POOL_BATCH 32
+#define TW__POOL_GLOBAL_MAX 8192
+
+#endif

@@ -1,0 +1,46 @@
+/*
+ * trace_int.h — provider, sampler and current-context internals shared by
+ * the files of sdk/src/trace.
+ *
+ * Invariants:
+ *  - A provider's resource, sampler and limits never change after
+ *    tw_provider_new returns; processors are added before spans start.
+ *  - The thread's context stack always has a readable top: an empty
+ *    context when nothing is attached.
+ */
+#ifndef TW_TRACE_INT_H
+#define TW_TRACE_INT_H
+
+#include <pthread.h>
+
+#include "export/export_int.h"
+#include "trace/span_int.h"
+
+struct tw_provider {
+    tw__arena arena; /* resource strings */
+    tw__kvlist resource;
+    tw_sampler *sampler;
+    tw_span_limits limits;
+    tw_processor *processors;
+    bool has_on_start; /* some processor wants on_start */
+    _Atomic int shut_down;
+    pthread_mutex_t lock; /* tracers list */
+    struct tw_tracer *tracers;
+};
+
+/* The thread's current context (never NULL). */
+TW_HIDDEN const tw_context *tw__current(void);
+
+/* A non-recording span carrying `sc` (references taken), or NULL when the
+ * pool is empty and memory is short. */
+TW_HIDDEN tw_span *tw__span_nonrecording(const tw_span_context *sc);
+/* The shared, never-freed non-recording span with an invalid context. */
+TW_HIDDEN tw_span *tw__noop_span(void);
+
+/* Span context copy helpers: take / drop the tracestate reference. */
+static inline void tw__sc_copy(tw_span_context *dst, const tw_span_context *src) {
+    *dst = *src;
+    dst->state = tw_tracestate_ref(src->state);
+}
+
+#endif
