@@ -99,6 +99,7 @@ typedef struct tw_str { const char *ptr; size_t len; } tw_str;
  */
 typedef struct tw_attribute {
     const char *key; /* NUL-terminated */
+    size_t key_len;  /* strlen(key), or 0 to have it measured */
     tw_value_type type;
     union {
         tw_str s;
@@ -112,19 +113,29 @@ typedef struct tw_attribute {
     } v;
 } tw_attribute;
 
-#define TW_ATTR_STR(k, val) ((tw_attribute){.key = (k), .type = TW_TYPE_STRING, .v.s = {(val), TW_NTS}})
-#define TW_ATTR_STRN(k, val, n) ((tw_attribute){.key = (k), .type = TW_TYPE_STRING, .v.s = {(val), (n)}})
-#define TW_ATTR_BOOL(k, val) ((tw_attribute){.key = (k), .type = TW_TYPE_BOOL, .v.b = (val)})
-#define TW_ATTR_INT(k, val) ((tw_attribute){.key = (k), .type = TW_TYPE_INT, .v.i = (val)})
-#define TW_ATTR_DOUBLE(k, val) ((tw_attribute){.key = (k), .type = TW_TYPE_DOUBLE, .v.d = (val)})
+/* The length of a string literal at compile time; TW_NTS (resp. 0 for keys)
+ * for anything else, so it is measured at run time. */
+#if defined(__GNUC__)
+#define TW__CONST_LEN(s, other) (__builtin_constant_p(__builtin_strlen(s)) ? __builtin_strlen(s) : (other))
+#else
+#define TW__CONST_LEN(s, other) (other)
+#endif
+#define TW__KEY(k) .key = (k), .key_len = TW__CONST_LEN(k, 0)
+
+#define TW_ATTR_STR(k, val) \
+    ((tw_attribute){TW__KEY(k), .type = TW_TYPE_STRING, .v.s = {(val), TW__CONST_LEN(val, TW_NTS)}})
+#define TW_ATTR_STRN(k, val, n) ((tw_attribute){TW__KEY(k), .type = TW_TYPE_STRING, .v.s = {(val), (n)}})
+#define TW_ATTR_BOOL(k, val) ((tw_attribute){TW__KEY(k), .type = TW_TYPE_BOOL, .v.b = (val)})
+#define TW_ATTR_INT(k, val) ((tw_attribute){TW__KEY(k), .type = TW_TYPE_INT, .v.i = (val)})
+#define TW_ATTR_DOUBLE(k, val) ((tw_attribute){TW__KEY(k), .type = TW_TYPE_DOUBLE, .v.d = (val)})
 #define TW_ATTR_STR_ARRAY(k, arr, cnt) \
-    ((tw_attribute){.key = (k), .type = TW_TYPE_STRING_ARRAY, .v.sa = {(arr), (cnt)}})
+    ((tw_attribute){TW__KEY(k), .type = TW_TYPE_STRING_ARRAY, .v.sa = {(arr), (cnt)}})
 #define TW_ATTR_BOOL_ARRAY(k, arr, cnt) \
-    ((tw_attribute){.key = (k), .type = TW_TYPE_BOOL_ARRAY, .v.ba = {(arr), (cnt)}})
+    ((tw_attribute){TW__KEY(k), .type = TW_TYPE_BOOL_ARRAY, .v.ba = {(arr), (cnt)}})
 #define TW_ATTR_INT_ARRAY(k, arr, cnt) \
-    ((tw_attribute){.key = (k), .type = TW_TYPE_INT_ARRAY, .v.ia = {(arr), (cnt)}})
+    ((tw_attribute){TW__KEY(k), .type = TW_TYPE_INT_ARRAY, .v.ia = {(arr), (cnt)}})
 #define TW_ATTR_DOUBLE_ARRAY(k, arr, cnt) \
-    ((tw_attribute){.key = (k), .type = TW_TYPE_DOUBLE_ARRAY, .v.da = {(arr), (cnt)}})
+    ((tw_attribute){TW__KEY(k), .type = TW_TYPE_DOUBLE_ARRAY, .v.da = {(arr), (cnt)}})
 
 /* ---- time ---------------------------------------------------------------- */
 

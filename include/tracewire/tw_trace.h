@@ -136,10 +136,24 @@ TW_API void tw_span_set_name(tw_span *span, const char *name);
  * limit dropped it (the drop is counted and exported). */
 TW_API int tw_span_set_attr(tw_span *span, const tw_attribute *attr);
 TW_API int tw_span_set_attrs(tw_span *span, const tw_attribute *attrs, size_t n);
-TW_API int tw_span_set_str(tw_span *span, const char *key, const char *value);
-TW_API int tw_span_set_int(tw_span *span, const char *key, int64_t value);
-TW_API int tw_span_set_double(tw_span *span, const char *key, double value);
-TW_API int tw_span_set_bool(tw_span *span, const char *key, bool value);
+/* Shorthands; inline so that literal keys and values are measured at
+ * compile time. A NULL string value is stored as "". */
+static inline int tw_span_set_str(tw_span *span, const char *key, const char *value) {
+    tw_attribute a = TW_ATTR_STR(key, value ? value : "");
+    return tw_span_set_attr(span, &a);
+}
+static inline int tw_span_set_int(tw_span *span, const char *key, int64_t value) {
+    tw_attribute a = TW_ATTR_INT(key, value);
+    return tw_span_set_attr(span, &a);
+}
+static inline int tw_span_set_double(tw_span *span, const char *key, double value) {
+    tw_attribute a = TW_ATTR_DOUBLE(key, value);
+    return tw_span_set_attr(span, &a);
+}
+static inline int tw_span_set_bool(tw_span *span, const char *key, bool value) {
+    tw_attribute a = TW_ATTR_BOOL(key, value);
+    return tw_span_set_attr(span, &a);
+}
 
 /* time_ns 0: now. */
 TW_API int tw_span_add_event(tw_span *span, const char *name, uint64_t time_ns,

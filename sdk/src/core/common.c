@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "core/tw_int.h"
 
 static _Atomic long alloc_budget = -1; /* -1: unlimited */
@@ -99,8 +100,4 @@ int tw_span_id_from_hex(const char *hex, size_t len, tw_span_id *out) {
     return hex_decode(hex, len, out->bytes, sizeof out->bytes);
 }
 
-uint64_t tw_now_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
+uint64_t tw_now_ns(void) { return tw__clock_ns(); }

@@ -16,8 +16,8 @@ static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 static void on_fork_child(void) { atomic_fetch_add(&fork_generation, 1); }
 static void install_atfork(void) { pthread_atfork(NULL, NULL, on_fork_child); }
 
-static _Thread_local uint64_t rng_state;
-static _Thread_local uint32_t rng_generation;
+static TW_TLS uint64_t rng_state;
+static TW_TLS uint32_t rng_generation;
 
 static void reseed(void) {
     uint64_t seed = 0;
@@ -46,19 +46,18 @@ uint64_t tw__rand64(void) {
 
 static void store64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
 
-void tw__new_trace_id(tw_trace_id *out) {
-    uint64_t hi, lo;
-    do {
-        hi = tw__rand64();
-        lo = tw__rand64();
-    } while (TW_UNLIKELY((hi | lo) == 0));
-    store64(out->bytes, hi);
-    store64(out->bytes + 8, lo);
-}
-
-void tw__new_span_id(tw_span_id *out) {
+void tw__new_ids(tw_trace_id *trace, tw_span_id *span) {
     uint64_t v;
+    if (trace) {
+        uint64_t hi, lo;
+        do {
+            hi = tw__rand64();
+            lo = tw__rand64();
+        } while (TW_UNLIKELY((hi | lo) == 0));
+        store64(trace->bytes, hi);
+        store64(trace->bytes + 8, lo);
+    }
     do v = tw__rand64();
     while (TW_UNLIKELY(v == 0));
-    store64(out->bytes, v);
+    store64(span->bytes, v);
 }

@@ -14,9 +14,8 @@
 #include "core/tw_int.h"
 
 TW_HIDDEN uint64_t tw__rand64(void);
-/* A trace id that is never all zero. */
-TW_HIDDEN void tw__new_trace_id(tw_trace_id *out);
-/* A span id that is never all zero. */
-TW_HIDDEN void tw__new_span_id(tw_span_id *out);
+/* A new span id and, when `trace` is not NULL, a new trace id; never all
+ * zero. One call, so the per-thread state is looked up once. */
+TW_HIDDEN void tw__new_ids(tw_trace_id *trace, tw_span_id *span);
 
 #endif

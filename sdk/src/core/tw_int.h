@@ -22,6 +22,9 @@
 #define TW_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define TW_MAX(a, b) ((a) > (b) ? (a) : (b))
 #define TW_HIDDEN __attribute__((visibility("hidden")))
+/* Hot thread-locals: the initial-exec model avoids a __tls_get_addr call
+ * per access in the shared library. */
+#define TW_TLS _Thread_local __attribute__((tls_model("initial-exec")))
 
 TW_HIDDEN void *tw__malloc(size_t n);
 TW_HIDDEN void *tw__calloc(size_t n, size_t size);
@@ -43,6 +46,13 @@ static inline int tw__hexval(unsigned char c) {
 }
 extern const char tw__hexdigits[16];
 TW_HIDDEN void tw__hex_encode(const uint8_t *in, size_t n, char *out); /* 2n chars, no NUL */
+
+static inline bool tw__trace_id_valid(const tw_trace_id *id) {
+    uint64_t a, b;
+    memcpy(&a, id->bytes, 8);
+    memcpy(&b, id->bytes + 8, 8);
+    return (a | b) != 0;
+}
 
 static inline uint64_t tw__load_be64(const uint8_t *p) {
     return ((uint64_t)p[0] << 56) | ((uint64_t)p[1] << 48) | ((uint64_t)p[2] << 40) |

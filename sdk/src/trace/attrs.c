@@ -118,7 +118,7 @@ const tw__kv *tw__kvlist_find(const tw__kvlist *list, const char *key, size_t ke
 int tw__kvlist_set(tw__arena *a, tw__kvlist *list, const tw_attribute *attr, uint32_t limit,
                    uint32_t max_len) {
     if (!attr || !attr->key || !attr->key[0]) return TW_EINVAL;
-    size_t key_len = strlen(attr->key);
+    size_t key_len = attr->key_len ? attr->key_len : strlen(attr->key);
     tw__kv *kv = (tw__kv *)tw__kvlist_find(list, attr->key, key_len);
     if (kv) { /* replace only once the copy succeeded */
         tw__value v;

@@ -21,7 +21,7 @@ typedef struct stack {
     entry inline_items[INLINE_DEPTH];
 } stack;
 
-static _Thread_local stack stk;
+static TW_TLS stack stk;
 static const tw_context empty_ctx = TW_CONTEXT_INIT;
 
 const tw_context *tw__current(void) { return stk.n ? &stk.items[stk.n - 1].ctx : &empty_ctx; }

@@ -12,7 +12,7 @@ static tw_span *global_head;
 static uint32_t global_n;
 static pthread_key_t cache_key;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
-static _Thread_local cache tc;
+static TW_TLS cache tc;
 
 static void lock(void) { pthread_mutex_lock(&global_lock); }
 static void unlock(void) { pthread_mutex_unlock(&global_lock); }

@@ -35,7 +35,11 @@ tw_span *tw__span_nonrecording(const tw_span_context *sc) {
 
 void tw__span_unref(tw_span *s) {
     if (s == &noop) return;
-    if (atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) != 1) return;
+    /* References are only ever taken by a holder of one, so reading 1 means
+     * ours is the last: no other thread can race us, skip the atomic RMW. */
+    if (atomic_load_explicit(&s->refs, memory_order_acquire) != 1 &&
+        atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) != 1)
+        return;
     tw_tracestate_unref(s->ctx.state);
     if (s->recording) tw__arena_release(&s->arena);
     tw__pool_put(s);
@@ -58,7 +62,7 @@ tw_span *tw_span_start(tw_tracer *tr, const char *name, const tw_span_options *o
 
     const tw_context *parent_ctx = o->root ? NULL : o->parent ? o->parent : tw__current();
     const tw_span_context *parent = parent_ctx ? &parent_ctx->span : NULL;
-    if (parent && !tw_trace_id_is_valid(&parent->trace_id)) parent = NULL;
+    if (parent && !tw__trace_id_valid(&parent->trace_id)) parent = NULL;
 
     tw_provider *p = tr ? tr->provider : NULL;
     if (TW_UNLIKELY(!p || atomic_load_explicit(&p->shut_down, memory_order_relaxed)))
@@ -69,11 +73,11 @@ tw_span *tw_span_start(tw_tracer *tr, const char *name, const tw_span_options *o
     if (parent) {
         sc.trace_id = parent->trace_id;
         sc.flags = parent->flags & TW_FLAG_RANDOM;
+        tw__new_ids(NULL, &sc.span_id);
     } else {
-        tw__new_trace_id(&sc.trace_id);
+        tw__new_ids(&sc.trace_id, &sc.span_id);
         sc.flags = TW_FLAG_RANDOM;
     }
-    tw__new_span_id(&sc.span_id);
     sc.is_remote = false;
 
     tw_sampling_params sp = {
@@ -184,22 +188,6 @@ int tw_span_set_attrs(tw_span *s, const tw_attribute *a, size_t n) {
     return rc;
 }
 
-int tw_span_set_str(tw_span *s, const char *k, const char *v) {
-    tw_attribute a = TW_ATTR_STR(k, v ? v : "");
-    return tw_span_set_attr(s, &a);
-}
-int tw_span_set_int(tw_span *s, const char *k, int64_t v) {
-    tw_attribute a = TW_ATTR_INT(k, v);
-    return tw_span_set_attr(s, &a);
-}
-int tw_span_set_double(tw_span *s, const char *k, double v) {
-    tw_attribute a = TW_ATTR_DOUBLE(k, v);
-    return tw_span_set_attr(s, &a);
-}
-int tw_span_set_bool(tw_span *s, const char *k, bool v) {
-    tw_attribute a = TW_ATTR_BOOL(k, v);
-    return tw_span_set_attr(s, &a);
-}
 
 /* Grow an arena array of `size`-byte items to hold one more, up to `limit`. */
 static void *grow(tw__arena *a, void *items, uint32_t n, uint32_t *cap, size_t size, uint32_t limit) {
