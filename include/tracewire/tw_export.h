@@ -50,7 +50,9 @@ typedef struct tw_otlp_options {
 TW_API void tw_otlp_options_from_env(tw_otlp_options *o);
 
 /*
- * OTLP over HTTP with libcurl. Retries with exponential backoff and jitter
+ * OTLP over HTTP with libcurl; `opts` NULL takes everything from the
+ * environment, and a NULL endpoint, compression -1 or timeout 0 fall back to
+ * it field by field. Retries with exponential backoff and jitter
  * only on 429, 502, 503, 504 and connection errors, honouring Retry-After;
  * other failures drop the batch (counted). A partial_success in the reply is
  * counted and logged once per distinct message to stderr.

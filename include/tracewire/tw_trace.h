@@ -122,7 +122,12 @@ typedef struct tw_span_options {
  * The caller owns the span and must call tw_span_end() exactly once; after
  * that the pointer must not be used (unless attached: see tw_span_attach).
  */
-TW_API tw_span *tw_span_start(tw_tracer *tracer, const char *name, const tw_span_options *opts);
+TW_API tw_span *tw_span_start_n(tw_tracer *tracer, const char *name, size_t name_len,
+                                const tw_span_options *opts);
+/* The same with a NUL-terminated name (measured at compile time when literal). */
+static inline tw_span *tw_span_start(tw_tracer *tracer, const char *name, const tw_span_options *opts) {
+    return tw_span_start_n(tracer, name, name ? TW__CONST_LEN(name, TW_NTS) : 0, opts);
+}
 
 TW_API void tw_span_end(tw_span *span);
 TW_API void tw_span_end_at(tw_span *span, uint64_t end_ns);
@@ -259,6 +264,7 @@ TW_API int tw_provider_new(const tw_provider_options *opts, tw_provider **out);
  * Everything from the environment: resource, sampler, limits, and one batch
  * processor with the exporter named by OTEL_TRACES_EXPORTER (otlp, console,
  * none; default otlp) configured from OTEL_EXPORTER_OTLP_* and OTEL_BSP_*.
+ * With OTEL_SDK_DISABLED=true every span is non-recording.
  */
 TW_API int tw_provider_from_env(tw_provider **out);
 /* Takes ownership of `proc`. Add processors before starting spans. */

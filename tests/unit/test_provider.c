@@ -132,6 +132,20 @@ static void test_from_env_exporter_choice(void **state) {
     unsetenv("OTEL_TRACES_EXPORTER");
 }
 
+static void test_sdk_disabled(void **state) {
+    clear_env();
+    setenv("OTEL_SDK_DISABLED", "true", 1);
+    setenv("OTEL_TRACES_EXPORTER", "none", 1);
+    tw_provider *p;
+    assert_int_equal(tw_provider_from_env(&p), TW_OK);
+    tw_span *s = tw_span_start(tw_tracer_get(p, "t", NULL), "x", NULL);
+    assert_false(tw_span_is_recording(s));
+    tw_span_end(s);
+    tw_provider_destroy(p);
+    unsetenv("OTEL_SDK_DISABLED");
+    unsetenv("OTEL_TRACES_EXPORTER");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults),
@@ -140,6 +154,7 @@ int main(void) {
         cmocka_unit_test(test_limits_from_env),
         cmocka_unit_test(test_tracers_per_scope),
         cmocka_unit_test(test_from_env_exporter_choice),
+        cmocka_unit_test(test_sdk_disabled),
     };
     return cmocka_run_group_tests_name("provider", tests, NULL, NULL);
 }

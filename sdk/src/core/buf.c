@@ -28,7 +28,7 @@ int tw__buf_reserve(tw__buf *b, size_t n) {
     if (b->failed) return b->failed;
     if (n <= b->cap - b->len) return 0;
     if (n > b->max - b->len) return b->failed = TW_ERANGE;
-    size_t want = b->len + n, cap = b->cap ? b->cap : 256;
+    size_t want = b->len + n, cap = b->cap ? b->cap : TW_MIN(256, b->max);
     while (cap < want) cap = cap > b->max / 2 ? b->max : cap * 2;
     uint8_t *d = tw__realloc(b->data, cap);
     if (!d) return b->failed = TW_ENOMEM;

@@ -9,13 +9,13 @@
 
 void tw__arena_init(tw__arena *a, void *mem, size_t size) {
     a->cur = mem;
-    a->end = (char *)mem + size;
+    a->end = mem ? (char *)mem + size : NULL; /* no arithmetic on NULL */
     a->overflow = NULL;
 }
 
 void *tw__arena_alloc(tw__arena *a, size_t n) {
     n = (n + 7u) & ~(size_t)7u;
-    if (TW_LIKELY((size_t)(a->end - a->cur) >= n)) {
+    if (TW_LIKELY(a->cur != NULL) && (size_t)(a->end - a->cur) >= n) {
         void *p = a->cur;
         a->cur += n;
         return p;
@@ -140,6 +140,24 @@ int tw__kvlist_set(tw__arena *a, tw__kvlist *list, const tw_attribute *attr, uin
         list->cap = cap;
     }
     kv = &list->items[list->n];
+    if (attr->type == TW_TYPE_STRING && attr->v.s.ptr) {
+        /* The common case: key and value in one arena block. */
+        size_t vl = tw__str_len(attr->v.s);
+        if (max_len && vl > max_len) vl = utf8_truncate(attr->v.s.ptr, vl, max_len);
+        char *block = tw__arena_alloc(a, key_len + vl + 2);
+        if (!block) return TW_ENOMEM;
+        memcpy(block, attr->key, key_len);
+        block[key_len] = '\0';
+        memcpy(block + key_len + 1, attr->v.s.ptr, vl);
+        block[key_len + 1 + vl] = '\0';
+        kv->key = block;
+        kv->key_len = (uint32_t)key_len;
+        kv->val.type = TW_TYPE_STRING;
+        kv->val.n = (uint32_t)vl;
+        kv->val.u.s = block + key_len + 1;
+        list->n++;
+        return TW_OK;
+    }
     if (!(kv->key = tw__arena_strdup(a, attr->key, key_len))) return TW_ENOMEM;
     kv->key_len = (uint32_t)key_len;
     int rc = tw__value_copy(a, &kv->val, attr, max_len);

@@ -243,6 +243,10 @@ tw_tracer *tw_tracer_get(tw_provider *p, const char *name, const char *version) 
 int tw_provider_from_env(tw_provider **out) {
     int rc = tw_provider_new(NULL, out);
     if (rc) return rc;
+    if (tw__env_bool("OTEL_SDK_DISABLED", false)) { /* a no-op SDK, as the spec asks */
+        atomic_store(&(*out)->shut_down, 1);
+        return TW_OK;
+    }
     const char *exp = tw__env("OTEL_TRACES_EXPORTER");
     if (!exp) exp = "otlp";
     tw_exporter *e = NULL;

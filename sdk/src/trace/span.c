@@ -56,7 +56,7 @@ static tw_span *start_nonrecording_child(const tw_span_context *parent_sc) {
 
 static int copy_link(tw_span *s, const tw_span_context *sc, const tw_attribute *attrs, size_t n);
 
-tw_span *tw_span_start(tw_tracer *tr, const char *name, const tw_span_options *o) {
+tw_span *tw_span_start_n(tw_tracer *tr, const char *name, size_t name_len, const tw_span_options *o) {
     static const tw_span_options defaults = {0};
     if (!o) o = &defaults;
 
@@ -120,7 +120,7 @@ tw_span *tw_span_start(tw_tracer *tr, const char *name, const tw_span_options *o
     s->n_links = s->cap_links = s->dropped_links = 0;
     tw__arena_init(&s->arena, (char *)s + HEADER_SIZE, TW__SPAN_OBJECT_SIZE - HEADER_SIZE);
 
-    size_t name_len = name ? strlen(name) : 0;
+    if (name_len == TW_NTS) name_len = name ? strlen(name) : 0;
     s->name = tw__arena_strdup(&s->arena, name, name_len);
     s->name_len = s->name ? (uint32_t)name_len : 0;
 
