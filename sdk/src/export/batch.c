@@ -31,7 +31,8 @@ typedef struct batch {
     uint32_t cap, batch_size, delay_ms, timeout_ms;
     cell *ring;
     _Atomic size_t head; /* next enqueue position */
-    size_t tail;         /* next dequeue position; worker only (and fork child) */
+    _Atomic size_t tail; /* next dequeue position; written by the worker only
+                          * (and the fork child), read by producers for the length */
 
     pthread_mutex_t lock;
     pthread_cond_t wake, done;
@@ -114,17 +115,21 @@ static bool enqueue(batch *b, tw_span *s) {
 }
 
 static tw_span *dequeue(batch *b) {
-    cell *c = &b->ring[b->tail % b->cap];
+    size_t tail = atomic_load_explicit(&b->tail, memory_order_relaxed);
+    cell *c = &b->ring[tail % b->cap];
     size_t seq = atomic_load_explicit(&c->seq, memory_order_acquire);
-    if ((intptr_t)seq - (intptr_t)(b->tail + 1) < 0) return NULL; /* empty */
+    if ((intptr_t)seq - (intptr_t)(tail + 1) < 0) return NULL; /* empty */
     tw_span *s = c->span;
-    atomic_store_explicit(&c->seq, b->tail + b->cap, memory_order_release);
-    b->tail++;
+    atomic_store_explicit(&c->seq, tail + b->cap, memory_order_release);
+    atomic_store_explicit(&b->tail, tail + 1, memory_order_relaxed);
     return s;
 }
 
+/* Approximate when read by a producer (the worker may be moving tail). */
 static size_t queue_len(batch *b) {
-    return atomic_load_explicit(&b->head, memory_order_relaxed) - b->tail;
+    size_t head = atomic_load_explicit(&b->head, memory_order_relaxed);
+    size_t tail = atomic_load_explicit(&b->tail, memory_order_relaxed);
+    return head - tail;
 }
 
 /* ---- worker ------------------------------------------------------------------------ */

@@ -93,9 +93,6 @@ static inline int tw__name_cmp(const char *a, const char *b) {
 
 static inline bool tw__name_eq(const char *a, const char *b) { return tw__name_cmp(a, b) != 0; }
 
-/* Letters folded to lowercase, other bytes kept: a cheap first-byte filter. */
-static inline unsigned char tw__fold(unsigned char c) { return (c >= 'A' && c <= 'Z') ? c | 0x20 : c; }
-
 static inline bool tw__is_ows(char c) { return c == ' ' || c == '\t'; }
 
 /* Trim spaces and tabs at both ends of [*s, *s + *n). */
