@@ -3,6 +3,7 @@
  * request as a trace, printed as OTLP JSON by the console exporter (or sent
  * over OTLP/HTTP when OTEL_TRACES_EXPORTER=otlp).
  */
+#define _POSIX_C_SOURCE 200809L /* setenv */
 #include <stdio.h>
 #include <stdlib.h>
 

@@ -4,71 +4,17 @@
  * Names compare ASCII case-insensitively (RFC 9110); several lines of one
  * name are kept apart, in order, as HTTP allows. Each value is a heap copy
  * with a NUL after it, so it can also be used as a C string.
- *
- * Names are looked up on every extract, so they are compared a word at a
- * time: each name this file stores is a heap copy zero-filled up to the next
- * multiple of 8 bytes, and the key is copied, folded to lowercase, into a
- * zero-padded buffer. Two padded names are equal ignoring case exactly when
- * their folded words are, and the comparison stops at the first word that
- * differs, which for a shorter name is the one holding its NUL, so no read
- * leaves either buffer. Consequently items[].name must only ever be set by
- * these functions (as "owning" already implies).
  */
 #include "propagation/propagation_int.h"
 
-#define KEY_WORDS 8 /* keys up to 63 characters take the word path */
+/* ASCII letters folded to lowercase, other bytes kept: the first byte of a
+ * name is compared this way before the whole name is. */
+static inline unsigned char fold(unsigned char c) { return (c >= 'A' && c <= 'Z') ? c | 0x20 : c; }
 
-/* Lowercase every ASCII capital of 8 bytes at once: a byte y < 0x80 plus
- * 0x3f reaches 0x80 iff y >= 'A', plus 0x25 iff y > 'Z', with no carry
- * between lanes; bytes >= 0x80 are left alone. */
-static inline uint64_t fold8(uint64_t x) {
-    const uint64_t ones = 0x0101010101010101u, high = ones * 0x80;
-    uint64_t y = x & ~high;
-    uint64_t upper = (y + ones * (0x80 - 'A')) & ~(y + ones * (0x7f - 'Z')) & ~x & high;
-    return x | (upper >> 2);
-}
-
-/* A name copy zero-filled to a multiple of 8 bytes (at least one NUL). */
-static char *name_dup(const char *name) {
-    size_t n = strlen(name), cap = (n + 8) & ~(size_t)7;
-    char *p = tw__malloc(cap);
-    if (!p) return NULL;
-    memcpy(p, name, n);
-    memset(p + n, 0, cap - n);
-    return p;
-}
-
-/* The key zero-padded, as is and folded; n = 0 when too long for words. */
-typedef struct key_words {
-    uint64_t raw[KEY_WORDS], folded[KEY_WORDS];
-    size_t n;
-} key_words;
-
-static void key_prepare(const char *key, key_words *k) {
-    size_t len = 0;
-    while (key[len] && len < sizeof k->raw) len++;
-    k->n = 0;
-    if (len == sizeof k->raw) return;
-    k->n = len / 8 + 1;
-    for (size_t i = 0; i < k->n; i++) {
-        uint64_t w = 0;
-        for (size_t b = 0; b < 8 && 8 * i + b < len; b++) w |= (uint64_t)(unsigned char)key[8 * i + b] << (8 * b);
-        k->raw[i] = w;
-        k->folded[i] = fold8(w);
-    }
-}
-
-/* 0 different, 1 equal but for case, 2 byte-identical (as tw__name_cmp). */
-static int name_cmp(const char *name, const char *key, const key_words *k) {
-    if (k->n == 0) return tw__name_cmp(name, key);
-    bool exact = true;
-    for (size_t i = 0; i < k->n; i++) {
-        uint64_t x;
-        memcpy(&x, name + 8 * i, 8);
-        if (fold8(x) != k->folded[i]) return 0;
-        exact &= x == k->raw[i];
-    }
-    return exact ? 2 : 1;
+/* 0 different, 1 equal but for case, 2 byte-identical. */
+static inline int name_cmp(const char *name, const char *key) {
+    if (fold((unsigned char)name[0]) != fold((unsigned char)key[0])) return 0;
+    return tw__name_cmp(name, key);
 }
 
 void tw_http_headers_init(tw_http_headers *h) {
@@ -99,7 +45,7 @@ static int reserve_one(tw_http_headers *h) {
 /* Copies of name and value in a new slot at the end; nothing changes on failure. */
 static int append(tw_http_headers *h, const char *name, const char *value, size_t value_len) {
     if (reserve_one(h) != TW_OK) return TW_ENOMEM;
-    char *n = name_dup(name);
+    char *n = tw__strndup(name, strlen(name));
     char *v = n ? tw__strndup(value, value_len) : NULL;
     if (!v) {
         tw__free(n);
@@ -122,12 +68,10 @@ int tw_http_headers_add(tw_http_headers *h, const char *name, const char *value,
 
 static size_t http_get(void *self, const char *key, tw_str *out, size_t max) {
     const tw_http_headers *h = self;
-    key_words k;
-    key_prepare(key, &k);
     size_t found = 0;
     for (size_t i = 0; i < h->count && found < max; i++) {
         const struct tw_http_header *it = &h->items[i];
-        if (name_cmp(it->name, key, &k)) out[found++] = (tw_str){it->value, it->value_len};
+        if (name_cmp(it->name, key)) out[found++] = (tw_str){it->value, it->value_len};
     }
     return found;
 }
@@ -143,17 +87,15 @@ static int http_set(void *self, const char *key, const char *value, size_t value
     tw_http_headers *h = self;
     if (!key) return TW_EINVAL;
     value_args(&value, &value_len);
-    key_words k;
-    key_prepare(key, &k);
     size_t f = 0;
     int same = 0;
-    while (f < h->count && !(same = name_cmp(h->items[f].name, key, &k))) f++;
+    while (f < h->count && !(same = name_cmp(h->items[f].name, key))) f++;
     if (f == h->count) return append(h, key, value, value_len);
 
     struct tw_http_header *it = &h->items[f];
     char *nv = NULL, *nn = NULL;
     if (value_len > it->value_len && !(nv = tw__malloc(value_len + 1))) return TW_ENOMEM;
-    if (same != 2 && !(nn = name_dup(key))) {
+    if (same != 2 && !(nn = tw__strndup(key, strlen(key)))) {
         tw__free(nv);
         return TW_ENOMEM;
     }
@@ -172,7 +114,7 @@ static int http_set(void *self, const char *key, const char *value, size_t value
     }
     size_t w = f + 1;
     for (size_t i = f + 1; i < h->count; i++) {
-        if (name_cmp(h->items[i].name, key, &k)) {
+        if (name_cmp(h->items[i].name, key)) {
             tw__free(h->items[i].name);
             tw__free(h->items[i].value);
             continue;
