@@ -116,7 +116,13 @@ typedef struct tw_attribute {
 /* The length of a string literal at compile time; TW_NTS (resp. 0 for keys)
  * for anything else, so it is measured at run time. */
 #if defined(__GNUC__)
-#define TW__CONST_LEN(s, other) (__builtin_constant_p(__builtin_strlen(s)) ? __builtin_strlen(s) : (other))
+/* (-Wnonnull is silenced for a constant NULL, which then takes `other`.) */
+#define TW__CONST_LEN(s, other)                                                                  \
+    (__extension__({                                                                            \
+        _Pragma("GCC diagnostic push") _Pragma("GCC diagnostic ignored \"-Wnonnull\"") size_t \
+            tw__len_ = __builtin_constant_p(__builtin_strlen(s)) ? __builtin_strlen(s) : (other);   \
+        _Pragma("GCC diagnostic pop") tw__len_;                                                  \
+    }))
 #else
 #define TW__CONST_LEN(s, other) (other)
 #endif

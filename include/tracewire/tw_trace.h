@@ -122,12 +122,10 @@ typedef struct tw_span_options {
  * The caller owns the span and must call tw_span_end() exactly once; after
  * that the pointer must not be used (unless attached: see tw_span_attach).
  */
+TW_API tw_span *tw_span_start(tw_tracer *tracer, const char *name, const tw_span_options *opts);
+/* The same with the name's length given (TW_NTS: measure it). */
 TW_API tw_span *tw_span_start_n(tw_tracer *tracer, const char *name, size_t name_len,
                                 const tw_span_options *opts);
-/* The same with a NUL-terminated name (measured at compile time when literal). */
-static inline tw_span *tw_span_start(tw_tracer *tracer, const char *name, const tw_span_options *opts) {
-    return tw_span_start_n(tracer, name, name ? TW__CONST_LEN(name, TW_NTS) : 0, opts);
-}
 
 TW_API void tw_span_end(tw_span *span);
 TW_API void tw_span_end_at(tw_span *span, uint64_t end_ns);
@@ -141,24 +139,35 @@ TW_API void tw_span_set_name(tw_span *span, const char *name);
  * limit dropped it (the drop is counted and exported). */
 TW_API int tw_span_set_attr(tw_span *span, const tw_attribute *attr);
 TW_API int tw_span_set_attrs(tw_span *span, const tw_attribute *attrs, size_t n);
-/* Shorthands; inline so that literal keys and values are measured at
- * compile time. A NULL string value is stored as "". */
-static inline int tw_span_set_str(tw_span *span, const char *key, const char *value) {
-    tw_attribute a = TW_ATTR_STR(key, value ? value : "");
-    return tw_span_set_attr(span, &a);
-}
-static inline int tw_span_set_int(tw_span *span, const char *key, int64_t value) {
-    tw_attribute a = TW_ATTR_INT(key, value);
-    return tw_span_set_attr(span, &a);
-}
-static inline int tw_span_set_double(tw_span *span, const char *key, double value) {
-    tw_attribute a = TW_ATTR_DOUBLE(key, value);
-    return tw_span_set_attr(span, &a);
-}
-static inline int tw_span_set_bool(tw_span *span, const char *key, bool value) {
-    tw_attribute a = TW_ATTR_BOOL(key, value);
-    return tw_span_set_attr(span, &a);
-}
+/* Shorthands. A NULL string value is stored as "". */
+TW_API int tw_span_set_str(tw_span *span, const char *key, const char *value);
+TW_API int tw_span_set_int(tw_span *span, const char *key, int64_t value);
+TW_API int tw_span_set_double(tw_span *span, const char *key, double value);
+TW_API int tw_span_set_bool(tw_span *span, const char *key, bool value);
+/* As tw_span_set_str with lengths given (key_len 0 / value_len TW_NTS: measure). */
+TW_API int tw_span_set_str_n(tw_span *span, const char *key, size_t key_len, const char *value,
+                             size_t value_len);
+TW_API int tw_span_set_typed_n(tw_span *span, const char *key, size_t key_len, const tw_attribute *value);
+
+/*
+ * The same names as macros, so that string-literal keys, values and span
+ * names are measured at compile time at the call site (a measurable part of
+ * a span's cost). `(tw_span_set_str)(...)` reaches the function itself;
+ * define TW_NO_MACROS to use only functions. Arguments are evaluated once.
+ */
+#if defined(__GNUC__) && !defined(TW_NO_MACROS)
+/* The last parameter is variadic so a compound literal's commas pass through. */
+#define tw_span_start(tracer, name, ...) \
+    tw_span_start_n((tracer), (name), TW__CONST_LEN(name, TW_NTS), __VA_ARGS__)
+#define tw_span_set_str(span, key, ...) \
+    tw_span_set_str_n((span), (key), TW__CONST_LEN(key, 0), (__VA_ARGS__), TW__CONST_LEN((__VA_ARGS__), TW_NTS))
+#define tw_span_set_int(span, key, ...) \
+    tw_span_set_typed_n((span), (key), TW__CONST_LEN(key, 0), &(tw_attribute){.type = TW_TYPE_INT, .v.i = (__VA_ARGS__)})
+#define tw_span_set_double(span, key, ...) \
+    tw_span_set_typed_n((span), (key), TW__CONST_LEN(key, 0), &(tw_attribute){.type = TW_TYPE_DOUBLE, .v.d = (__VA_ARGS__)})
+#define tw_span_set_bool(span, key, ...) \
+    tw_span_set_typed_n((span), (key), TW__CONST_LEN(key, 0), &(tw_attribute){.type = TW_TYPE_BOOL, .v.b = (__VA_ARGS__)})
+#endif
 
 /* time_ns 0: now. */
 TW_API int tw_span_add_event(tw_span *span, const char *name, uint64_t time_ns,

@@ -139,6 +139,42 @@ static void test_every_attribute_type(void **state) {
     assert_string_equal(attr(e, "copied")->val.u.s, "reused");
 }
 
+static void test_macro_and_function_forms_agree(void **state) {
+    fixture *f = *state;
+    char key[16] = "dyn.key", val[16] = "dyn";
+    const char *null_value = NULL;
+    tw_span *s = tw_span_start(f->t, "forms", &(tw_span_options){.kind = TW_SPAN_KIND_CLIENT, .root = true});
+    tw_span_set_str(s, "lit", "literal");
+    (tw_span_set_str)(s, "fn", "function");
+    tw_span_set_str(s, key, val);   /* not literals: measured at run time */
+    tw_span_set_str(s, "null", null_value);
+    (tw_span_set_str)(s, "null.fn", NULL);
+    tw_span_set_int(s, "i", 1 + 1);
+    (tw_span_set_int)(s, "i.fn", 3);
+    tw_span_set_double(s, "d", 0.5);
+    (tw_span_set_double)(s, "d.fn", 1.5);
+    tw_span_set_bool(s, "b", true);
+    (tw_span_set_bool)(s, "b.fn", false);
+    tw_span_set_str_n(s, "partial", 0, "abcdef", 3);
+    tw_span_end(s);
+    tw_span *fn = (tw_span_start)(f->t, "by-function", NULL);
+    tw_span_end(fn);
+    tw_span *e = tw_test_mem_find(f->mem, "forms");
+    assert_non_null(e);
+    assert_int_equal(e->kind, TW_SPAN_KIND_CLIENT);
+    assert_string_equal(attr(e, "lit")->val.u.s, "literal");
+    assert_string_equal(attr(e, "fn")->val.u.s, "function");
+    assert_string_equal(attr(e, "dyn.key")->val.u.s, "dyn");
+    assert_int_equal(attr(e, "null")->val.n, 0);
+    assert_int_equal(attr(e, "null.fn")->val.n, 0);
+    assert_int_equal(attr(e, "i")->val.u.i, 2);
+    assert_int_equal(attr(e, "i.fn")->val.u.i, 3);
+    assert_true(attr(e, "d")->val.u.d == 0.5 && attr(e, "d.fn")->val.u.d == 1.5);
+    assert_true(attr(e, "b")->val.u.b && !attr(e, "b.fn")->val.u.b);
+    assert_string_equal(attr(e, "partial")->val.u.s, "abc");
+    assert_non_null(tw_test_mem_find(f->mem, "by-function"));
+}
+
 static void test_set_existing_key_replaces(void **state) {
     fixture *f = *state;
     tw_span *s = tw_span_start(f->t, "replace", NULL);
@@ -382,6 +418,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_parent_from_current_explicit_and_root, setup, teardown),
         cmocka_unit_test_setup_teardown(test_every_attribute_type, setup, teardown),
         cmocka_unit_test_setup_teardown(test_set_existing_key_replaces, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_macro_and_function_forms_agree, setup, teardown),
         cmocka_unit_test_setup_teardown(test_invalid_attribute_keys_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_many_attributes_overflow_inline_arena, setup, teardown),
         cmocka_unit_test_setup_teardown(test_status_precedence, setup, teardown),

@@ -56,6 +56,10 @@ static tw_span *start_nonrecording_child(const tw_span_context *parent_sc) {
 
 static int copy_link(tw_span *s, const tw_span_context *sc, const tw_attribute *attrs, size_t n);
 
+tw_span *(tw_span_start)(tw_tracer *tr, const char *name, const tw_span_options *o) {
+    return tw_span_start_n(tr, name, TW_NTS, o);
+}
+
 tw_span *tw_span_start_n(tw_tracer *tr, const char *name, size_t name_len, const tw_span_options *o) {
     static const tw_span_options defaults = {0};
     if (!o) o = &defaults;
@@ -177,6 +181,34 @@ void tw_span_set_name(tw_span *s, const char *name) {
 int tw_span_set_attr(tw_span *s, const tw_attribute *a) {
     if (!writable(s)) return TW_OK;
     return tw__kvlist_set(&s->arena, &s->attrs, a, limits(s)->attr_count, limits(s)->attr_value_len);
+}
+
+int tw_span_set_str_n(tw_span *s, const char *key, size_t key_len, const char *v, size_t v_len) {
+    if (!v) v = "", v_len = 0;
+    tw_attribute a = {.key = key, .key_len = key_len, .type = TW_TYPE_STRING, .v.s = {v, v_len}};
+    return tw_span_set_attr(s, &a);
+}
+
+int tw_span_set_typed_n(tw_span *s, const char *key, size_t key_len, const tw_attribute *value) {
+    if (!value) return TW_EINVAL;
+    tw_attribute a = *value;
+    a.key = key;
+    a.key_len = key_len;
+    return tw_span_set_attr(s, &a);
+}
+
+int (tw_span_set_str)(tw_span *s, const char *k, const char *v) { return tw_span_set_str_n(s, k, 0, v, TW_NTS); }
+int (tw_span_set_int)(tw_span *s, const char *k, int64_t v) {
+    tw_attribute a = {.key = k, .type = TW_TYPE_INT, .v.i = v};
+    return tw_span_set_attr(s, &a);
+}
+int (tw_span_set_double)(tw_span *s, const char *k, double v) {
+    tw_attribute a = {.key = k, .type = TW_TYPE_DOUBLE, .v.d = v};
+    return tw_span_set_attr(s, &a);
+}
+int (tw_span_set_bool)(tw_span *s, const char *k, bool v) {
+    tw_attribute a = {.key = k, .type = TW_TYPE_BOOL, .v.b = v};
+    return tw_span_set_attr(s, &a);
 }
 
 int tw_span_set_attrs(tw_span *s, const tw_attribute *a, size_t n) {
