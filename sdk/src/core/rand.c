@@ -31,7 +31,8 @@ static void reseed(void) {
     rng_state = seed;
 }
 
-uint64_t tw__rand64(void) {
+/* The thread's generator state, reseeded first when new or after fork. */
+static inline uint64_t *state(void) {
     uint32_t gen = atomic_load_explicit(&fork_generation, memory_order_relaxed);
     if (TW_UNLIKELY(rng_generation != gen)) {
         pthread_once(&atfork_once, install_atfork);
@@ -39,25 +40,31 @@ uint64_t tw__rand64(void) {
         reseed();
         rng_generation = gen;
     }
-    rng_state += 0xa0761d6478bd642full;
-    __uint128_t m = (__uint128_t)rng_state * (rng_state ^ 0xe7037ed1a0b428dbull);
+    return &rng_state;
+}
+
+static inline uint64_t wyrand(uint64_t *s) {
+    *s += 0xa0761d6478bd642full;
+    __uint128_t m = (__uint128_t)*s * (*s ^ 0xe7037ed1a0b428dbull);
     return (uint64_t)(m >> 64) ^ (uint64_t)m;
 }
+
+uint64_t tw__rand64(void) { return wyrand(state()); }
 
 static void store64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
 
 void tw__new_ids(tw_trace_id *trace, tw_span_id *span) {
-    uint64_t v;
+    uint64_t *s = state(), v;
     if (trace) {
         uint64_t hi, lo;
         do {
-            hi = tw__rand64();
-            lo = tw__rand64();
+            hi = wyrand(s);
+            lo = wyrand(s);
         } while (TW_UNLIKELY((hi | lo) == 0));
         store64(trace->bytes, hi);
         store64(trace->bytes + 8, lo);
     }
-    do v = tw__rand64();
+    do v = wyrand(s);
     while (TW_UNLIKELY(v == 0));
     store64(span->bytes, v);
 }

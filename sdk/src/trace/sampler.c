@@ -236,6 +236,15 @@ static tw_sampling_result decide_probability(const tw_sampler *s, const tw_sampl
 tw_sampling_result tw_sampler_should_sample(const tw_sampler *s, const tw_sampling_params *p) {
     tw_sampling_result r = {TW_DROP, NULL};
     if (!s) return r;
+    if (s->kind == K_PARENT) { /* pick the delegate here rather than recursing */
+        const tw_span_context *pc = p->parent ? &p->parent->span : NULL;
+        int which = ROOT;
+        if (pc && tw_span_context_is_valid(pc)) {
+            bool sampled = pc->flags & TW_FLAG_SAMPLED;
+            which = pc->is_remote ? (sampled ? REMOTE_SAMPLED : REMOTE_NOT) : (sampled ? LOCAL_SAMPLED : LOCAL_NOT);
+        }
+        s = s->d[which];
+    }
     switch (s->kind) {
     case K_ON: r.decision = TW_RECORD_AND_SAMPLE; return r;
     case K_OFF: return r;
@@ -245,15 +254,7 @@ tw_sampling_result tw_sampler_should_sample(const tw_sampler *s, const tw_sampli
         return r;
     }
     case K_PROB: return decide_probability(s, p);
-    case K_PARENT: {
-        const tw_span_context *pc = p->parent ? &p->parent->span : NULL;
-        int which = ROOT;
-        if (pc && tw_span_context_is_valid(pc)) {
-            bool sampled = pc->flags & TW_FLAG_SAMPLED;
-            which = pc->is_remote ? (sampled ? REMOTE_SAMPLED : REMOTE_NOT) : (sampled ? LOCAL_SAMPLED : LOCAL_NOT);
-        }
-        return tw_sampler_should_sample(s->d[which], p);
-    }
+    case K_PARENT: return tw_sampler_should_sample(s, p); /* a parent-based delegate: rare */
     case K_CUSTOM: return s->fn(s->user, p);
     }
     return r;
