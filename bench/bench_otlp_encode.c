@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "core/buf.h"
+#include "common/buf.h"
 #include "export/export_int.h"
 #include "trace/trace_int.h"
 

@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "export/json.h"
+#include "common/json.h"
 
 /* The text written so far, NUL-terminated. */
 static const char *text(tw__buf *b) {

@@ -19,8 +19,8 @@
 #include <cmocka.h>
 
 #include "export/export_int.h"
-#include "export/json.h"
-#include "export/pb.h"
+#include "common/json.h"
+#include "common/pb.h"
 #include "memory_exporter.h"
 #include "trace/trace_int.h"
 

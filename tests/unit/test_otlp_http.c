@@ -19,7 +19,7 @@
 
 #include <cmocka.h>
 
-#include "core/buf.h"
+#include "common/buf.h"
 #include "export/export_int.h"
 #include "export/otlp_int.h"
 #include "http_server.h"

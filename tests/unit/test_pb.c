@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "export/pb.h"
+#include "common/pb.h"
 
 static void assert_bytes(const tw__buf *b, const char *hex) {
     size_t n = strlen(hex) / 2;

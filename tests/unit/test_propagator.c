@@ -331,6 +331,37 @@ static void test_tc_inject(void **state) {
     tw_http_headers_free(&out.h);
 }
 
+/* Injecting again into the same headers reuses their buffers. */
+static void test_tc_inject_again_does_not_allocate(void **state) {
+    req in, out;
+    req_init(&in);
+    add(&in, "traceparent", TP);
+    add(&in, "tracestate", "congo=t61rcWkgMzE");
+    tw_context ctx = extract(tw_propagator_tracecontext(), &in);
+    req_init(&out);
+    assert_int_equal(tw_propagator_inject(tw_propagator_tracecontext(), &ctx, &out.c), TW_OK);
+    tw__alloc_fail_after(0);
+    int rc = tw_propagator_inject(tw_propagator_tracecontext(), &ctx, &out.c);
+    tw__alloc_fail_after(-1);
+    assert_int_equal(rc, TW_OK);
+    assert_int_equal(out.h.count, 2);
+    assert_string_equal(header(&out, "traceparent"), TP);
+    /* a longer value needs a bigger buffer: reported, and the old value kept */
+    tw__alloc_fail_after(0);
+    rc = out.c.set(out.c.self, "tracestate", "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7", TW_NTS);
+    tw__alloc_fail_after(-1);
+    assert_int_equal(rc, TW_ENOMEM);
+    assert_string_equal(header(&out, "tracestate"), "congo=t61rcWkgMzE");
+    /* a shorter one fits in place */
+    assert_int_equal(out.c.set(out.c.self, "TraceState", "a=1", 3), TW_OK);
+    assert_string_equal(header(&out, "tracestate"), "a=1");
+    assert_int_equal(out.h.items[1].value_len, 3);
+    assert_string_equal(out.h.items[1].name, "TraceState"); /* the spelling given last */
+    tw_context_release(&ctx);
+    tw_http_headers_free(&in.h);
+    tw_http_headers_free(&out.h);
+}
+
 static void test_tc_inject_invalid_or_empty(void **state) {
     req out;
     req_init(&out);
@@ -779,6 +810,7 @@ int main(void) {
         cmocka_unit_test(test_tc_extract_replaces_and_releases),
         cmocka_unit_test(test_tc_extract_without_tracestate_does_not_allocate),
         cmocka_unit_test(test_tc_inject),
+        cmocka_unit_test(test_tc_inject_again_does_not_allocate),
         cmocka_unit_test(test_tc_inject_invalid_or_empty),
         cmocka_unit_test(test_tc_inject_truncates_tracestate),
         cmocka_unit_test(test_tc_round_trip),

@@ -10,7 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "core/tw_int.h"
+#include "common/tw_base.h"
 
 /* The value, or NULL when unset or empty. */
 TW_HIDDEN const char *tw__env(const char *name);

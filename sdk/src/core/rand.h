@@ -11,7 +11,7 @@
 
 #include <stdint.h>
 
-#include "core/tw_int.h"
+#include "common/tw_base.h"
 
 TW_HIDDEN uint64_t tw__rand64(void);
 /* A new span id and, when `trace` is not NULL, a new trace id; never all

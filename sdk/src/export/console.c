@@ -5,7 +5,7 @@
  */
 #include <stdio.h>
 
-#include "core/buf.h"
+#include "common/buf.h"
 #include "export/export_int.h"
 
 typedef struct console_exporter {

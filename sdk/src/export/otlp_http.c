@@ -47,13 +47,13 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "core/buf.h"
+#include "common/buf.h"
 #include "core/env.h"
 #include "core/rand.h"
 #include "export/export_int.h"
-#include "export/json.h"
+#include "common/json.h"
 #include "export/otlp_int.h"
-#include "export/pb.h"
+#include "common/pb.h"
 
 #define DEFAULT_ENDPOINT "http://localhost:4318/v1/traces"
 #define DEFAULT_TIMEOUT_MS 10000u

@@ -13,9 +13,9 @@
  *
  * Same structure and grouping as otlp_pb.c (see the field table there).
  */
-#include "core/buf.h"
+#include "common/buf.h"
 #include "export/export_int.h"
-#include "export/json.h"
+#include "common/json.h"
 #include "export/otlp_int.h"
 
 static void put_value(tw__json *j, const tw__value *v) {

@@ -35,11 +35,11 @@
  * exact length prefixes in one pass; messages above it (event, link, span,
  * scope and resource lists) use tw__pb_begin / tw__pb_end.
  */
-#include "core/buf.h"
+#include "common/buf.h"
 #include "export/export_int.h"
-#include "export/json.h"
+#include "common/json.h"
 #include "export/otlp_int.h"
-#include "export/pb.h"
+#include "common/pb.h"
 
 enum {
     F_REQ_RESOURCE_SPANS = 1,

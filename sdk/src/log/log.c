@@ -8,8 +8,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/buf.h"
-#include "export/json.h"
+#include "common/buf.h"
+#include "common/json.h"
 #include "trace/trace_int.h"
 
 #define MAX_LINE (1u << 20)

@@ -9,7 +9,7 @@
 
 #include <stdbool.h>
 
-#include "core/tw_int.h"
+#include "common/tw_base.h"
 
 /* 0..15 for a LOWERCASE hex digit, 0x10 for anything else (uppercase too):
  * the W3C and B3 grammars both say lower-hex, so one table serves both. */

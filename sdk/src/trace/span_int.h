@@ -23,7 +23,7 @@
 
 #include <stdatomic.h>
 
-#include "core/tw_int.h"
+#include "common/tw_base.h"
 
 /* ---- arena --------------------------------------------------------------- */
 

@@ -27,7 +27,7 @@
 #ifndef TW_JSON_H
 #define TW_JSON_H
 
-#include "core/buf.h"
+#include "common/buf.h"
 
 #define TW_JSON_MAX_DEPTH 64
 

@@ -31,7 +31,7 @@
 #ifndef TW_PB_H
 #define TW_PB_H
 
-#include "core/buf.h"
+#include "common/buf.h"
 
 enum { TW_PB_VARINT = 0, TW_PB_I64 = 1, TW_PB_LEN = 2, TW_PB_I32 = 5 };
 

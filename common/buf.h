@@ -9,7 +9,7 @@
 #ifndef TW_BUF_H
 #define TW_BUF_H
 
-#include "core/tw_int.h"
+#include "common/tw_base.h"
 
 typedef struct tw__buf {
     uint8_t *data;

@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "core/clock.h"
-#include "core/tw_int.h"
+#include "common/clock.h"
+#include "common/tw_base.h"
 
 static _Atomic long alloc_budget = -1; /* -1: unlimited */
 

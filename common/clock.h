@@ -16,7 +16,7 @@
 
 #include <stdint.h>
 
-#include "core/tw_int.h"
+#include "common/tw_base.h"
 
 TW_HIDDEN uint64_t tw__clock_ns(void);
 /* Test hook: 1 forces the clock_gettime path, 0 restores detection. */

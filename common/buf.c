@@ -4,7 +4,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 
-#include "core/buf.h"
+#include "common/buf.h"
 
 void tw__buf_init(tw__buf *b, size_t max) {
     b->data = NULL;

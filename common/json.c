@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "export/json.h"
+#include "common/json.h"
 
 /* ---- locale-independent number text ------------------------------------------ */
 

@@ -2,7 +2,7 @@
  * pb.c — the out-of-line parts of the protobuf writer (moving a nested
  * message whose length prefix was guessed wrong) and the reader.
  */
-#include "export/pb.h"
+#include "common/pb.h"
 
 void tw__pb_end_resize(tw__buf *b, tw__pb_mark m, size_t need) {
     size_t len = b->len - m.start;

@@ -1,20 +1,21 @@
 /*
- * tw_int.h — internal helpers every SDK module may use: branch hints,
- * the tw__ naming rule for internal non-static symbols, and allocation
- * wrappers. Nothing here is part of the public API.
+ * tw_base.h — the bottom layer shared by the SDK and the server: branch
+ * hints, the tw__ naming rule for internal non-static symbols, allocation
+ * wrappers, hex helpers. It includes only the public vocabulary header
+ * (tw_common.h: error codes, tw_str, ids); nothing here is public API.
  *
- * Out-of-memory policy: the SDK never aborts. Every allocation goes through
+ * Out-of-memory policy: these libraries never abort. Every allocation goes through
  * tw__malloc/tw__calloc/tw__realloc, which tests can make fail (see
  * tw__alloc_fail_after) to exercise the error paths.
  */
-#ifndef TW_INT_H
-#define TW_INT_H
+#ifndef TW_BASE_H
+#define TW_BASE_H
 
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
-#include "tracewire/tracewire.h"
+#include "tracewire/tracewire.h" /* the SDK's types; the server uses only tw_common.h's */
 
 #define TW_LIKELY(x) __builtin_expect(!!(x), 1)
 #define TW_UNLIKELY(x) __builtin_expect(!!(x), 0)

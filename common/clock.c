@@ -7,7 +7,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "core/clock.h"
+#include "common/clock.h"
 
 #define TLS_IE __attribute__((tls_model("initial-exec")))
 #define ANCHOR_NS 1000000000ull /* renew a thread's anchor after ~1 s */
