@@ -323,6 +323,29 @@ void tw__json_hex(tw__json *j, const uint8_t *p, size_t n) {
     b->data[b->len++] = '"';
 }
 
+void tw__json_base64(tw__json *j, const uint8_t *p, size_t n) {
+    static const char tab[64] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    item_prefix(j);
+    tw__buf *b = j->b;
+    if (tw__buf_reserve(b, (n + 2) / 3 * 4 + 2)) return;
+    char *o = (char *)b->data + b->len;
+    *o++ = '"';
+    size_t i = 0;
+    for (; n - i >= 3; i += 3) {
+        uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
+        *o++ = tab[v >> 18], *o++ = tab[(v >> 12) & 63], *o++ = tab[(v >> 6) & 63], *o++ = tab[v & 63];
+    }
+    if (n - i == 1) {
+        uint32_t v = (uint32_t)p[i] << 16;
+        *o++ = tab[v >> 18], *o++ = tab[(v >> 12) & 63], *o++ = '=', *o++ = '=';
+    } else if (n - i == 2) {
+        uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8;
+        *o++ = tab[v >> 18], *o++ = tab[(v >> 12) & 63], *o++ = tab[(v >> 6) & 63], *o++ = '=';
+    }
+    *o++ = '"';
+    b->len = (size_t)((uint8_t *)o - b->data);
+}
+
 void tw__json_raw(tw__json *j, const char *s, size_t n) {
     item_prefix(j);
     tw__buf_append(j->b, s, n);

@@ -63,6 +63,9 @@ TW_HIDDEN void tw__json_int64_string(tw__json *j, int64_t v);
 TW_HIDDEN void tw__json_uint64_string(tw__json *j, uint64_t v);
 /* Bytes as a string of lowercase hex digits. */
 TW_HIDDEN void tw__json_hex(tw__json *j, const uint8_t *p, size_t n);
+/* Bytes as a string in standard base64 with padding (RFC 4648 section 4):
+ * how the protobuf JSON mapping writes `bytes`. */
+TW_HIDDEN void tw__json_base64(tw__json *j, const uint8_t *p, size_t n);
 /* A value that is already JSON text, written verbatim. */
 TW_HIDDEN void tw__json_raw(tw__json *j, const char *s, size_t n);
 

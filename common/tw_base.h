@@ -55,6 +55,26 @@ static inline bool tw__trace_id_valid(const tw_trace_id *id) {
     return (a | b) != 0;
 }
 
+/* Reference counts of shared immutable objects. tw__ref_release returns
+ * true for the caller that dropped the last reference: release ordering
+ * makes every holder's reads happen before it frees, acquire in the freer. */
+#include <stdatomic.h>
+static inline void tw__ref_take(_Atomic uint32_t *refs) { atomic_fetch_add_explicit(refs, 1, memory_order_relaxed); }
+static inline bool tw__ref_release(_Atomic uint32_t *refs) {
+    if (atomic_fetch_sub_explicit(refs, 1, memory_order_release) != 1) return false;
+    atomic_thread_fence(memory_order_acquire);
+    return true;
+}
+
+static inline uint64_t tw__load_le64(const uint8_t *p) {
+    uint64_t v;
+    memcpy(&v, p, 8);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    v = __builtin_bswap64(v);
+#endif
+    return v;
+}
+
 static inline uint64_t tw__load_be64(const uint8_t *p) {
     return ((uint64_t)p[0] << 56) | ((uint64_t)p[1] << 48) | ((uint64_t)p[2] << 40) |
            ((uint64_t)p[3] << 32) | ((uint64_t)p[4] << 24) | ((uint64_t)p[5] << 16) |

@@ -336,16 +336,12 @@ int tw_baggage_parse(const char *s, size_t len, tw_baggage **out, size_t *skippe
 }
 
 tw_baggage *tw_baggage_ref(tw_baggage *bg) {
-    if (bg && bg != &empty_baggage) atomic_fetch_add_explicit(&bg->refs, 1, memory_order_relaxed);
+    if (bg && bg != &empty_baggage) tw__ref_take(&bg->refs);
     return bg;
 }
 
 void tw_baggage_unref(tw_baggage *bg) {
-    if (!bg || bg == &empty_baggage) return;
-    if (atomic_fetch_sub_explicit(&bg->refs, 1, memory_order_release) == 1) {
-        atomic_thread_fence(memory_order_acquire);
-        tw__free(bg);
-    }
+    if (bg && bg != &empty_baggage && tw__ref_release(&bg->refs)) tw__free(bg);
 }
 
 size_t tw_baggage_count(const tw_baggage *bg) { return bg ? bg->n : 0; }

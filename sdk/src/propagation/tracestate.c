@@ -223,17 +223,12 @@ int tw_tracestate_parse(const char *s, size_t len, tw_tracestate **out, const ch
 }
 
 tw_tracestate *tw_tracestate_ref(tw_tracestate *ts) {
-    if (ts && ts != &empty_state) atomic_fetch_add_explicit(&ts->refs, 1, memory_order_relaxed);
+    if (ts && ts != &empty_state) tw__ref_take(&ts->refs);
     return ts;
 }
 
 void tw_tracestate_unref(tw_tracestate *ts) {
-    if (!ts || ts == &empty_state) return;
-    /* Release so our writes happen-before the free; acquire in the freer. */
-    if (atomic_fetch_sub_explicit(&ts->refs, 1, memory_order_release) == 1) {
-        atomic_thread_fence(memory_order_acquire);
-        tw__free(ts);
-    }
+    if (ts && ts != &empty_state && tw__ref_release(&ts->refs)) tw__free(ts);
 }
 
 size_t tw_tracestate_count(const tw_tracestate *ts) { return ts ? ts->n : 0; }

@@ -1,0 +1,146 @@
+/*
+ * config.c — defaults and flags of `tracewire serve`.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "serve/config.h"
+
+const char tws_serve_usage[] =
+    "usage: tracewire serve [flags]\n"
+    "\n"
+    "Receive OTLP, store traces durably, answer Tempo's HTTP API.\n"
+    "\n"
+    "  --data-dir DIR               where the WAL and blocks live (./tracewire-data)\n"
+    "  --otlp-http-listen HOST:PORT OTLP/HTTP receiver (127.0.0.1:4318)\n"
+    "  --otlp-grpc-listen HOST:PORT OTLP/gRPC receiver (127.0.0.1:4317; not built yet)\n"
+    "  --http-listen HOST:PORT      query API, /metrics, /ready (127.0.0.1:3200)\n"
+    "  --max-request-bytes N        request body limit, 413 above (16777216)\n"
+    "  --max-trace-bytes N          per-trace limit, excess spans refused (5000000)\n"
+    "  --max-attr-value-len N       attribute values truncated beyond (2048)\n"
+    "  --head-max-bytes N           memory for spans not yet in blocks; 429 above (1073741824)\n"
+    "  --config FILE                YAML configuration (not supported yet: refused)\n"
+    "  --help                       this text\n";
+
+void tws_config_defaults(tws_config *c) {
+    memset(c, 0, sizeof *c);
+    snprintf(c->data_dir, sizeof c->data_dir, "./tracewire-data");
+    snprintf(c->otlp_http_listen, sizeof c->otlp_http_listen, "127.0.0.1:4318");
+    snprintf(c->otlp_grpc_listen, sizeof c->otlp_grpc_listen, "127.0.0.1:4317");
+    snprintf(c->http_listen, sizeof c->http_listen, "127.0.0.1:3200");
+    c->max_request_bytes = 16u << 20;
+    c->max_decompressed_bytes = 64u << 20;
+    c->max_attr_value_len = 2048;
+    c->max_trace_bytes = 5000000;
+    c->head_max_bytes = 1ull << 30;
+    c->wal_segment_bytes = 64u << 20;
+    c->wal_max_pending = 64u << 20;
+    snprintf(c->default_tenant, sizeof c->default_tenant, "single-tenant");
+}
+
+int tws_split_hostport(const char *s, char *host, size_t host_len, uint16_t *port) {
+    const char *colon = strrchr(s, ':');
+    if (!colon || colon == s) return -1;
+    const char *h = s;
+    size_t hl = (size_t)(colon - s);
+    if (*h == '[') { /* [v6]:port */
+        if (hl < 2 || h[hl - 1] != ']') return -1;
+        h++;
+        hl -= 2;
+    }
+    if (hl == 0 || hl >= host_len) return -1;
+    char *end;
+    errno = 0;
+    unsigned long p = strtoul(colon + 1, &end, 10);
+    if (errno || *end || end == colon + 1 || p > 65535) return -1;
+    memcpy(host, h, hl);
+    host[hl] = '\0';
+    *port = (uint16_t)p;
+    return 0;
+}
+
+static int set_uint(const char *flag, const char *v, uint64_t *out, char *err, size_t n) {
+    char *end;
+    errno = 0;
+    unsigned long long x = strtoull(v, &end, 10);
+    if (errno || *end || end == v || *v == '-') {
+        snprintf(err, n, "%s: \"%s\" is not a non-negative integer", flag, v);
+        return -1;
+    }
+    *out = x;
+    return 0;
+}
+
+static int set_addr(const char *flag, const char *v, char *dst, size_t dst_len, char *err, size_t n) {
+    char host[128];
+    uint16_t port;
+    if (tws_split_hostport(v, host, sizeof host, &port) != 0) {
+        snprintf(err, n, "%s: \"%s\" is not HOST:PORT (e.g. 127.0.0.1:4318 or [::1]:4318)", flag, v);
+        return -1;
+    }
+    snprintf(dst, dst_len, "%s", v);
+    return 0;
+}
+
+int tws_config_parse_args(tws_config *c, int argc, char **argv, char *err, size_t n) {
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            fputs(tws_serve_usage, stdout);
+            return 1;
+        }
+        /* Every other flag takes a value: --flag VALUE or --flag=VALUE. */
+        const char *eq = strchr(a, '=');
+        char name[64];
+        const char *v;
+        if (strncmp(a, "--", 2) != 0) {
+            snprintf(err, n, "unexpected argument \"%s\" (see tracewire serve --help)", a);
+            return -1;
+        }
+        if (eq) {
+            snprintf(name, sizeof name, "%.*s", (int)(eq - a), a);
+            v = eq + 1;
+        } else {
+            snprintf(name, sizeof name, "%s", a);
+            if (i + 1 >= argc) {
+                snprintf(err, n, "%s needs a value", a);
+                return -1;
+            }
+            v = argv[++i];
+        }
+        uint64_t x;
+        if (strcmp(name, "--data-dir") == 0) {
+            if (!*v || strlen(v) >= sizeof c->data_dir) {
+                snprintf(err, n, "--data-dir: the path is empty or too long");
+                return -1;
+            }
+            snprintf(c->data_dir, sizeof c->data_dir, "%s", v);
+        } else if (strcmp(name, "--otlp-http-listen") == 0) {
+            if (set_addr(name, v, c->otlp_http_listen, sizeof c->otlp_http_listen, err, n)) return -1;
+        } else if (strcmp(name, "--otlp-grpc-listen") == 0) {
+            if (set_addr(name, v, c->otlp_grpc_listen, sizeof c->otlp_grpc_listen, err, n)) return -1;
+        } else if (strcmp(name, "--http-listen") == 0) {
+            if (set_addr(name, v, c->http_listen, sizeof c->http_listen, err, n)) return -1;
+        } else if (strcmp(name, "--max-request-bytes") == 0) {
+            if (set_uint(name, v, &c->max_request_bytes, err, n)) return -1;
+        } else if (strcmp(name, "--max-trace-bytes") == 0) {
+            if (set_uint(name, v, &c->max_trace_bytes, err, n)) return -1;
+        } else if (strcmp(name, "--head-max-bytes") == 0) {
+            if (set_uint(name, v, &c->head_max_bytes, err, n)) return -1;
+        } else if (strcmp(name, "--max-attr-value-len") == 0) {
+            if (set_uint(name, v, &x, err, n)) return -1;
+            c->max_attr_value_len = x > UINT32_MAX ? UINT32_MAX : (uint32_t)x;
+        } else if (strcmp(name, "--wal-no-sync") == 0) { /* benchmarks only; undocumented */
+            c->wal_no_sync = strcmp(v, "true") == 0;
+        } else if (strcmp(name, "--config") == 0) {
+            snprintf(err, n, "--config: YAML configuration files are not supported yet; use flags");
+            return -1;
+        } else {
+            snprintf(err, n, "unknown flag %s (see tracewire serve --help)", name);
+            return -1;
+        }
+    }
+    return 0;
+}

@@ -1,0 +1,41 @@
+/*
+ * config.h — every setting of `tracewire serve`, its default, and the
+ * command-line flags that override it.
+ *
+ * Defaults make `tracewire serve` work with no configuration: OTLP/HTTP on
+ * 127.0.0.1:4318, the query API on 127.0.0.1:3200, data in ./tracewire-data.
+ */
+#ifndef TWS_CONFIG_H
+#define TWS_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct tws_config {
+    char data_dir[512];
+    char otlp_http_listen[128]; /* host:port */
+    char otlp_grpc_listen[128];
+    char http_listen[128];      /* query API, /metrics, /ready */
+    uint64_t max_request_bytes;  /* compressed or not; 413 above: 16 MiB */
+    uint64_t max_decompressed_bytes; /* gzip bomb guard: 64 MiB */
+    uint32_t max_attr_value_len; /* attribute values truncated beyond: 2048 */
+    uint64_t max_trace_bytes;    /* per trace: 5 MB */
+    uint64_t head_max_bytes;     /* memory for unflushed spans: 1 GiB */
+    uint64_t wal_segment_bytes;  /* 64 MiB */
+    uint64_t wal_max_pending;    /* bytes waiting for fsync before 429: 64 MiB */
+    bool wal_no_sync;            /* benchmarks only */
+    char default_tenant[64];     /* when X-Scope-OrgID is absent: "single-tenant" */
+} tws_config;
+
+void tws_config_defaults(tws_config *c);
+
+/* Parse `serve` flags (argv[0] is "serve"). On an error, writes a message
+ * naming the flag to `err` and returns -1; 1 when --help was printed; 0 ok. */
+int tws_config_parse_args(tws_config *c, int argc, char **argv, char *err, size_t err_len);
+
+/* Split "host:port" (IPv6 as "[::1]:4318"). 0 or -1. */
+int tws_split_hostport(const char *s, char *host, size_t host_len, uint16_t *port);
+
+extern const char tws_serve_usage[];
+
+#endif

@@ -1,0 +1,47 @@
+/*
+ * metrics.h — the server's own counters, exposed on /metrics in the
+ * Prometheus text format (tracewire_* names). Counters are atomics so any
+ * thread may bump them.
+ */
+#ifndef TWS_METRICS_H
+#define TWS_METRICS_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "common/buf.h"
+
+enum { TWS_PROTO_HTTP_PROTOBUF, TWS_PROTO_HTTP_JSON, TWS_PROTO_COUNT };
+enum {
+    TWS_REFUSE_DECODE,      /* 400: not a valid request */
+    TWS_REFUSE_INVALID_IDS, /* partial success: bad trace/span ids */
+    TWS_REFUSE_TRACE_TOO_LARGE,
+    TWS_REFUSE_OVERLOADED,  /* 429: WAL queue or head full */
+    TWS_REFUSE_TOO_LARGE,   /* 413 */
+    TWS_REFUSE_MEDIA_TYPE,  /* 415 */
+    TWS_REFUSE_STORAGE,     /* 503: the WAL failed */
+    TWS_REFUSE_COUNT
+};
+
+typedef struct tws_metrics {
+    _Atomic uint64_t requests[TWS_PROTO_COUNT];
+    _Atomic uint64_t spans_received[TWS_PROTO_COUNT];
+    _Atomic uint64_t spans_accepted[TWS_PROTO_COUNT];
+    _Atomic uint64_t spans_refused[TWS_PROTO_COUNT][TWS_REFUSE_COUNT];
+    _Atomic uint64_t requests_refused[TWS_PROTO_COUNT][TWS_REFUSE_COUNT];
+    _Atomic uint64_t wal_bytes;
+    _Atomic uint64_t queries, queries_not_found;
+    _Atomic uint64_t query_ns_sum, query_count;
+    /* Query latency histogram (seconds): buckets 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, +Inf */
+    _Atomic uint64_t query_bucket[8];
+} tws_metrics;
+
+void tws_metrics_observe_query(tws_metrics *m, uint64_t ns);
+/* Append the Prometheus text exposition. `extra` gauges are passed by the
+ * caller (head and WAL state). */
+typedef struct tws_gauges {
+    uint64_t head_bytes, head_spans, head_traces, wal_pending_bytes, wal_syncs, wal_segments;
+} tws_gauges;
+void tws_metrics_render(const tws_metrics *m, const tws_gauges *g, tw__buf *out);
+
+#endif

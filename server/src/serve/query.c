@@ -1,0 +1,187 @@
+/*
+ * query.c — Tempo's HTTP API on the query port, so Grafana's Tempo data
+ * source works unchanged:
+ *   GET /api/traces/<id>     {"batches":[ResourceSpans...]}, or protobuf
+ *                            (tempopb.Trace: field 1 repeated ResourceSpans)
+ *                            when the client accepts application/protobuf
+ *   GET /api/v2/traces/<id>  {"trace":{"resourceSpans":[...]},"status":"COMPLETE"},
+ *                            or protobuf TraceByIDResponse (field 1: Trace)
+ *   GET /ready, /api/echo, /api/status/buildinfo, /metrics
+ * JSON ids are base64, as Tempo's own JSON (the protobuf JSON mapping) has
+ * them. Ids shorter than 32 hex digits are left-padded with zeros, as
+ * Tempo does. Optional start/end (Unix seconds) narrow the time range.
+ */
+#include <errno.h>
+#include <sys/queue.h>
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "common/json.h"
+#include "common/pb.h"
+#include "serve/server_int.h"
+
+static uint64_t mono_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void reply_buf(struct evhttp_request *req, int code, const char *reason, const char *ct, tw__buf *b) {
+    if (b->failed) {
+        tws_reply_text(req, 500, "Internal Server Error", "text/plain", "response too large or out of memory\n", 36);
+        return;
+    }
+    tws_reply_text(req, code, reason, ct, (const char *)b->data, b->len);
+}
+
+/* "4bf9...", up to 32 hex digits, left-padded. 0 or -1. */
+static int parse_trace_id(const char *s, uint8_t out[16]) {
+    size_t n = strlen(s);
+    if (n == 0 || n > 32) return -1;
+    char padded[33];
+    memset(padded, '0', 32);
+    memcpy(padded + 32 - n, s, n);
+    padded[32] = '\0';
+    tw_trace_id id;
+    if (tw_trace_id_from_hex(padded, 32, &id) != TW_OK) return -1;
+    memcpy(out, id.bytes, 16);
+    return 0;
+}
+
+static bool wants_protobuf(struct evhttp_request *req) {
+    const char *a = evhttp_find_header(evhttp_request_get_input_headers(req), "Accept");
+    return a && strstr(a, "application/protobuf") != NULL;
+}
+
+/* Unix seconds from a query parameter; 0 when absent; -1 when malformed. */
+static int time_param(struct evkeyvalq *q, const char *name, uint64_t *ns) {
+    const char *v = evhttp_find_header(q, name);
+    *ns = 0;
+    if (!v || !*v) return 0;
+    char *end;
+    errno = 0;
+    unsigned long long x = strtoull(v, &end, 10);
+    if (errno || *end || *v == '-') return -1;
+    *ns = x * 1000000000ull;
+    return 0;
+}
+
+static void handle_trace(tws_server *s, struct evhttp_request *req, const char *id_str, const char *query, bool v2) {
+    uint64_t t0 = mono_ns();
+    atomic_fetch_add(&s->metrics.queries, 1);
+    uint8_t id[16];
+    if (parse_trace_id(id_str, id) != 0) {
+        char msg[160];
+        int n = snprintf(msg, sizeof msg, "invalid trace id \"%.40s\": expected up to 32 hex digits\n", id_str);
+        tws_reply_text(req, 400, "Bad Request", "text/plain", msg, (size_t)n);
+        return;
+    }
+    struct evkeyvalq q;
+    TAILQ_INIT(&q);
+    if (query) evhttp_parse_query_str(query, &q);
+    uint64_t start = 0, end = 0;
+    if (time_param(&q, "start", &start) || time_param(&q, "end", &end) || (end && start > end)) {
+        evhttp_clear_headers(&q);
+        tws_reply_text(req, 400, "Bad Request", "text/plain",
+                       "start and end are Unix seconds, with start <= end\n", 50);
+        return;
+    }
+    evhttp_clear_headers(&q);
+    if (start && !end) end = UINT64_MAX;
+
+    const char *tenant = evhttp_find_header(evhttp_request_get_input_headers(req), "X-Scope-OrgID");
+    if (!tenant || !*tenant) tenant = s->cfg.default_tenant;
+    tws_head_result r;
+    int rc = tws_head_find(s->head, tenant, id, start, end, &r);
+    if (rc == TW_ENOTFOUND) {
+        atomic_fetch_add(&s->metrics.queries_not_found, 1);
+        tws_reply_text(req, 404, "Not Found", "text/plain", "trace not found\n", 16);
+        tws_metrics_observe_query(&s->metrics, mono_ns() - t0);
+        return;
+    }
+    if (rc != TW_OK) {
+        tws_reply_text(req, 500, "Internal Server Error", "text/plain", "out of memory\n", 14);
+        return;
+    }
+    tw__buf b;
+    tw__buf_init(&b, 1u << 30);
+    if (wants_protobuf(req)) {
+        if (v2) { /* TraceByIDResponse { Trace trace = 1; } with status COMPLETE (0, omitted) */
+            tw__pb_mark m = tw__pb_begin(&b, 1, 5);
+            tws_otlp_encode_pb(r.sel, r.n_sel, 1, &b);
+            tw__pb_end(&b, m);
+        } else {
+            tws_otlp_encode_pb(r.sel, r.n_sel, 1, &b);
+        }
+        reply_buf(req, 200, "OK", "application/protobuf", &b);
+    } else {
+        tw__json j;
+        tw__json_init(&j, &b);
+        tw__json_begin_object(&j);
+        if (v2) {
+            tw__json_key(&j, "trace", TW_NTS);
+            tw__json_begin_object(&j);
+            tw__json_key(&j, "resourceSpans", TW_NTS);
+            tws_otlp_encode_json(r.sel, r.n_sel, TWS_IDS_BASE64, &j);
+            tw__json_end_object(&j);
+            tw__json_key(&j, "status", TW_NTS);
+            tw__json_string(&j, "COMPLETE", TW_NTS);
+        } else {
+            tw__json_key(&j, "batches", TW_NTS);
+            tws_otlp_encode_json(r.sel, r.n_sel, TWS_IDS_BASE64, &j);
+        }
+        tw__json_end_object(&j);
+        reply_buf(req, 200, "OK", "application/json", &b);
+    }
+    tw__buf_free(&b);
+    tws_head_result_free(&r);
+    tws_metrics_observe_query(&s->metrics, mono_ns() - t0);
+}
+
+static void handle_metrics(tws_server *s, struct evhttp_request *req) {
+    tws_head_stats hs;
+    tws_head_get_stats(s->head, &hs);
+    tws_wal_stats ws;
+    tws_wal_get_stats(s->wal, &ws);
+    tws_gauges g = {hs.bytes, hs.spans, hs.traces, ws.pending_bytes, ws.syncs, ws.segments};
+    tw__buf b;
+    tw__buf_init(&b, 1u << 24);
+    tws_metrics_render(&s->metrics, &g, &b);
+    reply_buf(req, 200, "OK", "text/plain; version=0.0.4; charset=utf-8", &b);
+    tw__buf_free(&b);
+}
+
+static void route(struct evhttp_request *req, void *arg) {
+    tws_server *s = arg;
+    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+    const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
+    const char *query = uri ? evhttp_uri_get_query(uri) : NULL;
+    if (!path) path = "/";
+    if (evhttp_request_get_command(req) != EVHTTP_REQ_GET && evhttp_request_get_command(req) != EVHTTP_REQ_HEAD) {
+        tws_reply_text(req, 405, "Method Not Allowed", "text/plain", "use GET\n", 8);
+        return;
+    }
+    if (strcmp(path, "/ready") == 0) {
+        tws_reply_text(req, 200, "OK", "text/plain", "ready\n", 6);
+    } else if (strcmp(path, "/api/echo") == 0) {
+        tws_reply_text(req, 200, "OK", "text/plain", "echo", 4);
+    } else if (strcmp(path, "/api/status/buildinfo") == 0) {
+        static const char info[] = "{\"version\":\"" TW_VERSION_STRING "\",\"revision\":\"\",\"branch\":\"\","
+                                   "\"buildUser\":\"\",\"buildDate\":\"\",\"goVersion\":\"\"}";
+        tws_reply_text(req, 200, "OK", "application/json", info, sizeof info - 1);
+    } else if (strcmp(path, "/metrics") == 0) {
+        handle_metrics(s, req);
+    } else if (strncmp(path, "/api/traces/", 12) == 0) {
+        handle_trace(s, req, path + 12, query, false);
+    } else if (strncmp(path, "/api/v2/traces/", 15) == 0) {
+        handle_trace(s, req, path + 15, query, true);
+    } else {
+        tws_reply_text(req, 404, "Not Found", "text/plain", "not found\n", 10);
+    }
+}
+
+void tws_query_register(tws_server *s) { evhttp_set_gencb(s->api_http, route, s); }

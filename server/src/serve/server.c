@@ -1,0 +1,169 @@
+/*
+ * server.c — `tracewire serve`: open the data directory, replay the WAL
+ * into the head (with progress), listen for OTLP/HTTP and the query API,
+ * and on SIGTERM/SIGINT stop accepting, let in-flight writes finish, sync
+ * and exit 0.
+ */
+#include <errno.h>
+#include <event2/http.h>
+#include <event2/thread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/stat.h>
+
+#include "serve/server.h"
+#include "serve/server_int.h"
+
+static int mkdir_p(const char *path) {
+    char tmp[600];
+    snprintf(tmp, sizeof tmp, "%s", path);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = '\0';
+        if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return -1;
+        *p = '/';
+    }
+    return mkdir(tmp, 0755) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+/* ---- WAL replay ------------------------------------------------------------------- */
+
+typedef struct replay_ctx {
+    tws_server *s;
+    uint64_t records, bad;
+    int last_pct;
+} replay_ctx;
+
+static int on_record(void *user, uint8_t type, const uint8_t *p, size_t len, uint64_t lsn) {
+    replay_ctx *c = user;
+    c->records++;
+    if (type != TWS_WAL_TRACES) return TW_OK; /* written by a newer version: skip */
+    char err[256];
+    if (tws_ingest_replay(c->s, p, len, err, sizeof err) != TW_OK) {
+        c->bad++;
+        fprintf(stderr, "tracewire: WAL record at %llu skipped: %s\n", (unsigned long long)lsn, err);
+    }
+    return TW_OK;
+}
+
+static void on_warn(void *user, const char *msg) { fprintf(stderr, "tracewire: write-ahead log: %s\n", msg); }
+
+static void on_progress(void *user, uint64_t done, uint64_t total) {
+    replay_ctx *c = user;
+    int pct = total ? (int)(done * 100 / total) : 100;
+    if (pct / 10 == c->last_pct / 10 && pct != 100) return;
+    c->last_pct = pct;
+    fprintf(stderr, "tracewire: replaying the write-ahead log: %d%% (%llu of %llu bytes)\n", pct,
+            (unsigned long long)done, (unsigned long long)total);
+}
+
+/* ---- listeners -------------------------------------------------------------------- */
+
+static struct evhttp *listen_http(tws_server *s, const char *addr, const char *what) {
+    char host[128];
+    uint16_t port;
+    if (tws_split_hostport(addr, host, sizeof host, &port) != 0) {
+        fprintf(stderr, "tracewire: %s address \"%s\" is not HOST:PORT\n", what, addr);
+        return NULL;
+    }
+    struct evhttp *h = evhttp_new(s->base);
+    if (!h) return NULL;
+    evhttp_set_max_body_size(h, (ev_ssize_t)s->cfg.max_request_bytes);
+    evhttp_set_timeout(h, 30); /* slow clients are cut off, not waited for */
+    evhttp_set_allowed_methods(h, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |
+                                      EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS);
+    if (!evhttp_bind_socket_with_handle(h, host, port)) {
+        fprintf(stderr, "tracewire: cannot listen for %s on %s: %s (is another server running? choose "
+                        "another address with the flag)\n", what, addr, strerror(errno));
+        evhttp_free(h);
+        return NULL;
+    }
+    return h;
+}
+
+/* ---- shutdown --------------------------------------------------------------------- */
+
+static void check_drained(evutil_socket_t fd, short what, void *arg) {
+    tws_server *s = arg;
+    static int waited;
+    if (s->inflight == 0 || ++waited > 3000) /* at most ~30 s */
+        event_base_loopexit(s->base, NULL);
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg) {
+    tws_server *s = arg;
+    if (s->stopping) return;
+    s->stopping = 1;
+    fprintf(stderr, "tracewire: %s received: finishing %u in-flight write(s) and stopping\n",
+            sig == SIGTERM ? "SIGTERM" : "SIGINT", s->inflight);
+    /* Stop accepting: new requests on open connections get 503 (ingest.c). */
+    s->drain_timer = event_new(s->base, -1, EV_PERSIST, check_drained, s);
+    struct timeval tv = {0, 10000};
+    if (s->drain_timer) event_add(s->drain_timer, &tv);
+    else event_base_loopexit(s->base, NULL);
+}
+
+int tws_serve(const tws_config *cfg) {
+    signal(SIGPIPE, SIG_IGN);
+    tws_server *s = tw__calloc(1, sizeof *s);
+    if (!s) return 1;
+    s->cfg = *cfg;
+    int exit_code = 1;
+    char wal_dir[600];
+    snprintf(wal_dir, sizeof wal_dir, "%s/wal", cfg->data_dir);
+    if (mkdir_p(wal_dir) != 0) {
+        fprintf(stderr, "tracewire: cannot create the data directory %s: %s\n", wal_dir, strerror(errno));
+        goto out;
+    }
+    if (evthread_use_pthreads() != 0 || !(s->base = event_base_new())) {
+        fprintf(stderr, "tracewire: cannot start the event loop\n");
+        goto out;
+    }
+    tws_head_options ho = {.max_bytes = cfg->head_max_bytes, .max_trace_bytes = cfg->max_trace_bytes};
+    if (tws_head_new(&ho, &s->head) != TW_OK) goto out;
+
+    replay_ctx rc = {.s = s, .last_pct = -10};
+    tws_wal_replay replay = {.record = on_record, .progress = on_progress, .warn = on_warn, .user = &rc};
+    tws_wal_options wo = {.segment_bytes = cfg->wal_segment_bytes, .max_pending = cfg->wal_max_pending,
+                          .no_sync = cfg->wal_no_sync};
+    char msg[256] = "";
+    int r = tws_wal_open(wal_dir, &wo, &replay, &s->wal, msg);
+    if (r != TW_OK) {
+        fprintf(stderr, "tracewire: cannot open the write-ahead log in %s: %s\n", wal_dir, msg[0] ? msg : tw_strerror(r));
+        goto out;
+    }
+    if (replay.torn_bytes_cut)
+        fprintf(stderr, "tracewire: cut a torn WAL tail of %llu bytes (a write interrupted by a crash; it was never acknowledged)\n",
+                (unsigned long long)replay.torn_bytes_cut);
+    tws_head_stats hs;
+    tws_head_get_stats(s->head, &hs);
+
+    if (!(s->otlp_http = listen_http(s, cfg->otlp_http_listen, "OTLP/HTTP")) ||
+        !(s->api_http = listen_http(s, cfg->http_listen, "the query API")))
+        goto out;
+    tws_ingest_register(s);
+    tws_query_register(s);
+    s->sig_term = evsignal_new(s->base, SIGTERM, on_signal, s);
+    s->sig_int = evsignal_new(s->base, SIGINT, on_signal, s);
+    if (!s->sig_term || !s->sig_int || event_add(s->sig_term, NULL) || event_add(s->sig_int, NULL)) goto out;
+
+    fprintf(stderr,
+            "tracewire serve %s: OTLP/HTTP on http://%s/v1/traces, Tempo API on http://%s, data in %s "
+            "(%llu spans of %llu traces recovered from %llu WAL records)\n",
+            TW_VERSION_STRING, cfg->otlp_http_listen, cfg->http_listen, cfg->data_dir, (unsigned long long)hs.spans,
+            (unsigned long long)hs.traces, (unsigned long long)replay.records);
+    event_base_dispatch(s->base);
+    exit_code = 0;
+out:
+    if (s->wal) tws_wal_close(s->wal); /* drains and syncs what is queued */
+    if (s->sig_term) event_free(s->sig_term);
+    if (s->sig_int) event_free(s->sig_int);
+    if (s->drain_timer) event_free(s->drain_timer);
+    if (s->otlp_http) evhttp_free(s->otlp_http);
+    if (s->api_http) evhttp_free(s->api_http);
+    tws_head_free(s->head);
+    if (s->base) event_base_free(s->base);
+    tw__free(s);
+    if (exit_code == 0) fprintf(stderr, "tracewire: stopped\n");
+    return exit_code;
+}

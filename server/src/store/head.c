@@ -1,0 +1,309 @@
+/*
+ * head.c — in-memory index of the newest spans (see head.h).
+ *
+ * Batches are kept whole (they own the span data); an open-addressing hash
+ * table maps (tenant, trace id) to a trace entry listing (batch, span)
+ * references. Trace ids are random, so their first 8 bytes are a good hash.
+ */
+#include <stdlib.h>
+
+#include "store/head.h"
+
+typedef struct span_ref {
+    uint32_t batch, span;
+} span_ref;
+
+typedef struct trace_entry {
+    uint8_t id[16];
+    uint16_t tenant; /* index + 1; 0 marks an empty slot */
+    uint32_t n, cap;
+    span_ref *refs;
+    uint64_t bytes;
+} trace_entry;
+
+struct tws_head {
+    tws_head_options o;
+    tws_batch *batches;
+    uint32_t n_batches, cap_batches;
+    char **tenants;
+    uint16_t n_tenants;
+    trace_entry *table;
+    size_t table_cap, n_traces; /* table_cap is a power of two */
+    uint64_t bytes, spans;
+};
+
+int tws_head_new(const tws_head_options *o, tws_head **out) {
+    tws_head *h = tw__calloc(1, sizeof *h);
+    if (!h) return TW_ENOMEM;
+    if (o) h->o = *o;
+    if (!h->o.max_bytes) h->o.max_bytes = 1ull << 30;
+    if (!h->o.max_trace_bytes) h->o.max_trace_bytes = 5000000;
+    h->table_cap = 1024;
+    h->table = tw__calloc(h->table_cap, sizeof *h->table);
+    if (!h->table) {
+        tw__free(h);
+        return TW_ENOMEM;
+    }
+    *out = h;
+    return TW_OK;
+}
+
+void tws_head_free(tws_head *h) {
+    if (!h) return;
+    for (size_t i = 0; i < h->table_cap; i++) tw__free(h->table[i].refs);
+    tw__free(h->table);
+    for (uint32_t i = 0; i < h->n_batches; i++) tws_batch_free(&h->batches[i]);
+    tw__free(h->batches);
+    for (uint16_t i = 0; i < h->n_tenants; i++) tw__free(h->tenants[i]);
+    tw__free(h->tenants);
+    tw__free(h);
+}
+
+/* ---- tenants and the trace table -------------------------------------------------- */
+
+/* Index + 1 of `tenant`, adding it when `add`; 0 when absent (or no memory). */
+static uint16_t tenant_id(tws_head *h, const char *tenant, bool add) {
+    for (uint16_t i = 0; i < h->n_tenants; i++)
+        if (strcmp(h->tenants[i], tenant) == 0) return (uint16_t)(i + 1);
+    if (!add || h->n_tenants == UINT16_MAX - 1) return 0;
+    char **t = tw__realloc(h->tenants, (h->n_tenants + 1u) * sizeof *t);
+    if (!t) return 0;
+    h->tenants = t;
+    if (!(t[h->n_tenants] = tw__strndup(tenant, strlen(tenant)))) return 0;
+    return ++h->n_tenants;
+}
+
+static size_t slot_hash(const uint8_t id[16], uint16_t tenant) {
+    uint64_t x;
+    memcpy(&x, id, 8);
+    x ^= (uint64_t)tenant * 0x9e3779b97f4a7c15ull;
+    x ^= x >> 29;
+    return (size_t)x;
+}
+
+static trace_entry *lookup(tws_head *h, const uint8_t id[16], uint16_t tenant) {
+    size_t mask = h->table_cap - 1;
+    for (size_t i = slot_hash(id, tenant) & mask;; i = (i + 1) & mask) {
+        trace_entry *e = &h->table[i];
+        if (!e->tenant) return NULL;
+        if (e->tenant == tenant && memcmp(e->id, id, 16) == 0) return e;
+    }
+}
+
+static int grow_table(tws_head *h) {
+    size_t cap = h->table_cap * 2;
+    trace_entry *t = tw__calloc(cap, sizeof *t);
+    if (!t) return TW_ENOMEM;
+    for (size_t i = 0; i < h->table_cap; i++) {
+        trace_entry *e = &h->table[i];
+        if (!e->tenant) continue;
+        size_t j = slot_hash(e->id, e->tenant) & (cap - 1);
+        while (t[j].tenant) j = (j + 1) & (cap - 1);
+        t[j] = *e;
+    }
+    tw__free(h->table);
+    h->table = t;
+    h->table_cap = cap;
+    return TW_OK;
+}
+
+static trace_entry *lookup_or_add(tws_head *h, const uint8_t id[16], uint16_t tenant) {
+    trace_entry *e = lookup(h, id, tenant);
+    if (e) return e;
+    if ((h->n_traces + 1) * 4 > h->table_cap * 3 && grow_table(h)) return NULL;
+    size_t mask = h->table_cap - 1, i = slot_hash(id, tenant) & mask;
+    while (h->table[i].tenant) i = (i + 1) & mask;
+    e = &h->table[i];
+    memcpy(e->id, id, 16);
+    e->tenant = tenant;
+    h->n_traces++;
+    return e;
+}
+
+/* ---- sizes and limits --------------------------------------------------------------- */
+
+static uint64_t value_size(const tws_value *v, int depth) {
+    switch (v->type) {
+    case TWS_STRING:
+    case TWS_BYTES: return 2 + v->u.s.len;
+    case TWS_ARRAY: {
+        uint64_t n = 4;
+        for (uint32_t i = 0; i < v->n && depth < 32; i++) n += value_size(&v->u.arr[i], depth + 1);
+        return n;
+    }
+    case TWS_KVLIST: {
+        uint64_t n = 4;
+        for (uint32_t i = 0; i < v->n && depth < 32; i++)
+            n += 4 + v->u.kv[i].key.len + value_size(&v->u.kv[i].val, depth + 1);
+        return n;
+    }
+    default: return 10;
+    }
+}
+
+static uint64_t attrs_size(const tws_attrs *a) {
+    uint64_t n = 0;
+    for (uint32_t i = 0; i < a->n; i++) n += 4 + a->items[i].key.len + value_size(&a->items[i].val, 0);
+    return n;
+}
+
+uint64_t tws_span_size_estimate(const tws_span *s) {
+    uint64_t n = 16 + 10 + 10 + 10 + 18 + s->name.len + s->trace_state.len + s->status_message.len + 12;
+    n += attrs_size(&s->attrs);
+    for (uint32_t i = 0; i < s->n_events; i++) n += 16 + s->events[i].name.len + attrs_size(&s->events[i].attrs);
+    for (uint32_t i = 0; i < s->n_links; i++) n += 34 + s->links[i].trace_state.len + attrs_size(&s->links[i].attrs);
+    return n;
+}
+
+uint32_t tws_head_apply_limits(tws_head *h, const char *tenant, tws_batch *b) {
+    uint16_t t = tenant_id(h, tenant, false);
+    uint32_t marked = 0;
+    /* Bytes this batch adds per trace, counted in a small side table so
+     * several spans of one trace in one batch are summed. */
+    for (uint32_t i = 0; i < b->n_spans; i++) {
+        tws_span *s = &b->spans[i];
+        if (s->reject) continue;
+        const trace_entry *e = t ? lookup(h, s->trace_id, t) : NULL;
+        uint64_t have = e ? e->bytes : 0, add = tws_span_size_estimate(s);
+        for (uint32_t j = 0; j < i; j++)
+            if (!b->spans[j].reject && memcmp(b->spans[j].trace_id, s->trace_id, 16) == 0)
+                add += tws_span_size_estimate(&b->spans[j]);
+        if (have + add > h->o.max_trace_bytes) {
+            s->reject = TWS_REJECT_LIMIT;
+            b->n_rejected++;
+            marked++;
+        }
+    }
+    return marked;
+}
+
+bool tws_head_has_room(const tws_head *h, uint64_t bytes) { return h->bytes + bytes <= h->o.max_bytes; }
+
+int tws_head_add(tws_head *h, const char *tenant, tws_batch *b, uint64_t bytes) {
+    if (!tws_head_has_room(h, bytes)) return TW_EFULL;
+    uint16_t t = tenant_id(h, tenant, true);
+    if (!t) return TW_ENOMEM;
+    if (h->n_batches == h->cap_batches) {
+        uint32_t cap = h->cap_batches ? h->cap_batches * 2 : 64;
+        tws_batch *nb = tw__realloc(h->batches, cap * sizeof *nb);
+        if (!nb) return TW_ENOMEM;
+        h->batches = nb;
+        h->cap_batches = cap;
+    }
+    uint32_t bi = h->n_batches, i;
+    int rc = TW_OK;
+    for (i = 0; i < b->n_spans && rc == TW_OK; i++) {
+        const tws_span *s = &b->spans[i];
+        if (s->reject) continue;
+        trace_entry *e = lookup_or_add(h, s->trace_id, t);
+        if (!e) {
+            rc = TW_ENOMEM;
+            break;
+        }
+        if (e->n == e->cap) {
+            uint32_t cap = e->cap ? e->cap * 2 : 8;
+            span_ref *r = tw__realloc(e->refs, cap * sizeof *r);
+            if (!r) {
+                rc = TW_ENOMEM;
+                break;
+            }
+            e->refs = r;
+            e->cap = cap;
+        }
+        e->refs[e->n++] = (span_ref){bi, i};
+        e->bytes += tws_span_size_estimate(s);
+    }
+    if (rc) { /* roll back: each span indexed so far is the last ref of its trace */
+        while (i-- > 0) {
+            const tws_span *s = &b->spans[i];
+            trace_entry *e = s->reject ? NULL : lookup(h, s->trace_id, t);
+            if (!e || !e->n || e->refs[e->n - 1].batch != bi) continue;
+            e->n--;
+            e->bytes -= tws_span_size_estimate(s);
+        }
+        return rc;
+    }
+    h->spans += b->n_spans - b->n_rejected;
+    h->batches[bi] = *b;
+    h->n_batches++;
+    h->bytes += bytes;
+    tws_batch_init(b);
+    return TW_OK;
+}
+
+/* ---- lookup -------------------------------------------------------------------------- */
+
+static bool same_span(const tws_span *a, const tws_span *b) {
+    return memcmp(a->span_id, b->span_id, 8) == 0 && memcmp(a->parent_span_id, b->parent_span_id, 8) == 0 &&
+           a->start_ns == b->start_ns && a->end_ns == b->end_ns && a->kind == b->kind &&
+           a->status_code == b->status_code && a->attrs.n == b->attrs.n && a->n_events == b->n_events &&
+           a->name.len == b->name.len && memcmp(a->name.ptr, b->name.ptr, a->name.len) == 0;
+}
+
+static int cmp_ref(const void *x, const void *y) {
+    const span_ref *a = x, *b = y;
+    if (a->batch != b->batch) return a->batch < b->batch ? -1 : 1;
+    return a->span < b->span ? -1 : a->span > b->span;
+}
+
+int tws_head_find(tws_head *h, const char *tenant, const uint8_t trace_id[16], uint64_t start_ns,
+                  uint64_t end_ns, tws_head_result *out) {
+    memset(out, 0, sizeof *out);
+    uint16_t t = tenant_id(h, tenant, false);
+    const trace_entry *e = t ? lookup(h, trace_id, t) : NULL;
+    if (!e || e->n == 0) return TW_ENOTFOUND;
+    span_ref *refs = tw__malloc(e->n * sizeof *refs);
+    if (!refs) return TW_ENOMEM;
+    size_t n = 0;
+    for (uint32_t i = 0; i < e->n; i++) {
+        const tws_span *s = &h->batches[e->refs[i].batch].spans[e->refs[i].span];
+        if (end_ns && (s->start_ns > end_ns || s->end_ns < start_ns)) continue;
+        bool dup = false;
+        for (size_t j = 0; j < n && !dup; j++)
+            dup = same_span(s, &h->batches[refs[j].batch].spans[refs[j].span]);
+        if (!dup) refs[n++] = e->refs[i];
+    }
+    if (n == 0) {
+        tw__free(refs);
+        return TW_ENOTFOUND;
+    }
+    qsort(refs, n, sizeof *refs, cmp_ref);
+    out->idx_storage = tw__malloc(n * sizeof *out->idx_storage);
+    out->sel = tw__calloc(n, sizeof *out->sel);
+    if (!out->idx_storage || !out->sel) {
+        tw__free(refs);
+        tws_head_result_free(out);
+        return TW_ENOMEM;
+    }
+    out->start_ns = UINT64_MAX;
+    for (size_t i = 0; i < n; i++) {
+        const tws_batch *b = &h->batches[refs[i].batch];
+        const tws_span *s = &b->spans[refs[i].span];
+        if (!out->n_sel || out->sel[out->n_sel - 1].batch != b) {
+            out->sel[out->n_sel].batch = b;
+            out->sel[out->n_sel].idx = &out->idx_storage[i];
+            out->n_sel++;
+        }
+        out->idx_storage[i] = refs[i].span;
+        out->sel[out->n_sel - 1].n++;
+        if (s->start_ns < out->start_ns) out->start_ns = s->start_ns;
+        if (s->end_ns > out->end_ns) out->end_ns = s->end_ns;
+    }
+    out->n_spans = n;
+    tw__free(refs);
+    return TW_OK;
+}
+
+void tws_head_result_free(tws_head_result *r) {
+    tw__free(r->sel);
+    tw__free(r->idx_storage);
+    memset(r, 0, sizeof *r);
+}
+
+void tws_head_get_stats(const tws_head *h, tws_head_stats *out) {
+    out->bytes = h->bytes;
+    out->batches = h->n_batches;
+    out->spans = h->spans;
+    out->traces = h->n_traces;
+    out->tenants = h->n_tenants;
+}

@@ -1,0 +1,127 @@
+/*
+ * wal.h — the write-ahead log: "acknowledged means durable".
+ *
+ * Records are appended to numbered segment files in one directory. Each
+ * record carries a length and a CRC-32C of its type and payload, so replay
+ * can tell a complete record from a torn or corrupt one. Appends from many
+ * threads are gathered by one flusher thread into a single write() and a
+ * single fdatasync() (group commit); an append completes only after the
+ * fdatasync that covers it has returned.
+ *
+ * On-disk format (also in docs/FORMAT.md):
+ *   segment file  <dir>/<first-lsn as 16 hex digits>.wal
+ *   segment header (16 bytes)
+ *     0   8  magic "TWWAL\0\0\1" (last byte: format version 1)
+ *     8   8  first LSN of the segment (the LSN of its first record), LE
+ *   record (12-byte header + payload, no padding)
+ *     0   4  payload length N, little-endian (at most TWS_WAL_MAX_RECORD)
+ *     4   4  CRC-32C of record bytes 8 .. 12+N (type, the zero bytes, payload)
+ *     8   1  type (caller-defined, 1..255; 0 is never written)
+ *     9   3  zero
+ *    12   N  payload
+ * An LSN is the byte offset of a record in the log as if the records of all
+ * segments were one file (segment headers are not counted, so a segment's
+ * first LSN is where the previous one ended); it only grows.
+ * Files in the directory whose names are not exactly <16 lowercase hex>.wal
+ * are not segments: they are ignored (a warning, `ignored_files`), never
+ * deleted. A segment whose header is not ours is corruption like any other
+ * (reported and skipped); if it is the newest, it is kept as it is and a new
+ * segment starts after it. A segment of another format version is refused.
+ * One process at a time: tws_wal_open takes an flock on the directory.
+ *
+ * Invariants:
+ *  - A record is durable when its completion has been reported.
+ *  - Replay stops a segment at the first record that is incomplete or fails
+ *    its CRC. In the newest segment that is a torn tail from a crash: the
+ *    file is truncated there and appends continue after it. In an older
+ *    segment it is corruption: reported (with the segment and offset) and
+ *    the rest of that segment is skipped; later segments are still read.
+ *  - Memory is bounded: at most `max_pending` bytes wait for the flusher;
+ *    beyond that an append fails at once with TW_EFULL (the caller answers
+ *    429/RESOURCE_EXHAUSTED rather than growing). A record stops counting
+ *    once durable; the WAL's buffers never exceed 2 x max_pending (one
+ *    batch filling, one being written).
+ *  - A failed write() or fdatasync() completes every record of that batch
+ *    with TW_EIO and leaves the WAL failed: every later append fails with
+ *    TW_EIO, until it is closed and opened again (replay then cuts whatever
+ *    half-written tail the failure left). Nothing is written after a failed
+ *    write, so nothing can be acknowledged behind a torn record, and after a
+ *    failed fdatasync the kernel's dirty pages are unknown, so a later sync
+ *    proves nothing. Records completed with TW_EIO may or may not be found
+ *    by a later replay.
+ */
+#ifndef TWS_WAL_H
+#define TWS_WAL_H
+
+#include <stdint.h>
+
+#include "common/tw_base.h"
+
+#define TWS_WAL_MAX_RECORD (64u << 20)
+
+typedef struct tws_wal tws_wal;
+
+typedef struct tws_wal_options {
+    uint64_t segment_bytes; /* rotate after this size; 0: 64 MiB */
+    uint64_t max_pending;   /* bytes queued for the flusher; 0: 64 MiB */
+    bool no_sync;           /* tests and benchmarks only: skip fdatasync */
+} tws_wal_options;
+
+/* Called once per record in log order during replay. Return 0 to go on, or
+ * a TW_E* code to stop replay (tws_wal_open then fails with it). */
+typedef int (*tws_wal_replay_fn)(void *user, uint8_t type, const uint8_t *payload, size_t len, uint64_t lsn);
+/* Progress of replay: bytes read so far of `total`, about every 1% or
+ * 4 MiB, whichever comes first, and once at the end. May be NULL. */
+typedef void (*tws_wal_progress_fn)(void *user, uint64_t done, uint64_t total);
+/* A problem that replay repaired or skipped (a cut torn tail, a corrupt
+ * segment, an ignored file), naming the file and offset. May be NULL. */
+typedef void (*tws_wal_warn_fn)(void *user, const char *msg);
+
+typedef struct tws_wal_replay {
+    tws_wal_replay_fn record;
+    tws_wal_progress_fn progress;
+    void *user;
+    tws_wal_warn_fn warn;
+    /* Filled by tws_wal_open: what replay found (`bytes`: record bytes,
+     * headers included, of the records replayed). */
+    uint64_t records, bytes, torn_bytes_cut, corrupt_segments, ignored_files;
+} tws_wal_replay;
+
+/*
+ * Open (creating `dir` if needed), replay every record through `replay`
+ * (may be NULL), cut a torn tail, and start the flusher. Errors name the
+ * file and what was wrong in *msg (static or a buffer of 256 bytes).
+ * The payload given to `replay->record` is valid only during the call.
+ */
+int tws_wal_open(const char *dir, const tws_wal_options *o, tws_wal_replay *replay, tws_wal **out,
+                 char msg[256]);
+
+/* Completion: `rc` is TW_OK once durable, or TW_EIO (the write or sync
+ * failed: the record must be treated as not stored). Called on the flusher
+ * thread; it must be quick and must not call back into the WAL. */
+typedef void (*tws_wal_done_fn)(void *user, int rc, uint64_t lsn);
+
+/* Append one record made of `n` parts (concatenated; copied before the
+ * call returns). Returns at once: TW_OK (done, unless NULL, will be called),
+ * TW_EFULL (over max_pending: nothing queued, done not called), TW_EINVAL
+ * (type 0, or larger than TWS_WAL_MAX_RECORD or than max_pending can ever
+ * hold), TW_EIO (the WAL has failed, see above), TW_ESHUTDOWN, TW_ENOMEM. */
+int tws_wal_append_async(tws_wal *w, uint8_t type, const tw_str *parts, size_t n, tws_wal_done_fn done,
+                         void *user);
+/* The same, waiting for durability. Returns TW_OK, TW_EFULL, TW_EIO, ...
+ * *lsn (may be NULL) receives the record's LSN. */
+int tws_wal_append(tws_wal *w, uint8_t type, const tw_str *parts, size_t n, uint64_t *lsn);
+
+/* Every record below `lsn` is stored elsewhere: whole segments below it may
+ * be deleted (the current segment never is). TW_EIO if an unlink failed. */
+int tws_wal_release_before(tws_wal *w, uint64_t lsn);
+
+typedef struct tws_wal_stats {
+    uint64_t appends, bytes, syncs, pending_bytes, full_refusals, segments, next_lsn;
+} tws_wal_stats;
+void tws_wal_get_stats(tws_wal *w, tws_wal_stats *out);
+
+/* Flush and sync what is queued, stop the flusher, close files. */
+void tws_wal_close(tws_wal *w);
+
+#endif

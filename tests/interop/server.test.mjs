@@ -1,0 +1,422 @@
+// server.test.mjs — `tracewire serve` end to end, driven by foreign clients.
+//
+//  1. The OpenTelemetry JavaScript SDK exports the article's checkout trace
+//     (six spans over four services, events, links, every attribute type,
+//     an error status) through exporter-trace-otlp-proto and -http (JSON);
+//     the trace read back through Tempo's API has every field intact.
+//  2. Bad input gets its documented status and message, the server stays
+//     up, and what was stored is unchanged.
+//  3. Acknowledged means durable: while a client sends, the server is
+//     killed with SIGKILL several times; every span that got 200 is there
+//     after each restart.
+//
+// The server binary comes from TW_SERVER. Only loopback addresses are used.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import net from 'node:net';
+import zlib from 'node:zlib';
+
+import { BasicTracerProvider, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { OTLPTraceExporter as ProtoExporter } from '@opentelemetry/exporter-trace-otlp-proto';
+import { OTLPTraceExporter as JsonExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { trace, context, SpanKind, SpanStatusCode } from '@opentelemetry/api';
+
+const SERVER = process.env.TW_SERVER;
+if (!SERVER) throw new Error('TW_SERVER must name the tracewire binary');
+
+async function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)); });
+  });
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+class Server {
+  constructor(dir) { this.dir = dir; this.proc = null; this.log = ''; }
+  async start() {
+    this.otlp = await freePort();
+    this.api = await freePort();
+    this.proc = spawn(SERVER, ['serve', '--data-dir', this.dir, '--otlp-http-listen', `127.0.0.1:${this.otlp}`,
+      '--http-listen', `127.0.0.1:${this.api}`, '--max-request-bytes', String(4 << 20)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.proc.stderr.on('data', (d) => { this.log += d; });
+    this.proc.stdout.on('data', (d) => { this.log += d; });
+    this.exited = new Promise((r) => this.proc.once('exit', (code, sig) => r({ code, sig })));
+    for (let i = 0; i < 200; i++) {
+      try { const r = await fetch(`http://127.0.0.1:${this.api}/ready`); if (r.ok) return; } catch { /* not yet */ }
+      await sleep(25);
+    }
+    throw new Error(`server did not become ready:\n${this.log}`);
+  }
+  url(path) { return `http://127.0.0.1:${this.api}${path}`; }
+  otlpUrl() { return `http://127.0.0.1:${this.otlp}/v1/traces`; }
+  async stop() { if (this.proc && this.proc.exitCode === null) { this.proc.kill('SIGTERM'); return this.exited; } return null; }
+  async kill9() { this.proc.kill('SIGKILL'); return this.exited; }
+}
+
+const b64ToHex = (s) => Buffer.from(s, 'base64').toString('hex');
+const hrToNs = ([s, ns]) => BigInt(s) * 1000000000n + BigInt(ns);
+
+// ---- the article's checkout trace through the JS SDK -----------------------------------
+
+function provider(service, exporter) {
+  const p = new BasicTracerProvider({
+    resource: resourceFromAttributes({ 'service.name': service, 'deployment.environment': 'test' }),
+    spanProcessors: [new SimpleSpanProcessor(exporter)],
+  });
+  return p;
+}
+
+// Builds the trace with fixed nanosecond timestamps and returns what was sent.
+async function sendCheckout(makeExporter) {
+  const services = ['checkout', 'inventory', 'inventory-db', 'payments'];
+  const providers = Object.fromEntries(services.map((s) => [s, provider(s, makeExporter())]));
+  const t = (svc) => providers[svc].getTracer(`${svc}-instrumentation`, '1.2.3');
+  const base = 1764000000;
+  const at = (ms, extraNs = 0) => [base, ms * 1000000 + extraNs];
+  const sent = {};
+  const root = t('checkout').startSpan('HTTP GET /checkout', {
+    kind: SpanKind.SERVER, startTime: at(0, 7),
+    attributes: { 'http.request.method': 'GET', 'http.route': '/checkout', 'http.response.status_code': 503,
+      'sampling.ratio': 0.25, 'user.premium': true, 'cart.skus': ['a-1', 'b-2'], 'cart.quantities': [1, 2, 3],
+      'cart.prices': [9.5, 0.25], 'cart.flags': [true, false] },
+  });
+  const rootCtx = trace.setSpan(context.active(), root);
+  const b = t('checkout').startSpan('validate-cart', { startTime: at(1, 11) }, rootCtx);
+  b.setAttribute('cart.items', 3);
+  b.end(at(2, 13));
+  const c = t('checkout').startSpan('POST inventory.Reserve', { kind: SpanKind.CLIENT, startTime: at(3, 17),
+    attributes: { 'server.address': 'inventory', 'rpc.grpc.status_code': 14 } }, rootCtx);
+  c.addEvent('retry', { attempt: 2 }, at(4, 19));
+  c.recordException({ name: 'InventoryUnavailable', message: 'inventory backend unreachable' }, at(5, 23));
+  c.setStatus({ code: SpanStatusCode.ERROR, message: 'inventory backend unreachable' });
+  const cCtx = trace.setSpan(context.active(), c);
+  // D runs in another process: its parent arrives as a remote context.
+  const remoteC = trace.setSpanContext(context.active(), { ...c.spanContext(), isRemote: true });
+  const d = t('inventory').startSpan('grpc inventory.Reserve', { kind: SpanKind.SERVER, startTime: at(6, 29) }, remoteC);
+  const e = t('inventory-db').startSpan('SELECT FROM stock', { kind: SpanKind.CLIENT, startTime: at(7, 31),
+    attributes: { 'db.system': 'postgresql', 'db.statement': 'SELECT qty FROM stock WHERE sku = $1' } },
+  trace.setSpan(context.active(), d));
+  e.end(at(8, 37));
+  d.end(at(9, 41));
+  c.end(at(10, 43));
+  const f = t('payments').startSpan('POST payments.Charge', { kind: SpanKind.CLIENT, startTime: at(11, 47),
+    links: [{ context: b.spanContext(), attributes: { 'link.reason': 'validated-by' } }] }, rootCtx);
+  f.setStatus({ code: SpanStatusCode.OK });
+  f.end(at(12, 53));
+  root.end(at(13, 59));
+  void cCtx;
+  for (const [svc, span] of [['checkout', root], ['checkout', b], ['checkout', c], ['inventory', d],
+    ['inventory-db', e], ['payments', f]]) sent[span.name] = { svc, span };
+  for (const p of Object.values(providers)) { await p.forceFlush(); await p.shutdown(); }
+  return { traceId: root.spanContext().traceId, sent };
+}
+
+function attrMap(list) {
+  const m = {};
+  for (const kv of list || []) m[kv.key] = kv.value;
+  return m;
+}
+
+function decodeValue(v) {
+  if ('stringValue' in v) return v.stringValue;
+  if ('boolValue' in v) return v.boolValue;
+  if ('intValue' in v) return Number(v.intValue);
+  if ('doubleValue' in v) return v.doubleValue;
+  if ('arrayValue' in v) return (v.arrayValue.values || []).map(decodeValue);
+  return undefined;
+}
+
+async function checkTrace(srv, traceId, sent) {
+  const r = await fetch(srv.url(`/api/v2/traces/${traceId}`));
+  assert.equal(r.status, 200, await r.clone().text());
+  const body = await r.json();
+  assert.equal(body.status, 'COMPLETE');
+  const got = {};
+  for (const rs of body.trace.resourceSpans) {
+    const res = attrMap(rs.resource.attributes);
+    for (const ss of rs.scopeSpans) for (const s of ss.spans) got[s.name] = { res, scope: ss.scope, s };
+  }
+  assert.deepEqual(Object.keys(got).sort(), Object.keys(sent).sort());
+  const kindNum = { [SpanKind.INTERNAL]: 1, [SpanKind.SERVER]: 2, [SpanKind.CLIENT]: 3, [SpanKind.PRODUCER]: 4, [SpanKind.CONSUMER]: 5 };
+  for (const [name, { svc, span }] of Object.entries(sent)) {
+    const { res, scope, s } = got[name];
+    assert.equal(res['service.name'].stringValue, svc, name);
+    assert.equal(res['deployment.environment'].stringValue, 'test');
+    assert.equal(scope.name, `${svc}-instrumentation`);
+    assert.equal(scope.version, '1.2.3');
+    assert.equal(b64ToHex(s.traceId), traceId);
+    assert.equal(b64ToHex(s.spanId), span.spanContext().spanId);
+    const parent = span.parentSpanContext?.spanId;
+    if (parent) assert.equal(b64ToHex(s.parentSpanId), parent, `${name} parent`);
+    else assert.ok(!s.parentSpanId, `${name} has no parent`);
+    assert.equal(s.kind ?? 0, kindNum[span.kind], `${name} kind`);
+    assert.equal(BigInt(s.startTimeUnixNano), hrToNs(span.startTime), `${name} start`);
+    assert.equal(BigInt(s.endTimeUnixNano), hrToNs(span.endTime), `${name} end`);
+    const a = attrMap(s.attributes);
+    for (const [k, v] of Object.entries(span.attributes)) assert.deepEqual(decodeValue(a[k]), v, `${name} ${k}`);
+    assert.equal((s.events || []).length, span.events.length, `${name} events`);
+    for (let i = 0; i < span.events.length; i++) {
+      assert.equal(s.events[i].name, span.events[i].name);
+      assert.equal(BigInt(s.events[i].timeUnixNano), hrToNs(span.events[i].time));
+      const ea = attrMap(s.events[i].attributes);
+      for (const [k, v] of Object.entries(span.events[i].attributes || {})) assert.deepEqual(decodeValue(ea[k]), v);
+    }
+    assert.equal((s.links || []).length, span.links.length, `${name} links`);
+    for (let i = 0; i < span.links.length; i++) {
+      assert.equal(b64ToHex(s.links[i].spanId), span.links[i].context.spanId);
+      assert.equal(b64ToHex(s.links[i].traceId), span.links[i].context.traceId);
+      assert.deepEqual(decodeValue(attrMap(s.links[i].attributes)['link.reason']), 'validated-by');
+    }
+    assert.equal(s.status?.code ?? 0, span.status.code, `${name} status`);
+    if (span.status.message) assert.equal(s.status.message, span.status.message);
+  }
+  // The protobuf form is served when asked for (Grafana asks for it).
+  const pb = await fetch(srv.url(`/api/traces/${traceId}`), { headers: { Accept: 'application/protobuf' } });
+  assert.equal(pb.status, 200);
+  assert.equal(pb.headers.get('content-type'), 'application/protobuf');
+  const bytes = Buffer.from(await pb.arrayBuffer());
+  assert.equal(bytes[0], 0x0a, 'field 1, length-delimited: ResourceSpans');
+  // The v1 JSON shape.
+  const v1 = await (await fetch(srv.url(`/api/traces/${traceId}`))).json();
+  assert.ok(Array.isArray(v1.batches) && v1.batches.length >= 4);
+}
+
+let srv, dir;
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'tracewire-e2e-'));
+  srv = new Server(dir);
+  await srv.start();
+});
+after(async () => {
+  await srv.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test('OTLP/HTTP protobuf from the JS SDK: the checkout trace reads back intact', async () => {
+  const { traceId, sent } = await sendCheckout(() => new ProtoExporter({ url: srv.otlpUrl() }));
+  await checkTrace(srv, traceId, sent);
+});
+
+test('OTLP/HTTP JSON from the JS SDK: the checkout trace reads back intact', async () => {
+  const { traceId, sent } = await sendCheckout(() => new JsonExporter({ url: srv.otlpUrl() }));
+  await checkTrace(srv, traceId, sent);
+});
+
+test("libtracewire's OTLP/HTTP exporter (examples/hello): the trace reads back intact", async () => {
+  const hello = process.env.TW_HELLO;
+  assert.ok(hello, 'TW_HELLO must name examples/hello');
+  const out = await new Promise((resolve, reject) => {
+    const p = spawn(hello, [], { env: { ...process.env, OTEL_TRACES_EXPORTER: 'otlp', OTEL_SERVICE_NAME: 'checkout',
+      OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${srv.otlp}`, OTEL_EXPORTER_OTLP_COMPRESSION: 'gzip' } });
+    let err = '';
+    p.stderr.on('data', (d) => { err += d; });
+    p.on('exit', (code) => (code === 0 ? resolve(err) : reject(new Error(`hello exited ${code}: ${err}`))));
+  });
+  const line = JSON.parse(out.split('\n').find((l) => l.startsWith('{')));
+  assert.equal(line.msg, 'inventory reserve failed');
+  const r = await fetch(srv.url(`/api/v2/traces/${line.trace_id}`));
+  assert.equal(r.status, 200);
+  const body = await r.json();
+  const spans = {};
+  let res;
+  for (const rs of body.trace.resourceSpans) {
+    res = attrMap(rs.resource.attributes);
+    for (const ss of rs.scopeSpans) {
+      assert.equal(ss.scope.name, 'hello');
+      for (const sp of ss.spans) spans[sp.name] = sp;
+    }
+  }
+  assert.equal(res['service.name'].stringValue, 'checkout');
+  assert.equal(res['telemetry.sdk.name'].stringValue, 'tracewire');
+  assert.deepEqual(Object.keys(spans).sort(), ['GET /checkout', 'POST inventory.Reserve', 'validate-cart']);
+  const root = spans['GET /checkout'], reserve = spans['POST inventory.Reserve'];
+  assert.equal(root.kind, 2);
+  assert.equal(decodeValue(attrMap(root.attributes)['http.response.status_code']), 503);
+  assert.equal(b64ToHex(reserve.parentSpanId), b64ToHex(root.spanId));
+  assert.equal(b64ToHex(reserve.spanId), line.span_id, 'the log line carries the active span');
+  assert.equal(reserve.status.code, 2);
+  assert.equal(reserve.status.message, 'inventory backend unreachable');
+  assert.equal(reserve.events[0].name, 'exception');
+  assert.equal(decodeValue(attrMap(reserve.events[0].attributes)['exception.type']), 'InventoryUnavailable');
+  assert.equal(decodeValue(attrMap(spans['validate-cart'].attributes)['cart.items']), 3);
+  assert.ok(BigInt(root.endTimeUnixNano) >= BigInt(reserve.endTimeUnixNano));
+});
+
+test('gzip-compressed OTLP/HTTP protobuf', async () => {
+  const { traceId, sent } = await sendCheckout(() => new ProtoExporter({ url: srv.otlpUrl(), compression: 'gzip' }));
+  await checkTrace(srv, traceId, sent);
+});
+
+test('a trace survives a restart (read from the WAL)', async () => {
+  const { traceId, sent } = await sendCheckout(() => new ProtoExporter({ url: srv.otlpUrl() }));
+  const st = await srv.stop();
+  assert.equal(st.code, 0, srv.log);
+  await srv.start();
+  await checkTrace(srv, traceId, sent);
+});
+
+// ---- bad input -------------------------------------------------------------------------------
+
+const hex = (n) => [...Array(n)].map(() => Math.floor(Math.random() * 16).toString(16)).join('');
+function jsonRequest(spans, service = 'bad-input') {
+  return { resourceSpans: [{ resource: { attributes: [{ key: 'service.name', value: { stringValue: service } }] },
+    scopeSpans: [{ scope: { name: 't' }, spans }] }] };
+}
+const span = (traceId, spanId, name = 'x') => ({ traceId, spanId, name, kind: 1, startTimeUnixNano: '1764000000000000000',
+  endTimeUnixNano: '1764000000100000000' });
+const post = (body, headers = {}) => fetch(srv.otlpUrl(), { method: 'POST', body, headers });
+
+test('bad input: each gets its status and message, and stored data is unchanged', async () => {
+  const keep = hex(32);
+  let r = await post(JSON.stringify(jsonRequest([span(keep, hex(16), 'kept')])), { 'Content-Type': 'application/json' });
+  assert.equal(r.status, 200);
+  const before = await (await fetch(srv.url(`/api/v2/traces/${keep}`))).text();
+
+  // Random and truncated protobuf: 400 with a google.rpc.Status naming the problem.
+  r = await post(Buffer.from([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x01]), { 'Content-Type': 'application/x-protobuf' });
+  assert.equal(r.status, 400);
+  assert.equal(r.headers.get('content-type'), 'application/x-protobuf');
+  assert.match(Buffer.from(await r.arrayBuffer()).toString('latin1'), /cannot decode the OTLP\/protobuf request/);
+
+  // JSON with a wrong type: 400, JSON google.rpc.Status with the field's path.
+  r = await post(JSON.stringify(jsonRequest([{ ...span(hex(32), hex(16)), startTimeUnixNano: { no: 1 } }])),
+    { 'Content-Type': 'application/json' });
+  assert.equal(r.status, 400);
+  const st = await r.json();
+  assert.equal(st.code, 3);
+  assert.match(st.message, /startTimeUnixNano/);
+
+  // Not JSON at all.
+  r = await post('{"resourceSpans": [', { 'Content-Type': 'application/json' });
+  assert.equal(r.status, 400);
+
+  // Wrong-length and all-zero ids: partial success, the good span kept.
+  const good = hex(32);
+  r = await post(JSON.stringify(jsonRequest([span(good, hex(16), 'good'), span(hex(30), hex(16)), span('0'.repeat(32), hex(16)),
+    span(good, hex(14))])), { 'Content-Type': 'application/json' });
+  assert.equal(r.status, 200);
+  const ps = await r.json();
+  assert.equal(ps.partialSuccess.rejectedSpans, '3');
+  assert.match(ps.partialSuccess.errorMessage, /trace\/span id/);
+  assert.equal((await fetch(srv.url(`/api/traces/${good}`))).status, 200);
+
+  // Invalid UTF-8 in a string value is repaired, not refused.
+  const u = hex(32);
+  const raw = Buffer.concat([Buffer.from(JSON.stringify(jsonRequest([{ ...span(u, hex(16)), name: 'bad-\u0001-' }])).replace('\\u0001', 'XX')), Buffer.alloc(0)]);
+  const idx = raw.indexOf('XX');
+  raw[idx] = 0xc3; raw[idx + 1] = 0x28; // an invalid two-byte sequence
+  r = await post(raw, { 'Content-Type': 'application/json' });
+  assert.equal(r.status, 200);
+  const ut = await (await fetch(srv.url(`/api/v2/traces/${u}`))).json();
+  assert.ok(ut.trace.resourceSpans[0].scopeSpans[0].spans[0].name.includes('\uFFFD'));
+
+  // Unsupported media type and encoding.
+  r = await post('hello', { 'Content-Type': 'text/plain' });
+  assert.equal(r.status, 415);
+  r = await post('x', { 'Content-Type': 'application/json', 'Content-Encoding': 'br' });
+  assert.equal(r.status, 415);
+
+  // Oversized body (the test server allows 4 MiB): 413, decided from Content-Length before the body is read.
+  const statusLine = await new Promise((resolve, reject) => {
+    const sock = net.connect(srv.otlp, '127.0.0.1', () => {
+      sock.write(`POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${5 << 20}\r\n\r\n`);
+    });
+    let got = '';
+    sock.on('data', (d) => { got += d; if (got.includes('\r\n')) { sock.destroy(); resolve(got.split('\r\n')[0]); } });
+    sock.on('error', reject);
+    setTimeout(() => { sock.destroy(); reject(new Error('no reply to an oversized request')); }, 5000);
+  });
+  assert.match(statusLine, /^HTTP\/1\.1 413 /);
+
+  // A gzip bomb: 3 MB compressed to kilobytes, inflating past the 64 MiB guard... use 80 MiB of zeros.
+  const bomb = zlib.gzipSync(Buffer.alloc(80 << 20, 0), { level: 9 });
+  r = await post(bomb, { 'Content-Type': 'application/x-protobuf', 'Content-Encoding': 'gzip' });
+  assert.equal(r.status, 413);
+  r = await post(Buffer.from('not gzip at all'), { 'Content-Type': 'application/x-protobuf', 'Content-Encoding': 'gzip' });
+  assert.equal(r.status, 400);
+
+  // Bad tenant id.
+  r = await post(JSON.stringify(jsonRequest([span(hex(32), hex(16))])), { 'Content-Type': 'application/json', 'X-Scope-OrgID': 'a/b' });
+  assert.equal(r.status, 400);
+
+  // A slow client holding a connection does not stop others.
+  const slow = net.connect(srv.otlp, '127.0.0.1');
+  slow.write('POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{');
+  r = await fetch(srv.url('/ready'));
+  assert.equal(r.status, 200);
+  r = await post(JSON.stringify(jsonRequest([span(hex(32), hex(16))])), { 'Content-Type': 'application/json' });
+  assert.equal(r.status, 200);
+  slow.destroy();
+
+  // Queries: malformed id, unknown id, bad time range.
+  assert.equal((await fetch(srv.url('/api/traces/xyz'))).status, 400);
+  assert.equal((await fetch(srv.url(`/api/traces/${'1'.repeat(33)}`))).status, 400);
+  assert.equal((await fetch(srv.url(`/api/traces/${hex(32)}`))).status, 404);
+  assert.equal((await fetch(srv.url(`/api/traces/${keep}?start=10&end=5`))).status, 400);
+
+  // Still up, and the stored trace is unchanged.
+  assert.equal((await fetch(srv.url('/ready'))).status, 200);
+  assert.equal(await (await fetch(srv.url(`/api/v2/traces/${keep}`))).text(), before);
+});
+
+test('tenants: X-Scope-OrgID separates data on write and read', async () => {
+  const id = hex(32);
+  let r = await post(JSON.stringify(jsonRequest([span(id, hex(16), 'tenant-a')])),
+    { 'Content-Type': 'application/json', 'X-Scope-OrgID': 'team-a' });
+  assert.equal(r.status, 200);
+  assert.equal((await fetch(srv.url(`/api/traces/${id}`), { headers: { 'X-Scope-OrgID': 'team-a' } })).status, 200);
+  assert.equal((await fetch(srv.url(`/api/traces/${id}`), { headers: { 'X-Scope-OrgID': 'team-b' } })).status, 404);
+  assert.equal((await fetch(srv.url(`/api/traces/${id}`))).status, 404);
+});
+
+test('/api/echo, /api/status/buildinfo and /metrics', async () => {
+  assert.equal(await (await fetch(srv.url('/api/echo'))).text(), 'echo');
+  const bi = await (await fetch(srv.url('/api/status/buildinfo'))).json();
+  assert.match(bi.version, /^\d+\.\d+\.\d+/);
+  await sendCheckout(() => new ProtoExporter({ url: srv.otlpUrl() })); /* counters restart with the server */
+  const m = await (await fetch(srv.url('/metrics'))).text();
+  assert.match(m, /tracewire_receiver_spans_accepted_total\{protocol="http\/protobuf"\} [1-9]/);
+  assert.match(m, /tracewire_receiver_spans_refused_total\{protocol="http\/json",reason="invalid_ids"\} [1-9]/);
+  assert.match(m, /tracewire_query_duration_seconds_count [1-9]/);
+});
+
+// ---- acknowledged means durable ------------------------------------------------------------------
+
+test('kill -9 while a client sends: every acknowledged span is there after restart', async () => {
+  const acked = [];
+  for (let cycle = 0; cycle < 4; cycle++) {
+    let stop = false;
+    const senders = [0, 1, 2].map(async (w) => {
+      while (!stop) {
+        const tid = hex(32), spans = [];
+        for (let i = 0; i < 20; i++) spans.push(span(tid, hex(16), `c${cycle}-w${w}-${i}`));
+        try {
+          const r = await post(JSON.stringify(jsonRequest(spans, 'crash')), { 'Content-Type': 'application/json' });
+          if (r.status === 200) acked.push({ tid, n: spans.length });
+        } catch { /* the server died mid-request: not acknowledged */ }
+      }
+    });
+    await sleep(300 + Math.random() * 700);
+    const st = await srv.kill9();
+    stop = true;
+    await Promise.all(senders);
+    assert.equal(st.sig, 'SIGKILL');
+    await srv.start();
+    for (const { tid, n } of acked) {
+      const r = await fetch(srv.url(`/api/v2/traces/${tid}`));
+      assert.equal(r.status, 200, `acknowledged trace ${tid} lost after kill -9 (cycle ${cycle})`);
+      const body = await r.json();
+      const count = body.trace.resourceSpans.reduce((a, rs) => a + rs.scopeSpans.reduce((b, ss) => b + ss.spans.length, 0), 0);
+      assert.equal(count, n);
+    }
+  }
+  assert.ok(acked.length > 20, `only ${acked.length} requests were acknowledged`);
+});
