@@ -155,25 +155,39 @@ uint64_t tws_span_size_estimate(const tws_span *s) {
     return n;
 }
 
+/* Per-batch running totals by trace, in a small open-addressing table. */
+typedef struct batch_trace {
+    const uint8_t *id; /* NULL: empty slot */
+    uint64_t bytes;    /* what the head already holds plus what this batch adds */
+} batch_trace;
+
 uint32_t tws_head_apply_limits(tws_head *h, const char *tenant, tws_batch *b) {
     uint16_t t = tenant_id(h, tenant, false);
+    size_t cap = 16;
+    while (cap < (size_t)b->n_spans * 2) cap *= 2;
+    batch_trace *tab = tw__calloc(cap, sizeof *tab);
+    if (!tab) return 0; /* no memory to check: the per-trace limit is not applied to this batch */
     uint32_t marked = 0;
-    /* Bytes this batch adds per trace, counted in a small side table so
-     * several spans of one trace in one batch are summed. */
     for (uint32_t i = 0; i < b->n_spans; i++) {
         tws_span *s = &b->spans[i];
         if (s->reject) continue;
-        const trace_entry *e = t ? lookup(h, s->trace_id, t) : NULL;
-        uint64_t have = e ? e->bytes : 0, add = tws_span_size_estimate(s);
-        for (uint32_t j = 0; j < i; j++)
-            if (!b->spans[j].reject && memcmp(b->spans[j].trace_id, s->trace_id, 16) == 0)
-                add += tws_span_size_estimate(&b->spans[j]);
-        if (have + add > h->o.max_trace_bytes) {
+        size_t j = slot_hash(s->trace_id, 0) & (cap - 1);
+        while (tab[j].id && memcmp(tab[j].id, s->trace_id, 16) != 0) j = (j + 1) & (cap - 1);
+        if (!tab[j].id) {
+            const trace_entry *e = t ? lookup(h, s->trace_id, t) : NULL;
+            tab[j].id = s->trace_id;
+            tab[j].bytes = e ? e->bytes : 0;
+        }
+        uint64_t size = tws_span_size_estimate(s);
+        if (tab[j].bytes + size > h->o.max_trace_bytes) {
             s->reject = TWS_REJECT_LIMIT;
             b->n_rejected++;
             marked++;
+        } else {
+            tab[j].bytes += size;
         }
     }
+    tw__free(tab);
     return marked;
 }
 

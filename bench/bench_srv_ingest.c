@@ -1,0 +1,309 @@
+/*
+ * bench_srv_ingest.c — OTLP/HTTP ingest throughput of `tracewire serve`,
+ * acknowledged = durable (every 200 came after the WAL's fdatasync).
+ *
+ * Starts the server (path in argv[1] or TW_SERVER) on loopback ports with a
+ * fresh data directory, then N client threads (TW_INGEST_CLIENTS, default 32), each on one keep-alive
+ * connection, POST 100-span ExportTraceServiceRequests of realistic spans
+ * (10 semantic-convention attributes, a 5-attribute resource) for a fixed
+ * time. Prints:
+ *   ingest_spans_per_s   spans acknowledged per second
+ *   ingest_requests_per_s
+ *   ingest_p99_ms        request latency (send to 200), 99th percentile
+ *   ingest_server_rss_mb the server's resident memory at the end
+ * Bodies are built before the clock starts, with distinct trace ids, so the
+ * client spends its time sending, not encoding.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/buf.h"
+#include "common/pb.h"
+
+extern char **environ;
+
+enum { SPANS = 100, BODIES = 512, MAX_THREADS = 256, SECONDS = 8 };
+
+static uint64_t mono_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t rnd(uint64_t *s) {
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    return *s;
+}
+
+static void kv_str(tw__buf *b, uint32_t field, const char *k, const char *v) {
+    tw__pb_mark m = tw__pb_begin(b, field, 1);
+    tw__pb_bytes(b, 1, k, strlen(k));
+    tw__pb_mark any = tw__pb_begin(b, 2, 1);
+    tw__pb_bytes(b, 1, v, strlen(v));
+    tw__pb_end(b, any);
+    tw__pb_end(b, m);
+}
+
+static void kv_int(tw__buf *b, uint32_t field, const char *k, int64_t v) {
+    tw__pb_mark m = tw__pb_begin(b, field, 1);
+    tw__pb_bytes(b, 1, k, strlen(k));
+    tw__pb_mark any = tw__pb_begin(b, 2, 1);
+    tw__pb_uint64(b, 3, (uint64_t)v);
+    tw__pb_end(b, any);
+    tw__pb_end(b, m);
+}
+
+/* One ExportTraceServiceRequest: one resource, one scope, SPANS spans in 10 traces. */
+static void build_body(tw__buf *b, uint64_t *seed) {
+    static const char *routes[] = {"/checkout", "/cart", "/users/:id", "/orders/:id", "/search"};
+    tw__pb_mark rs = tw__pb_begin(b, 1, 3);
+    tw__pb_mark res = tw__pb_begin(b, 1, 2);
+    kv_str(b, 1, "service.name", "checkout");
+    kv_str(b, 1, "service.version", "4.2.1");
+    kv_str(b, 1, "deployment.environment", "production");
+    kv_str(b, 1, "host.name", "checkout-7d9f8b6c5-x2k4p");
+    kv_str(b, 1, "k8s.namespace.name", "shop");
+    tw__pb_end(b, res);
+    tw__pb_mark ss = tw__pb_begin(b, 2, 3);
+    tw__pb_mark scope = tw__pb_begin(b, 1, 1);
+    tw__pb_bytes(b, 1, "io.opentelemetry.http", 21);
+    tw__pb_bytes(b, 2, "1.30.0", 6);
+    tw__pb_end(b, scope);
+    uint8_t tid[16] = {0}, sid[8] = {0}, parent[8] = {0};
+    uint64_t t0 = 1764000000000000000ull + rnd(seed) % 1000000000000ull;
+    for (int i = 0; i < SPANS; i++) {
+        if (i % 10 == 0) {
+            uint64_t a = rnd(seed), c = rnd(seed);
+            memcpy(tid, &a, 8);
+            memcpy(tid + 8, &c, 8);
+        }
+        uint64_t s = rnd(seed) | 1;
+        memcpy(sid, &s, 8);
+        tw__pb_mark sp = tw__pb_begin(b, 2, 2);
+        tw__pb_bytes(b, 1, tid, 16);
+        tw__pb_bytes(b, 2, sid, 8);
+        if (i % 10) tw__pb_bytes(b, 4, parent, 8);
+        const char *route = routes[rnd(seed) % 5];
+        char name[64];
+        snprintf(name, sizeof name, "GET %s", route);
+        tw__pb_bytes(b, 5, name, strlen(name));
+        tw__pb_uint64(b, 6, i % 10 ? 3 : 2);
+        uint64_t start = t0 + (uint64_t)i * 1000000u, dur = 200000 + rnd(seed) % 50000000;
+        tw__pb_fixed64(b, 7, start);
+        tw__pb_fixed64(b, 8, start + dur);
+        kv_str(b, 9, "http.request.method", "GET");
+        kv_str(b, 9, "http.route", route);
+        kv_int(b, 9, "http.response.status_code", rnd(seed) % 50 ? 200 : 503);
+        kv_str(b, 9, "url.scheme", "https");
+        kv_str(b, 9, "url.path", route);
+        kv_str(b, 9, "server.address", "checkout.shop.svc.cluster.local");
+        kv_int(b, 9, "server.port", 8080);
+        kv_str(b, 9, "network.protocol.version", "1.1");
+        kv_str(b, 9, "user_agent.original", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36");
+        kv_str(b, 9, "client.address", "10.42.7.19");
+        tw__pb_end(b, sp);
+        memcpy(parent, sid, 8);
+    }
+    tw__pb_end(b, ss);
+    tw__pb_end(b, rs);
+}
+
+typedef struct worker {
+    int port;
+    tw__buf *bodies;
+    uint64_t deadline, requests, spans, errors, *lat, n_lat, cap_lat;
+    unsigned seed;
+} worker;
+
+static int connect_to(int port) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        close(fd);
+        return -1;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    return fd;
+}
+
+static int write_all(int fd, const void *p, size_t n) {
+    while (n) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return -1;
+        p = (const char *)p + w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* Read one response; returns the status code or -1. */
+static int read_response(int fd, char *buf, size_t cap) {
+    size_t have = 0;
+    char *hdr_end = NULL;
+    while (!hdr_end) {
+        ssize_t r = read(fd, buf + have, cap - have - 1);
+        if (r <= 0) return -1;
+        have += (size_t)r;
+        buf[have] = '\0';
+        hdr_end = strstr(buf, "\r\n\r\n");
+    }
+    int status = atoi(buf + 9);
+    const char *cl = strcasestr(buf, "Content-Length:");
+    size_t body = cl ? (size_t)atol(cl + 15) : 0, got = have - (size_t)(hdr_end + 4 - buf);
+    while (got < body) {
+        ssize_t r = read(fd, buf, cap - 1);
+        if (r <= 0) return -1;
+        got += (size_t)r;
+    }
+    return status;
+}
+
+static void *run(void *arg) {
+    worker *w = arg;
+    int fd = connect_to(w->port);
+    char head[256], resp[4096];
+    while (fd >= 0 && mono_ns() < w->deadline) {
+        tw__buf *b = &w->bodies[rand_r(&w->seed) % BODIES];
+        int hl = snprintf(head, sizeof head,
+                          "POST /v1/traces HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-protobuf\r\n"
+                          "Content-Length: %zu\r\n\r\n", b->len);
+        uint64_t t0 = mono_ns();
+        if (write_all(fd, head, (size_t)hl) || write_all(fd, b->data, b->len)) break;
+        int st = read_response(fd, resp, sizeof resp);
+        if (st < 0) break;
+        if (st != 200) {
+            w->errors++;
+            continue;
+        }
+        if (w->n_lat == w->cap_lat) {
+            w->cap_lat = w->cap_lat ? w->cap_lat * 2 : 4096;
+            w->lat = realloc(w->lat, w->cap_lat * sizeof *w->lat);
+        }
+        w->lat[w->n_lat++] = mono_ns() - t0;
+        w->requests++;
+        w->spans += SPANS;
+    }
+    if (fd >= 0) close(fd);
+    return NULL;
+}
+
+static int free_port(void) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+    socklen_t l = sizeof a;
+    bind(fd, (struct sockaddr *)&a, sizeof a);
+    getsockname(fd, (struct sockaddr *)&a, &l);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+static int cmp_u64(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static long rss_kb(pid_t pid) {
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    long kb = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (strncmp(line, "VmRSS:", 6) == 0) kb = atol(line + 6);
+    if (f) fclose(f);
+    return kb;
+}
+
+int main(int argc, char **argv) {
+    const char *server = argc > 1 ? argv[1] : getenv("TW_SERVER");
+    if (!server) {
+        fprintf(stderr, "usage: bench_srv_ingest PATH-TO-tracewire (or TW_SERVER=...)\n");
+        return 2;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    char dir[] = "/tmp/tw-ingest-XXXXXX";
+    if (!mkdtemp(dir)) return 1;
+    int otlp = free_port(), api = free_port();
+    char a1[64], a2[64];
+    snprintf(a1, sizeof a1, "127.0.0.1:%d", otlp);
+    snprintf(a2, sizeof a2, "127.0.0.1:%d", api);
+    char *args[] = {(char *)server, "serve", "--data-dir", dir, "--otlp-http-listen", a1, "--http-listen", a2,
+                    "--head-max-bytes", "17179869184", NULL};
+    pid_t pid;
+    if (posix_spawn(&pid, server, NULL, NULL, args, environ) != 0) return 1;
+    for (int i = 0; i < 200; i++) { /* wait until it listens */
+        int fd = connect_to(otlp);
+        if (fd >= 0) {
+            close(fd);
+            break;
+        }
+        usleep(20000);
+    }
+
+    tw__buf *bodies = calloc(BODIES, sizeof *bodies);
+    uint64_t seed = 0x9e3779b97f4a7c15ull;
+    size_t bytes = 0;
+    for (int i = 0; i < BODIES; i++) {
+        tw__buf_init(&bodies[i], 0);
+        build_body(&bodies[i], &seed);
+        bytes += bodies[i].len;
+    }
+    int threads = getenv("TW_INGEST_CLIENTS") ? atoi(getenv("TW_INGEST_CLIENTS")) : 32;
+    if (threads < 1 || threads > MAX_THREADS) threads = 32;
+    static worker w[MAX_THREADS];
+    static pthread_t th[MAX_THREADS];
+    uint64_t t0 = mono_ns();
+    for (int i = 0; i < threads; i++) {
+        w[i] = (worker){.port = otlp, .bodies = bodies, .deadline = t0 + SECONDS * 1000000000ull, .seed = (unsigned)i + 1};
+        pthread_create(&th[i], NULL, run, &w[i]);
+    }
+    uint64_t spans = 0, reqs = 0, errors = 0, n_lat = 0;
+    for (int i = 0; i < threads; i++) {
+        pthread_join(th[i], NULL);
+        spans += w[i].spans;
+        reqs += w[i].requests;
+        errors += w[i].errors;
+        n_lat += w[i].n_lat;
+    }
+    double secs = (double)(mono_ns() - t0) / 1e9;
+    uint64_t *lat = malloc((n_lat ? n_lat : 1) * sizeof *lat);
+    size_t k = 0;
+    for (int i = 0; i < threads; i++) {
+        memcpy(lat + k, w[i].lat, w[i].n_lat * sizeof *lat);
+        k += w[i].n_lat;
+        free(w[i].lat);
+    }
+    qsort(lat, n_lat, sizeof *lat, cmp_u64);
+    long rss = rss_kb(pid);
+    kill(pid, SIGTERM);
+    waitpid(pid, NULL, 0);
+    printf("ingest_clients %d connections\n", threads);
+    printf("ingest_spans_per_s %.0f spans/s\n", (double)spans / secs);
+    printf("ingest_requests_per_s %.0f requests/s\n", (double)reqs / secs);
+    printf("ingest_p99_ms %.2f ms\n", n_lat ? (double)lat[n_lat * 99 / 100] / 1e6 : 0.0);
+    printf("ingest_non_200 %llu requests\n", (unsigned long long)errors);
+    printf("ingest_request_bytes %zu bytes\n", bytes / BODIES);
+    printf("ingest_server_rss_mb %.0f MB\n", rss / 1024.0);
+    for (int i = 0; i < BODIES; i++) tw__buf_free(&bodies[i]);
+    free(bodies);
+    free(lat);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    return system(cmd) == 0 ? 0 : 1;
+}
