@@ -5,8 +5,9 @@
  * Starts the server (path in argv[1] or TW_SERVER) on loopback ports with a
  * fresh data directory, then N client threads (TW_INGEST_CLIENTS, default 32), each on one keep-alive
  * connection, POST 100-span ExportTraceServiceRequests of realistic spans
- * (10 semantic-convention attributes, a 5-attribute resource) for a fixed
- * time. Prints:
+ * for a fixed
+ * time (the request of bench/otlp_workload.h, 512 variants with distinct
+ * ids). Prints:
  *   ingest_spans_per_s   spans acknowledged per second
  *   ingest_requests_per_s
  *   ingest_p99_ms        request latency (send to 200), 99th percentile
@@ -30,95 +31,16 @@
 
 #include "common/buf.h"
 #include "common/pb.h"
+#include "otlp_workload.h"
 
 extern char **environ;
 
-enum { SPANS = 100, BODIES = 512, MAX_THREADS = 256, SECONDS = 8 };
+enum { SPANS = TW_BENCH_SPANS, BODIES = 512, MAX_THREADS = 256, SECONDS = 8 };
 
 static uint64_t mono_ns(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static uint64_t rnd(uint64_t *s) {
-    *s ^= *s << 13;
-    *s ^= *s >> 7;
-    *s ^= *s << 17;
-    return *s;
-}
-
-static void kv_str(tw__buf *b, uint32_t field, const char *k, const char *v) {
-    tw__pb_mark m = tw__pb_begin(b, field, 1);
-    tw__pb_bytes(b, 1, k, strlen(k));
-    tw__pb_mark any = tw__pb_begin(b, 2, 1);
-    tw__pb_bytes(b, 1, v, strlen(v));
-    tw__pb_end(b, any);
-    tw__pb_end(b, m);
-}
-
-static void kv_int(tw__buf *b, uint32_t field, const char *k, int64_t v) {
-    tw__pb_mark m = tw__pb_begin(b, field, 1);
-    tw__pb_bytes(b, 1, k, strlen(k));
-    tw__pb_mark any = tw__pb_begin(b, 2, 1);
-    tw__pb_uint64(b, 3, (uint64_t)v);
-    tw__pb_end(b, any);
-    tw__pb_end(b, m);
-}
-
-/* One ExportTraceServiceRequest: one resource, one scope, SPANS spans in 10 traces. */
-static void build_body(tw__buf *b, uint64_t *seed) {
-    static const char *routes[] = {"/checkout", "/cart", "/users/:id", "/orders/:id", "/search"};
-    tw__pb_mark rs = tw__pb_begin(b, 1, 3);
-    tw__pb_mark res = tw__pb_begin(b, 1, 2);
-    kv_str(b, 1, "service.name", "checkout");
-    kv_str(b, 1, "service.version", "4.2.1");
-    kv_str(b, 1, "deployment.environment", "production");
-    kv_str(b, 1, "host.name", "checkout-7d9f8b6c5-x2k4p");
-    kv_str(b, 1, "k8s.namespace.name", "shop");
-    tw__pb_end(b, res);
-    tw__pb_mark ss = tw__pb_begin(b, 2, 3);
-    tw__pb_mark scope = tw__pb_begin(b, 1, 1);
-    tw__pb_bytes(b, 1, "io.opentelemetry.http", 21);
-    tw__pb_bytes(b, 2, "1.30.0", 6);
-    tw__pb_end(b, scope);
-    uint8_t tid[16] = {0}, sid[8] = {0}, parent[8] = {0};
-    uint64_t t0 = 1764000000000000000ull + rnd(seed) % 1000000000000ull;
-    for (int i = 0; i < SPANS; i++) {
-        if (i % 10 == 0) {
-            uint64_t a = rnd(seed), c = rnd(seed);
-            memcpy(tid, &a, 8);
-            memcpy(tid + 8, &c, 8);
-        }
-        uint64_t s = rnd(seed) | 1;
-        memcpy(sid, &s, 8);
-        tw__pb_mark sp = tw__pb_begin(b, 2, 2);
-        tw__pb_bytes(b, 1, tid, 16);
-        tw__pb_bytes(b, 2, sid, 8);
-        if (i % 10) tw__pb_bytes(b, 4, parent, 8);
-        const char *route = routes[rnd(seed) % 5];
-        char name[64];
-        snprintf(name, sizeof name, "GET %s", route);
-        tw__pb_bytes(b, 5, name, strlen(name));
-        tw__pb_uint64(b, 6, i % 10 ? 3 : 2);
-        uint64_t start = t0 + (uint64_t)i * 1000000u, dur = 200000 + rnd(seed) % 50000000;
-        tw__pb_fixed64(b, 7, start);
-        tw__pb_fixed64(b, 8, start + dur);
-        kv_str(b, 9, "http.request.method", "GET");
-        kv_str(b, 9, "http.route", route);
-        kv_int(b, 9, "http.response.status_code", rnd(seed) % 50 ? 200 : 503);
-        kv_str(b, 9, "url.scheme", "https");
-        kv_str(b, 9, "url.path", route);
-        kv_str(b, 9, "server.address", "checkout.shop.svc.cluster.local");
-        kv_int(b, 9, "server.port", 8080);
-        kv_str(b, 9, "network.protocol.version", "1.1");
-        kv_str(b, 9, "user_agent.original", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36");
-        kv_str(b, 9, "client.address", "10.42.7.19");
-        tw__pb_end(b, sp);
-        memcpy(parent, sid, 8);
-    }
-    tw__pb_end(b, ss);
-    tw__pb_end(b, rs);
 }
 
 typedef struct worker {
@@ -257,11 +179,10 @@ int main(int argc, char **argv) {
     }
 
     tw__buf *bodies = calloc(BODIES, sizeof *bodies);
-    uint64_t seed = 0x9e3779b97f4a7c15ull;
     size_t bytes = 0;
     for (int i = 0; i < BODIES; i++) {
         tw__buf_init(&bodies[i], 0);
-        build_body(&bodies[i], &seed);
+        tw_bench_otlp_request(&bodies[i], (uint32_t)i + 1);
         bytes += bodies[i].len;
     }
     int threads = getenv("TW_INGEST_CLIENTS") ? atoi(getenv("TW_INGEST_CLIENTS")) : 32;

@@ -5,6 +5,7 @@
  * and exit 0.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <event2/http.h>
 #include <event2/thread.h>
 #include <signal.h>
@@ -103,8 +104,14 @@ static void on_signal(evutil_socket_t sig, short what, void *arg) {
     else event_base_loopexit(s->base, NULL);
 }
 
+void tws_tune_allocator(void) {
+    mallopt(M_TRIM_THRESHOLD, 256 << 20);
+    mallopt(M_MMAP_THRESHOLD, 64 << 20);
+}
+
 int tws_serve(const tws_config *cfg) {
     signal(SIGPIPE, SIG_IGN);
+    tws_tune_allocator();
     tws_server *s = tw__calloc(1, sizeof *s);
     if (!s) return 1;
     s->cfg = *cfg;
