@@ -18,4 +18,4 @@ for want in '"name":"GET /checkout"' '"name":"POST inventory.Reserve"' '"stringV
   grep -qF "$want" "$work/out.json" || { echo "install check: output lacks $want"; cat "$work/out.json"; exit 1; }
 done
 grep -qF '"msg":"inventory reserve failed"' "$work/err.txt" || { echo "install check: no log line"; cat "$work/err.txt"; exit 1; }
-echo "install check: 1 passed, 0 failed"
+echo "install: 1 passed, 0 failed"
