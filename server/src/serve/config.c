@@ -21,7 +21,7 @@ const char tws_serve_usage[] =
     "  --max-trace-bytes N          per-trace limit, excess spans refused (5000000)\n"
     "  --max-attr-value-len N       attribute values truncated beyond (2048)\n"
     "  --head-max-bytes N           memory for spans not yet in blocks; 429 above (1073741824)\n"
-    "  --config FILE                YAML configuration (not supported yet: refused)\n"
+    "  --config FILE                YAML file with any of these settings; flags override it\n"
     "  --help                       this text\n";
 
 void tws_config_defaults(tws_config *c) {
@@ -85,6 +85,13 @@ static int set_addr(const char *flag, const char *v, char *dst, size_t dst_len, 
 }
 
 int tws_config_parse_args(tws_config *c, int argc, char **argv, char *err, size_t n) {
+    /* The file first, so that flags win whatever their order. */
+    for (int i = 1; i < argc; i++) {
+        const char *file = NULL;
+        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) file = argv[i + 1];
+        else if (strncmp(argv[i], "--config=", 9) == 0) file = argv[i] + 9;
+        if (file && tws_config_load_file(c, file, err, n) != 0) return -1;
+    }
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -135,8 +142,7 @@ int tws_config_parse_args(tws_config *c, int argc, char **argv, char *err, size_
         } else if (strcmp(name, "--wal-no-sync") == 0) { /* benchmarks only; undocumented */
             c->wal_no_sync = strcmp(v, "true") == 0;
         } else if (strcmp(name, "--config") == 0) {
-            snprintf(err, n, "--config: YAML configuration files are not supported yet; use flags");
-            return -1;
+            /* loaded above */
         } else {
             snprintf(err, n, "unknown flag %s (see tracewire serve --help)", name);
             return -1;

@@ -33,6 +33,14 @@ void tws_config_defaults(tws_config *c);
  * naming the flag to `err` and returns -1; 1 when --help was printed; 0 ok. */
 int tws_config_parse_args(tws_config *c, int argc, char **argv, char *err, size_t err_len);
 
+/* Apply a YAML configuration (see config_yaml.c for its shape). Nothing is
+ * applied unless the whole text is valid; errors read
+ * "FILE:LINE:COL: key 'a.b': what was wrong". 0 or -1. */
+int tws_config_load_yaml(tws_config *c, const char *file, const char *text, size_t len, char *err, size_t err_len);
+int tws_config_load_file(tws_config *c, const char *file, char *err, size_t err_len);
+/* "5000000", "64MiB", "1GB" -> bytes. 0 or -1. */
+int tws_parse_size(const char *s, uint64_t *out);
+
 /* Split "host:port" (IPv6 as "[::1]:4318"). 0 or -1. */
 int tws_split_hostport(const char *s, char *host, size_t host_len, uint16_t *port);
 

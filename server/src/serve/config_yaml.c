@@ -1,0 +1,242 @@
+/*
+ * config_yaml.c — `tracewire serve --config FILE`: every setting of
+ * tws_config from a YAML file, read with libyaml's event parser.
+ *
+ *   data_dir: ./tracewire-data
+ *   otlp:   { http_listen: 127.0.0.1:4318, grpc_listen: 127.0.0.1:4317 }
+ *   query:  { http_listen: 127.0.0.1:3200 }
+ *   limits: { max_request_bytes: 16MiB, max_decompressed_bytes: 64MiB,
+ *             max_attr_value_len: 2048, max_trace_bytes: 5MB }
+ *   head:   { max_bytes: 1GiB }
+ *   wal:    { segment_bytes: 64MiB, max_pending: 64MiB }
+ *   tenants: { default: single-tenant }
+ *
+ * Strict: an unknown key, a wrong type, a duplicate key or a malformed file
+ * is refused with "FILE:LINE:COL: key 'a.b': what was wrong"; nothing of a
+ * refused file is applied. Sizes take B, KB, MB, GB (powers of 1000) and
+ * KiB, MiB, GiB (powers of 1024).
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <string.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <yaml.h>
+
+#include "serve/config.h"
+
+typedef enum { K_STR, K_ADDR, K_SIZE, K_U32 } kind;
+
+typedef struct setting {
+    const char *path; /* "limits.max_trace_bytes" */
+    kind k;
+    size_t off;   /* offset in tws_config */
+    size_t len;   /* for strings: buffer size */
+} setting;
+
+#define STR(p, f) {p, K_STR, offsetof(tws_config, f), sizeof(((tws_config *)0)->f)}
+#define ADDR(p, f) {p, K_ADDR, offsetof(tws_config, f), sizeof(((tws_config *)0)->f)}
+#define SIZE(p, f) {p, K_SIZE, offsetof(tws_config, f), 0}
+#define U32(p, f) {p, K_U32, offsetof(tws_config, f), 0}
+
+static const setting settings[] = {
+    STR("data_dir", data_dir),
+    ADDR("otlp.http_listen", otlp_http_listen),
+    ADDR("otlp.grpc_listen", otlp_grpc_listen),
+    ADDR("query.http_listen", http_listen),
+    SIZE("limits.max_request_bytes", max_request_bytes),
+    SIZE("limits.max_decompressed_bytes", max_decompressed_bytes),
+    U32("limits.max_attr_value_len", max_attr_value_len),
+    SIZE("limits.max_trace_bytes", max_trace_bytes),
+    SIZE("head.max_bytes", head_max_bytes),
+    SIZE("wal.segment_bytes", wal_segment_bytes),
+    SIZE("wal.max_pending", wal_max_pending),
+    STR("tenants.default", default_tenant),
+};
+
+int tws_parse_size(const char *s, uint64_t *out) {
+    char *end;
+    errno = 0;
+    if (!*s || *s == '-' || *s == '+' || *s == ' ') return -1;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s) return -1;
+    static const struct { const char *u; uint64_t m; } units[] = {
+        {"", 1}, {"B", 1}, {"KB", 1000}, {"MB", 1000000}, {"GB", 1000000000}, {"KiB", 1024},
+        {"MiB", 1024 * 1024}, {"GiB", 1024ull * 1024 * 1024},
+    };
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
+        if (strcmp(end, units[i].u) != 0) continue;
+        if (v > UINT64_MAX / units[i].m) return -1;
+        *out = v * units[i].m;
+        return 0;
+    }
+    return -1;
+}
+
+typedef struct walker {
+    const char *file;
+    char *err;
+    size_t err_len;
+    tws_config next; /* applied only when the whole file is good */
+    bool seen[sizeof settings / sizeof settings[0]];
+} walker;
+
+static int fail(walker *w, const yaml_mark_t *m, const char *key, const char *fmt, const char *detail) {
+    char what[200];
+    snprintf(what, sizeof what, fmt, detail);
+    if (key) snprintf(w->err, w->err_len, "%s:%zu:%zu: key '%s': %s", w->file, m->line + 1, m->column + 1, key, what);
+    else snprintf(w->err, w->err_len, "%s:%zu:%zu: %s", w->file, m->line + 1, m->column + 1, what);
+    return -1;
+}
+
+/* Errors about the key point at the key; errors about the value at it. */
+static int set_value(walker *w, const char *path, const yaml_event_t *ev, const yaml_mark_t *key_mark) {
+    size_t i = 0;
+    while (i < sizeof settings / sizeof settings[0] && strcmp(settings[i].path, path) != 0) i++;
+    if (i == sizeof settings / sizeof settings[0]) return fail(w, key_mark, path, "%sunknown setting", "");
+    if (w->seen[i]) return fail(w, key_mark, path, "%sgiven twice", "");
+    w->seen[i] = true;
+    const setting *st = &settings[i];
+    const char *v = (const char *)ev->data.scalar.value;
+    char *dst = (char *)&w->next + st->off;
+    uint64_t n;
+    switch (st->k) {
+    case K_STR:
+        if (!*v || strlen(v) >= st->len) return fail(w, &ev->start_mark, path, "%sempty or too long", "");
+        memcpy(dst, v, strlen(v) + 1);
+        return 0;
+    case K_ADDR: {
+        char host[128];
+        uint16_t port;
+        if (strlen(v) >= st->len || tws_split_hostport(v, host, sizeof host, &port) != 0)
+            return fail(w, &ev->start_mark, path, "\"%.80s\" is not HOST:PORT", v);
+        memcpy(dst, v, strlen(v) + 1);
+        return 0;
+    }
+    case K_SIZE:
+        if (tws_parse_size(v, &n) != 0)
+            return fail(w, &ev->start_mark, path, "\"%.80s\" is not a size (e.g. 5000000, 64MiB, 1GB)", v);
+        memcpy(dst, &n, sizeof n);
+        return 0;
+    case K_U32:
+        if (tws_parse_size(v, &n) != 0 || n > UINT32_MAX)
+            return fail(w, &ev->start_mark, path, "\"%.80s\" is not an integer up to 4294967295", v);
+        uint32_t u = (uint32_t)n;
+        memcpy(dst, &u, sizeof u);
+        return 0;
+    }
+    return -1;
+}
+
+/* Walk one mapping whose keys extend `prefix`. The mapping-start event has
+ * been consumed. Depth is bounded by the settings (two levels). */
+static int walk_mapping(walker *w, yaml_parser_t *p, const char *prefix, int depth) {
+    for (;;) {
+        yaml_event_t key;
+        if (!yaml_parser_parse(p, &key)) return fail(w, &p->problem_mark, NULL, "malformed YAML: %s", p->problem);
+        if (key.type == YAML_MAPPING_END_EVENT) {
+            yaml_event_delete(&key);
+            return 0;
+        }
+        if (key.type != YAML_SCALAR_EVENT) {
+            int rc = fail(w, &key.start_mark, prefix[0] ? prefix : NULL, "%sexpected a key", "");
+            yaml_event_delete(&key);
+            return rc;
+        }
+        char path[160];
+        snprintf(path, sizeof path, "%s%s%s", prefix, prefix[0] ? "." : "", (const char *)key.data.scalar.value);
+        yaml_mark_t key_mark = key.start_mark;
+        yaml_event_delete(&key);
+        yaml_event_t val;
+        if (!yaml_parser_parse(p, &val)) return fail(w, &p->problem_mark, NULL, "malformed YAML: %s", p->problem);
+        int rc = 0;
+        if (val.type == YAML_SCALAR_EVENT) {
+            rc = set_value(w, path, &val, &key_mark);
+        } else if (val.type == YAML_MAPPING_START_EVENT && depth < 2) {
+            rc = walk_mapping(w, p, path, depth + 1);
+        } else if (val.type == YAML_ALIAS_EVENT) {
+            rc = fail(w, &key_mark, path, "%saliases are not supported", "");
+        } else {
+            rc = fail(w, &key_mark, path, "%sexpected a value or a section", "");
+        }
+        yaml_event_delete(&val);
+        if (rc) return rc;
+    }
+}
+
+static int parse(walker *w, yaml_parser_t *p) {
+    yaml_event_t ev;
+    bool in_doc = false;
+    for (;;) {
+        if (!yaml_parser_parse(p, &ev)) return fail(w, &p->problem_mark, NULL, "malformed YAML: %s", p->problem);
+        yaml_event_type_t t = ev.type;
+        yaml_mark_t m = ev.start_mark;
+        yaml_event_delete(&ev);
+        switch (t) {
+        case YAML_STREAM_START_EVENT: break;
+        case YAML_DOCUMENT_START_EVENT:
+            if (in_doc) return fail(w, &m, NULL, "%sonly one YAML document is allowed", "");
+            in_doc = true;
+            break;
+        case YAML_MAPPING_START_EVENT:
+            if (walk_mapping(w, p, "", 1)) return -1;
+            break;
+        case YAML_DOCUMENT_END_EVENT: break;
+        case YAML_STREAM_END_EVENT: return 0;
+        case YAML_SCALAR_EVENT:
+            /* An empty file is a single null scalar: nothing to set. */
+            break;
+        default: return fail(w, &m, NULL, "%sthe top level must be a mapping of settings", "");
+        }
+    }
+}
+
+int tws_config_load_yaml(tws_config *c, const char *file, const char *text, size_t len, char *err, size_t err_len) {
+    walker w = {.file = file, .err = err, .err_len = err_len, .next = *c};
+    yaml_parser_t p;
+    if (!yaml_parser_initialize(&p)) {
+        snprintf(err, err_len, "%s: out of memory", file);
+        return -1;
+    }
+    yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
+    int rc = parse(&w, &p);
+    yaml_parser_delete(&p);
+    if (rc == 0) *c = w.next;
+    return rc;
+}
+
+int tws_config_load_file(tws_config *c, const char *file, char *err, size_t err_len) {
+    FILE *f = fopen(file, "rb");
+    if (!f) {
+        snprintf(err, err_len, "--config %s: %s", file, strerror(errno));
+        return -1;
+    }
+    char *text = NULL;
+    size_t len = 0, cap = 0;
+    for (;;) {
+        if (len == cap) {
+            cap = cap ? cap * 2 : 4096;
+            if (cap > (1u << 20)) { /* a configuration is small; refuse anything huge */
+                fclose(f);
+                free(text);
+                snprintf(err, err_len, "--config %s: larger than 1 MiB", file);
+                return -1;
+            }
+            char *t = realloc(text, cap);
+            if (!t) {
+                fclose(f);
+                free(text);
+                snprintf(err, err_len, "--config %s: out of memory", file);
+                return -1;
+            }
+            text = t;
+        }
+        size_t r = fread(text + len, 1, cap - len, f);
+        len += r;
+        if (r == 0) break;
+    }
+    fclose(f);
+    int rc = tws_config_load_yaml(c, file, text ? text : "", len, err, err_len);
+    free(text);
+    return rc;
+}

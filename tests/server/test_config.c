@@ -1,0 +1,179 @@
+/*
+ * test_config.c — `tracewire serve` settings: defaults, flags, the YAML
+ * file with every setting, units, precedence of flags over the file, and
+ * each refusal with its message (file, line, column, key).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "serve/config.h"
+
+static const char full[] = "# every setting\n"
+                           "data_dir: /var/lib/tracewire\n"
+                           "otlp:\n"
+                           "  http_listen: 0.0.0.0:14318\n"
+                           "  grpc_listen: '[::1]:14317'\n"
+                           "query:\n"
+                           "  http_listen: 127.0.0.1:13200\n"
+                           "limits:\n"
+                           "  max_request_bytes: 8MiB\n"
+                           "  max_decompressed_bytes: 32MB\n"
+                           "  max_attr_value_len: 4096\n"
+                           "  max_trace_bytes: 6000000\n"
+                           "head:\n"
+                           "  max_bytes: 2GiB\n"
+                           "wal:\n"
+                           "  segment_bytes: 16KiB\n"
+                           "  max_pending: 1GB\n"
+                           "tenants:\n"
+                           "  default: acme\n";
+
+static void test_defaults(void **state) {
+    tws_config c;
+    tws_config_defaults(&c);
+    assert_string_equal(c.data_dir, "./tracewire-data");
+    assert_string_equal(c.otlp_http_listen, "127.0.0.1:4318");
+    assert_string_equal(c.otlp_grpc_listen, "127.0.0.1:4317");
+    assert_string_equal(c.http_listen, "127.0.0.1:3200");
+    assert_int_equal(c.max_trace_bytes, 5000000);
+    assert_int_equal(c.max_attr_value_len, 2048);
+    assert_string_equal(c.default_tenant, "single-tenant");
+}
+
+static void test_every_setting_from_yaml(void **state) {
+    tws_config c;
+    tws_config_defaults(&c);
+    char err[300] = "";
+    assert_int_equal(tws_config_load_yaml(&c, "full.yaml", full, sizeof full - 1, err, sizeof err), 0);
+    assert_string_equal(c.data_dir, "/var/lib/tracewire");
+    assert_string_equal(c.otlp_http_listen, "0.0.0.0:14318");
+    assert_string_equal(c.otlp_grpc_listen, "[::1]:14317");
+    assert_string_equal(c.http_listen, "127.0.0.1:13200");
+    assert_int_equal(c.max_request_bytes, 8u << 20);
+    assert_int_equal(c.max_decompressed_bytes, 32000000);
+    assert_int_equal(c.max_attr_value_len, 4096);
+    assert_int_equal(c.max_trace_bytes, 6000000);
+    assert_int_equal(c.head_max_bytes, 2ull << 30);
+    assert_int_equal(c.wal_segment_bytes, 16384);
+    assert_int_equal(c.wal_max_pending, 1000000000);
+    assert_string_equal(c.default_tenant, "acme");
+}
+
+static void expect_error(const char *yaml, const char *want) {
+    tws_config c, before;
+    tws_config_defaults(&c);
+    before = c;
+    char err[300] = "";
+    assert_int_equal(tws_config_load_yaml(&c, "t.yaml", yaml, strlen(yaml), err, sizeof err), -1);
+    if (!strstr(err, want)) fail_msg("error \"%s\" does not contain \"%s\"", err, want);
+    assert_memory_equal(&c, &before, sizeof c); /* nothing of a refused file is applied */
+}
+
+static void test_refusals(void **state) {
+    expect_error("data_dir: /x\nlimits:\n  max_trace_byts: 5\n", "t.yaml:3:3: key 'limits.max_trace_byts': unknown setting");
+    expect_error("limits:\n  max_trace_bytes: lots\n", "t.yaml:2:20: key 'limits.max_trace_bytes': \"lots\" is not a size");
+    expect_error("limits:\n  max_trace_bytes: -5\n", "is not a size");
+    expect_error("limits:\n  max_trace_bytes: 5 MiB\n", "is not a size");
+    expect_error("limits:\n  max_trace_bytes: 99999999999999999999\n", "is not a size");
+    expect_error("limits:\n  max_attr_value_len: 5GiB\n", "is not an integer up to 4294967295");
+    expect_error("otlp:\n  http_listen: localhost\n", "key 'otlp.http_listen': \"localhost\" is not HOST:PORT");
+    expect_error("otlp:\n  http_listen: 127.0.0.1:99999\n", "is not HOST:PORT");
+    expect_error("head:\n  max_bytes: 1GiB\nhead:\n  max_bytes: 2GiB\n", "key 'head.max_bytes': given twice");
+    expect_error("data_dir: [a, b]\n", "key 'data_dir': expected a value or a section");
+    expect_error("- data_dir\n", "the top level must be a mapping");
+    expect_error("data_dir: x\n---\ndata_dir: y\n", "only one YAML document");
+    expect_error("data_dir: 'unterminated\n", "malformed YAML");
+    expect_error("a: &x 1\nb: *x\n", "key 'a': unknown setting");
+    expect_error("wal:\n  segment_bytes:\n    deeper: 1\n", "t.yaml:2:3: key 'wal.segment_bytes': expected a value or a section");
+    expect_error("tenants:\n  default: ''\n", "key 'tenants.default': empty or too long");
+}
+
+static void test_empty_file_changes_nothing(void **state) {
+    tws_config c, before;
+    tws_config_defaults(&c);
+    before = c;
+    char err[300] = "";
+    assert_int_equal(tws_config_load_yaml(&c, "e.yaml", "", 0, err, sizeof err), 0);
+    assert_int_equal(tws_config_load_yaml(&c, "e.yaml", "# only a comment\n", 17, err, sizeof err), 0);
+    assert_memory_equal(&c, &before, sizeof c);
+}
+
+static void test_flags_override_the_file_in_any_order(void **state) {
+    char path[] = "/tmp/tw-config-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, full, sizeof full - 1), (ssize_t)(sizeof full - 1));
+    close(fd);
+    char *argv[] = {"serve", "--max-trace-bytes", "7", "--config", path, "--data-dir=/flag/dir", NULL};
+    tws_config c;
+    tws_config_defaults(&c);
+    char err[300] = "";
+    assert_int_equal(tws_config_parse_args(&c, 6, argv, err, sizeof err), 0);
+    assert_int_equal(c.max_trace_bytes, 7);              /* flag, although given before --config */
+    assert_string_equal(c.data_dir, "/flag/dir");         /* flag */
+    assert_string_equal(c.default_tenant, "acme");        /* file */
+    char eq[600];
+    snprintf(eq, sizeof eq, "--config=%s", path);
+    char *argv2[] = {"serve", eq, NULL};
+    tws_config_defaults(&c);
+    assert_int_equal(tws_config_parse_args(&c, 2, argv2, err, sizeof err), 0);
+    assert_string_equal(c.data_dir, "/var/lib/tracewire");
+    unlink(path);
+    char *argv3[] = {"serve", "--config", "/nonexistent/tw.yaml", NULL};
+    assert_int_equal(tws_config_parse_args(&c, 3, argv3, err, sizeof err), -1);
+    assert_non_null(strstr(err, "--config /nonexistent/tw.yaml: No such file or directory"));
+}
+
+static void test_flag_errors(void **state) {
+    tws_config c;
+    tws_config_defaults(&c);
+    char err[300] = "";
+    char *a1[] = {"serve", "--bogus", "1", NULL};
+    assert_int_equal(tws_config_parse_args(&c, 3, a1, err, sizeof err), -1);
+    assert_non_null(strstr(err, "unknown flag --bogus"));
+    char *a2[] = {"serve", "--otlp-http-listen", "nope", NULL};
+    assert_int_equal(tws_config_parse_args(&c, 3, a2, err, sizeof err), -1);
+    assert_non_null(strstr(err, "is not HOST:PORT"));
+    char *a3[] = {"serve", "--max-request-bytes", NULL};
+    assert_int_equal(tws_config_parse_args(&c, 2, a3, err, sizeof err), -1);
+    assert_non_null(strstr(err, "needs a value"));
+    char *a4[] = {"serve", "--max-trace-bytes", "12x", NULL};
+    assert_int_equal(tws_config_parse_args(&c, 3, a4, err, sizeof err), -1);
+    assert_non_null(strstr(err, "is not a non-negative integer"));
+}
+
+static void test_sizes(void **state) {
+    uint64_t v;
+    assert_int_equal(tws_parse_size("0", &v), 0);
+    assert_int_equal(v, 0);
+    assert_int_equal(tws_parse_size("3KB", &v), 0);
+    assert_int_equal(v, 3000);
+    assert_int_equal(tws_parse_size("3KiB", &v), 0);
+    assert_int_equal(v, 3072);
+    assert_int_equal(tws_parse_size("16GiB", &v), 0);
+    assert_int_equal(v, 16ull << 30);
+    assert_int_equal(tws_parse_size("17179869184GiB", &v), -1); /* overflows */
+    assert_int_equal(tws_parse_size("1.5GB", &v), -1);
+    assert_int_equal(tws_parse_size("1kb", &v), -1);
+    assert_int_equal(tws_parse_size("", &v), -1);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_every_setting_from_yaml),
+        cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_empty_file_changes_nothing),
+        cmocka_unit_test(test_flags_override_the_file_in_any_order),
+        cmocka_unit_test(test_flag_errors),
+        cmocka_unit_test(test_sizes),
+    };
+    return cmocka_run_group_tests_name("config", tests, NULL, NULL);
+}
