@@ -108,60 +108,6 @@ static uint32_t check_batch(const tws_batch *b, uint32_t limit) {
 
 /* ---- equality ------------------------------------------------------------------------ */
 
-static bool same_str(tw_str a, tw_str b) { return a.len == b.len && (!a.len || !memcmp(a.ptr, b.ptr, a.len)); }
-
-static bool same_kvs(const tws_kv *a, const tws_kv *b, uint32_t n);
-
-static bool same_value(const tws_value *a, const tws_value *b) {
-    if (a->type != b->type) return false;
-    switch (a->type) {
-    case TWS_STRING:
-    case TWS_BYTES: return same_str(a->u.s, b->u.s);
-    case TWS_BOOL: return a->u.b == b->u.b;
-    case TWS_INT: return a->u.i == b->u.i;
-    case TWS_DOUBLE:
-        return (isnan(a->u.d) && isnan(b->u.d)) || (a->u.d == b->u.d && signbit(a->u.d) == signbit(b->u.d));
-    case TWS_ARRAY:
-        if (a->n != b->n) return false;
-        for (uint32_t i = 0; i < a->n; i++)
-            if (!same_value(&a->u.arr[i], &b->u.arr[i])) return false;
-        return true;
-    case TWS_KVLIST: return a->n == b->n && same_kvs(a->u.kv, b->u.kv, a->n);
-    default: return true;
-    }
-}
-
-static bool same_kvs(const tws_kv *a, const tws_kv *b, uint32_t n) {
-    for (uint32_t i = 0; i < n; i++)
-        if (!same_str(a[i].key, b[i].key) || !same_value(&a[i].val, &b[i].val)) return false;
-    return true;
-}
-
-static bool same_attrs(const tws_attrs *a, const tws_attrs *b) {
-    return a->n == b->n && a->dropped == b->dropped && same_kvs(a->items, b->items, a->n);
-}
-
-static bool same_span(const tws_span *a, const tws_span *b) {
-    if (memcmp(a->parent_span_id, b->parent_span_id, 8) || a->has_parent != b->has_parent || a->kind != b->kind ||
-        a->status_code != b->status_code || a->flags != b->flags || !same_str(a->trace_state, b->trace_state) ||
-        !same_str(a->name, b->name) || !same_str(a->status_message, b->status_message) ||
-        a->start_ns != b->start_ns || a->end_ns != b->end_ns || !same_attrs(&a->attrs, &b->attrs) ||
-        a->n_events != b->n_events || a->dropped_events != b->dropped_events || a->n_links != b->n_links ||
-        a->dropped_links != b->dropped_links)
-        return false;
-    for (uint32_t i = 0; i < a->n_events; i++) {
-        const tws_event *x = &a->events[i], *y = &b->events[i];
-        if (x->time_ns != y->time_ns || !same_str(x->name, y->name) || !same_attrs(&x->attrs, &y->attrs))
-            return false;
-    }
-    for (uint32_t i = 0; i < a->n_links; i++) {
-        const tws_link *x = &a->links[i], *y = &b->links[i];
-        if (memcmp(x->trace_id, y->trace_id, 16) || memcmp(x->span_id, y->span_id, 8) || x->flags != y->flags ||
-            !same_str(x->trace_state, y->trace_state) || !same_attrs(&x->attrs, &y->attrs))
-            return false;
-    }
-    return true;
-}
 
 /* ---- round trip ----------------------------------------------------------------------- */
 
@@ -190,12 +136,12 @@ static void round_trip(const tws_batch *a, uint32_t valid, tws_id_encoding ids, 
         if (x->reject) continue;
         const tws_span *y = &b.spans[k++];
         check(!memcmp(x->trace_id, y->trace_id, 16) && !memcmp(x->span_id, y->span_id, 8));
-        check(same_span(x, y));
+        check(tws_span_equal(x, y));
         const tws_scope *xs = &a->scopes[x->scope_idx], *ys = &b.scopes[y->scope_idx];
-        check(same_str(xs->name, ys->name) && same_str(xs->version, ys->version) &&
-              same_str(xs->schema_url, ys->schema_url) && same_attrs(&xs->attrs, &ys->attrs));
+        check(tws_str_equal(xs->name, ys->name) && tws_str_equal(xs->version, ys->version) &&
+              tws_str_equal(xs->schema_url, ys->schema_url) && tws_attrs_equal(&xs->attrs, &ys->attrs));
         const tws_resource *xr = &a->resources[xs->resource_idx], *yr = &b.resources[ys->resource_idx];
-        check(same_str(xr->schema_url, yr->schema_url) && same_attrs(&xr->attrs, &yr->attrs));
+        check(tws_str_equal(xr->schema_url, yr->schema_url) && tws_attrs_equal(&xr->attrs, &yr->attrs));
     }
     tws_batch_free(&b);
     tw__buf_free(&out);

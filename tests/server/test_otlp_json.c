@@ -150,69 +150,14 @@ static void reencode(const tws_batch *a, tws_id_encoding ids, const tws_decode_o
 
 /* ---- comparison ------------------------------------------------------------------------ */
 
-static bool same_str(tw_str a, tw_str b) { return a.len == b.len && (!a.len || !memcmp(a.ptr, b.ptr, a.len)); }
-
-static bool same_kvs(const tws_kv *a, const tws_kv *b, uint32_t n);
-
-static bool same_value(const tws_value *a, const tws_value *b) {
-    if (a->type != b->type) return false;
-    switch (a->type) {
-    case TWS_STRING:
-    case TWS_BYTES: return same_str(a->u.s, b->u.s);
-    case TWS_BOOL: return a->u.b == b->u.b;
-    case TWS_INT: return a->u.i == b->u.i;
-    case TWS_DOUBLE:
-        return (isnan(a->u.d) && isnan(b->u.d)) || (a->u.d == b->u.d && signbit(a->u.d) == signbit(b->u.d));
-    case TWS_ARRAY:
-        if (a->n != b->n) return false;
-        for (uint32_t i = 0; i < a->n; i++)
-            if (!same_value(&a->u.arr[i], &b->u.arr[i])) return false;
-        return true;
-    case TWS_KVLIST: return a->n == b->n && same_kvs(a->u.kv, b->u.kv, a->n);
-    default: return true;
-    }
-}
-
-static bool same_kvs(const tws_kv *a, const tws_kv *b, uint32_t n) {
-    for (uint32_t i = 0; i < n; i++)
-        if (!same_str(a[i].key, b[i].key) || !same_value(&a[i].val, &b[i].val)) return false;
-    return true;
-}
-
-static bool same_attrs(const tws_attrs *a, const tws_attrs *b) {
-    return a->n == b->n && a->dropped == b->dropped && same_kvs(a->items, b->items, a->n);
-}
-
-static bool same_span(const tws_span *a, const tws_span *b) {
-    if (memcmp(a->trace_id, b->trace_id, 16) || memcmp(a->span_id, b->span_id, 8) ||
-        memcmp(a->parent_span_id, b->parent_span_id, 8) || a->has_parent != b->has_parent || a->kind != b->kind ||
-        a->status_code != b->status_code || a->reject != b->reject || a->flags != b->flags ||
-        !same_str(a->trace_state, b->trace_state) || !same_str(a->name, b->name) ||
-        !same_str(a->status_message, b->status_message) || a->start_ns != b->start_ns || a->end_ns != b->end_ns ||
-        !same_attrs(&a->attrs, &b->attrs) || a->n_events != b->n_events || a->dropped_events != b->dropped_events ||
-        a->n_links != b->n_links || a->dropped_links != b->dropped_links)
-        return false;
-    for (uint32_t i = 0; i < a->n_events; i++) {
-        const tws_event *x = &a->events[i], *y = &b->events[i];
-        if (x->time_ns != y->time_ns || !same_str(x->name, y->name) || !same_attrs(&x->attrs, &y->attrs))
-            return false;
-    }
-    for (uint32_t i = 0; i < a->n_links; i++) {
-        const tws_link *x = &a->links[i], *y = &b->links[i];
-        if (memcmp(x->trace_id, y->trace_id, 16) || memcmp(x->span_id, y->span_id, 8) || x->flags != y->flags ||
-            !same_str(x->trace_state, y->trace_state) || !same_attrs(&x->attrs, &y->attrs))
-            return false;
-    }
-    return true;
-}
 
 static bool same_scope(const tws_scope *a, const tws_scope *b) {
-    return same_str(a->name, b->name) && same_str(a->version, b->version) &&
-           same_str(a->schema_url, b->schema_url) && same_attrs(&a->attrs, &b->attrs);
+    return tws_str_equal(a->name, b->name) && tws_str_equal(a->version, b->version) &&
+           tws_str_equal(a->schema_url, b->schema_url) && tws_attrs_equal(&a->attrs, &b->attrs);
 }
 
 static bool same_resource(const tws_resource *a, const tws_resource *b) {
-    return same_str(a->schema_url, b->schema_url) && same_attrs(&a->attrs, &b->attrs);
+    return tws_str_equal(a->schema_url, b->schema_url) && tws_attrs_equal(&a->attrs, &b->attrs);
 }
 
 /* Everything, indices included. */
@@ -229,7 +174,7 @@ static void assert_same_batch(const tws_batch *a, const tws_batch *b) {
         assert_int_equal(a->scopes[i].resource_idx, b->scopes[i].resource_idx);
     }
     for (uint32_t i = 0; i < a->n_spans; i++) {
-        assert_true(same_span(&a->spans[i], &b->spans[i]));
+        assert_true(tws_span_equal(&a->spans[i], &b->spans[i]));
         assert_int_equal(a->spans[i].scope_idx, b->spans[i].scope_idx);
     }
 }
@@ -243,7 +188,7 @@ static void assert_same_spans(const tws_batch *a, const tws_batch *b) {
         if (x->reject) continue;
         assert_true(k < b->n_spans);
         const tws_span *y = &b->spans[k++];
-        assert_true(same_span(x, y));
+        assert_true(tws_span_equal(x, y));
         const tws_scope *xs = &a->scopes[x->scope_idx], *ys = &b->scopes[y->scope_idx];
         assert_true(same_scope(xs, ys));
         assert_true(same_resource(&a->resources[xs->resource_idx], &b->resources[ys->resource_idx]));

@@ -167,6 +167,11 @@ int tws_otlp_decode_pb(const uint8_t *buf, size_t len, const tws_decode_options 
 int tws_otlp_decode_json(const char *buf, size_t len, const tws_decode_options *o, tws_batch *out,
                          tws_decode_error *err);
 
+/* Deep equality (every field, attributes, events, links; NaN == NaN). */
+bool tws_str_equal(tw_str a, tw_str b);
+bool tws_attrs_equal(const tws_attrs *a, const tws_attrs *b);
+bool tws_span_equal(const tws_span *a, const tws_span *b);
+
 /* Which spans to encode: `idx` lists span indices of `b` (NULL: all valid
  * spans in order). Output groups them into ResourceSpans / ScopeSpans by
  * their resource and scope, in order of first appearance. */

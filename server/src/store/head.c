@@ -247,13 +247,6 @@ int tws_head_add(tws_head *h, const char *tenant, tws_batch *b, uint64_t bytes) 
 
 /* ---- lookup -------------------------------------------------------------------------- */
 
-static bool same_span(const tws_span *a, const tws_span *b) {
-    return memcmp(a->span_id, b->span_id, 8) == 0 && memcmp(a->parent_span_id, b->parent_span_id, 8) == 0 &&
-           a->start_ns == b->start_ns && a->end_ns == b->end_ns && a->kind == b->kind &&
-           a->status_code == b->status_code && a->attrs.n == b->attrs.n && a->n_events == b->n_events &&
-           a->name.len == b->name.len && memcmp(a->name.ptr, b->name.ptr, a->name.len) == 0;
-}
-
 static int cmp_ref(const void *x, const void *y) {
     const span_ref *a = x, *b = y;
     if (a->batch != b->batch) return a->batch < b->batch ? -1 : 1;
@@ -274,7 +267,7 @@ int tws_head_find(tws_head *h, const char *tenant, const uint8_t trace_id[16], u
         if (end_ns && (s->start_ns > end_ns || s->end_ns < start_ns)) continue;
         bool dup = false;
         for (size_t j = 0; j < n && !dup; j++)
-            dup = same_span(s, &h->batches[refs[j].batch].spans[refs[j].span]);
+            dup = tws_span_equal(s, &h->batches[refs[j].batch].spans[refs[j].span]);
         if (!dup) refs[n++] = e->refs[i];
     }
     if (n == 0) {

@@ -59,7 +59,7 @@ typedef struct tws_head_result {
 } tws_head_result;
 
 /* Spans of `trace_id` for `tenant` overlapping [start_ns, end_ns] (0, 0:
- * any time). Exact duplicates (same span id and same encoded content) are
+ * any time). Exact duplicates (tws_span_equal: every field the same) are
  * returned once. TW_ENOTFOUND when there are none. */
 int tws_head_find(tws_head *h, const char *tenant, const uint8_t trace_id[16], uint64_t start_ns,
                   uint64_t end_ns, tws_head_result *out);
