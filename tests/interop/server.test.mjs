@@ -24,6 +24,8 @@ import { BasicTracerProvider, SimpleSpanProcessor } from '@opentelemetry/sdk-tra
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { OTLPTraceExporter as ProtoExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { OTLPTraceExporter as JsonExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { OTLPTraceExporter as GrpcExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
+import grpc from '@grpc/grpc-js';
 import { trace, context, SpanKind, SpanStatusCode } from '@opentelemetry/api';
 
 const SERVER = process.env.TW_SERVER;
@@ -44,7 +46,9 @@ class Server {
   async start() {
     this.otlp = await freePort();
     this.api = await freePort();
+    this.grpc = await freePort();
     this.proc = spawn(SERVER, ['serve', '--data-dir', this.dir, '--otlp-http-listen', `127.0.0.1:${this.otlp}`,
+      '--otlp-grpc-listen', `127.0.0.1:${this.grpc}`,
       '--http-listen', `127.0.0.1:${this.api}`, '--max-request-bytes', String(4 << 20)], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.proc.stderr.on('data', (d) => { this.log += d; });
     this.proc.stdout.on('data', (d) => { this.log += d; });
@@ -57,6 +61,7 @@ class Server {
   }
   url(path) { return `http://127.0.0.1:${this.api}${path}`; }
   otlpUrl() { return `http://127.0.0.1:${this.otlp}/v1/traces`; }
+  grpcUrl() { return `http://127.0.0.1:${this.grpc}`; }
   async stop() { if (this.proc && this.proc.exitCode === null) { this.proc.kill('SIGTERM'); return this.exited; } return null; }
   async kill9() { this.proc.kill('SIGKILL'); return this.exited; }
 }
@@ -253,6 +258,49 @@ test("libtracewire's OTLP/HTTP exporter (examples/hello): the trace reads back i
 test('gzip-compressed OTLP/HTTP protobuf', async () => {
   const { traceId, sent } = await sendCheckout(() => new ProtoExporter({ url: srv.otlpUrl(), compression: 'gzip' }));
   await checkTrace(srv, traceId, sent);
+});
+
+test('OTLP/gRPC from the JS SDK: the checkout trace reads back intact', async () => {
+  const { traceId, sent } = await sendCheckout(() => new GrpcExporter({ url: srv.grpcUrl() }));
+  await checkTrace(srv, traceId, sent);
+});
+
+test('gzip-compressed OTLP/gRPC from the JS SDK', async () => {
+  const { traceId, sent } = await sendCheckout(() => new GrpcExporter({ url: srv.grpcUrl(), compression: 'gzip' }));
+  await checkTrace(srv, traceId, sent);
+});
+
+// One unary call with raw bytes through grpc-js's low-level client.
+function grpcCall(srvRef, path, bytes, metadata = new grpc.Metadata()) {
+  const client = new grpc.Client(`127.0.0.1:${srvRef.grpc}`, grpc.credentials.createInsecure());
+  return new Promise((resolve) => {
+    client.makeUnaryRequest(path, (b) => b, (b) => b, bytes, metadata, (err, value) => {
+      client.close();
+      resolve({ err, value });
+    });
+  });
+}
+
+const EXPORT = '/opentelemetry.proto.collector.trace.v1.TraceService/Export';
+
+test('OTLP/gRPC bad input: INVALID_ARGUMENT, UNIMPLEMENTED, and the server stays up', async () => {
+  // Not a protobuf message: a varint that never ends.
+  const bad = await grpcCall(srv, EXPORT, Buffer.alloc(32, 0xff));
+  assert.equal(bad.err?.code, grpc.status.INVALID_ARGUMENT);
+  assert.match(bad.err.details, /cannot decode the OTLP\/protobuf request/);
+  const other = await grpcCall(srv, '/opentelemetry.proto.collector.logs.v1.LogsService/Export', Buffer.alloc(0));
+  assert.equal(other.err?.code, grpc.status.UNIMPLEMENTED);
+  const md = new grpc.Metadata();
+  md.set('x-scope-orgid', 'no/slashes');
+  const tenant = await grpcCall(srv, EXPORT, Buffer.alloc(0), md);
+  assert.equal(tenant.err?.code, grpc.status.INVALID_ARGUMENT);
+  // An empty request is valid and stores nothing.
+  const empty = await grpcCall(srv, EXPORT, Buffer.alloc(0));
+  assert.equal(empty.err, null);
+  assert.equal(empty.value.length, 0);
+  const m = await (await fetch(srv.url('/metrics'))).text();
+  assert.match(m, /tracewire_receiver_spans_accepted_total\{protocol="grpc"\} [1-9]/);
+  assert.match(m, /tracewire_receiver_requests_refused_total\{protocol="grpc",reason="decode_error"\} [1-9]/);
 });
 
 test('a trace survives a restart (read from the WAL)', async () => {

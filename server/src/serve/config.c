@@ -15,7 +15,7 @@ const char tws_serve_usage[] =
     "\n"
     "  --data-dir DIR               where the WAL and blocks live (./tracewire-data)\n"
     "  --otlp-http-listen HOST:PORT OTLP/HTTP receiver (127.0.0.1:4318)\n"
-    "  --otlp-grpc-listen HOST:PORT OTLP/gRPC receiver (127.0.0.1:4317; not built yet)\n"
+    "  --otlp-grpc-listen HOST:PORT OTLP/gRPC receiver (127.0.0.1:4317)\n"
     "  --http-listen HOST:PORT      query API, /metrics, /ready (127.0.0.1:3200)\n"
     "  --max-request-bytes N        request body limit, 413 above (16777216)\n"
     "  --max-trace-bytes N          per-trace limit, excess spans refused (5000000)\n"

@@ -22,7 +22,8 @@
 
 typedef struct ingest_req {
     tws_server *s;
-    struct evhttp_request *req;
+    const tws_ingest_sink *sink;
+    void *ctx;
     struct event *ev;
     int proto; /* TWS_PROTO_* */
     int rc;    /* from the WAL */
@@ -32,13 +33,11 @@ typedef struct ingest_req {
     char tenant[160];
 } ingest_req;
 
-/* ---- replies ------------------------------------------------------------------------ */
+/* ---- HTTP replies ----------------------------------------------------------------------- */
 
-/* google.rpc.Status codes */
-enum { RPC_INVALID_ARGUMENT = 3, RPC_RESOURCE_EXHAUSTED = 8, RPC_UNAVAILABLE = 14 };
-
-static void reply_status(struct evhttp_request *req, int proto, int http_code, const char *reason, int rpc_code,
+static void http_refused(void *ctx, int proto, int http_code, const char *reason, int rpc_code, bool retry,
                          const char *msg) {
+    struct evhttp_request *req = ctx;
     tw__buf b;
     tw__buf_init(&b, 1 << 16);
     if (proto == TWS_PROTO_HTTP_JSON) {
@@ -62,25 +61,11 @@ static void reply_status(struct evhttp_request *req, int proto, int http_code, c
     tw__buf_free(&b);
 }
 
-static void refuse(tws_server *s, struct evhttp_request *req, int proto, int why, uint64_t spans, int http_code,
-                   const char *reason, int rpc_code, const char *msg) {
-    atomic_fetch_add(&s->metrics.requests_refused[proto][why], 1);
-    atomic_fetch_add(&s->metrics.spans_refused[proto][why], spans);
-    reply_status(req, proto, http_code, reason, rpc_code, msg);
-}
-
-static void reply_ok(ingest_req *r) {
-    uint32_t rejected = r->rejected_ids + r->rejected_limit;
-    char msg[200] = "";
-    if (rejected) {
-        snprintf(msg, sizeof msg, "%u span(s) refused:%s%s", rejected,
-                 r->rejected_ids ? " invalid or missing trace/span id;" : "",
-                 r->rejected_limit ? " trace over its size limit;" : "");
-        msg[strlen(msg) - 1] = '\0';
-    }
+static void http_ok(void *ctx, int proto, uint32_t rejected, const char *msg) {
+    struct evhttp_request *req = ctx;
     tw__buf b;
     tw__buf_init(&b, 4096);
-    if (r->proto == TWS_PROTO_HTTP_JSON) {
+    if (proto == TWS_PROTO_HTTP_JSON) {
         tw__json j;
         tw__json_init(&j, &b);
         tw__json_begin_object(&j);
@@ -100,9 +85,35 @@ static void reply_ok(ingest_req *r) {
         tw__pb_bytes(&b, 2, msg, strlen(msg));
         tw__pb_end(&b, m);
     }
-    tws_reply_text(r->req, 200, "OK", r->proto == TWS_PROTO_HTTP_JSON ? "application/json" : "application/x-protobuf",
+    tws_reply_text(req, 200, "OK", proto == TWS_PROTO_HTTP_JSON ? "application/json" : "application/x-protobuf",
                    (const char *)b.data, b.failed ? 0 : b.len);
     tw__buf_free(&b);
+}
+
+static const tws_ingest_sink http_sink = {http_ok, http_refused};
+
+void tws_ingest_refuse(tws_server *s, const tws_ingest_sink *sink, void *ctx, int proto, int why, uint64_t spans,
+                       int http_code, const char *reason, int rpc_code, const char *msg) {
+    atomic_fetch_add(&s->metrics.requests_refused[proto][why], 1);
+    atomic_fetch_add(&s->metrics.spans_refused[proto][why], spans);
+    sink->refused(ctx, proto, http_code, reason, rpc_code, http_code == 429 || http_code == 503, msg);
+}
+
+static void refuse(tws_server *s, struct evhttp_request *req, int proto, int why, uint64_t spans, int http_code,
+                   const char *reason, int rpc_code, const char *msg) {
+    tws_ingest_refuse(s, &http_sink, req, proto, why, spans, http_code, reason, rpc_code, msg);
+}
+
+static void reply_ok(ingest_req *r) {
+    uint32_t rejected = r->rejected_ids + r->rejected_limit;
+    char msg[200] = "";
+    if (rejected) {
+        snprintf(msg, sizeof msg, "%u span(s) refused:%s%s", rejected,
+                 r->rejected_ids ? " invalid or missing trace/span id;" : "",
+                 r->rejected_limit ? " trace over its size limit;" : "");
+        msg[strlen(msg) - 1] = '\0';
+    }
+    r->sink->ok(r->ctx, r->proto, rejected, msg);
 }
 
 /* ---- the durable path ------------------------------------------------------------------ */
@@ -119,8 +130,8 @@ static void on_durable_loop(evutil_socket_t fd, short what, void *arg) {
     tws_server *s = r->s;
     s->inflight--;
     if (r->rc != TW_OK) {
-        refuse(s, r->req, r->proto, TWS_REFUSE_STORAGE, r->accepted, 503, "Service Unavailable", RPC_UNAVAILABLE,
-               "the write-ahead log failed; nothing of this request was stored");
+        tws_ingest_refuse(s, r->sink, r->ctx, r->proto, TWS_REFUSE_STORAGE, r->accepted, 503, "Service Unavailable",
+                          TWS_RPC_UNAVAILABLE, "the write-ahead log failed; nothing of this request was stored");
         req_free(r);
         return;
     }
@@ -155,7 +166,88 @@ static int wal_payload(const ingest_req *r, const uint8_t *raw_pb, size_t raw_le
     return tws_otlp_encode_pb(&sel, 1, 1, out);
 }
 
-/* ---- the handler ------------------------------------------------------------------------- */
+/* ---- the pipeline, shared by the receivers ------------------------------------------------- */
+
+void tws_ingest_submit(tws_server *s, int proto, const char *tenant, const uint8_t *data, size_t len,
+                       const tws_ingest_sink *sink, void *ctx) {
+    ingest_req *r = tw__calloc(1, sizeof *r);
+    if (!r) {
+        tws_ingest_refuse(s, sink, ctx, proto, TWS_REFUSE_OVERLOADED, 0, 503, "Service Unavailable",
+                          TWS_RPC_UNAVAILABLE, "out of memory");
+        return;
+    }
+    r->s = s;
+    r->sink = sink;
+    r->ctx = ctx;
+    r->proto = proto;
+    snprintf(r->tenant, sizeof r->tenant, "%s", tenant);
+    tws_batch_init(&r->batch);
+    tws_decode_options dopt = {.max_value_len = s->cfg.max_attr_value_len};
+    tws_decode_error derr = {{0}};
+    int rc = proto == TWS_PROTO_HTTP_JSON ? tws_otlp_decode_json((const char *)data, len, &dopt, &r->batch, &derr)
+                                          : tws_otlp_decode_pb(data, len, &dopt, &r->batch, &derr);
+    if (rc != TW_OK) {
+        char msg[320];
+        snprintf(msg, sizeof msg, "cannot decode the %s request: %s", proto == TWS_PROTO_HTTP_JSON ? "OTLP/JSON" : "OTLP/protobuf",
+                 rc == TW_EPARSE ? derr.msg : tw_strerror(rc));
+        tws_ingest_refuse(s, sink, ctx, proto, TWS_REFUSE_DECODE, 0, 400, "Bad Request", TWS_RPC_INVALID_ARGUMENT,
+                          msg);
+        req_free(r);
+        return;
+    }
+    atomic_fetch_add(&s->metrics.spans_received[proto], r->batch.n_spans);
+    r->rejected_ids = r->batch.n_rejected;
+    r->rejected_limit = tws_head_apply_limits(s->head, r->tenant, &r->batch);
+    r->accepted = r->batch.n_spans - r->batch.n_rejected;
+    /* Memory the batch holds: decoded structures are a small multiple of
+     * the wire size; count generously so the bound holds. */
+    r->batch_bytes = (uint64_t)len * 3 + (uint64_t)r->batch.n_spans * sizeof(tws_span) + 4096;
+    if (!tws_head_has_room(s->head, r->batch_bytes)) {
+        tws_ingest_refuse(s, sink, ctx, proto, TWS_REFUSE_OVERLOADED, r->batch.n_spans, 429, "Too Many Requests",
+                          TWS_RPC_RESOURCE_EXHAUSTED, "the in-memory head is full; retry later");
+        req_free(r);
+        return;
+    }
+    if (r->accepted == 0) { /* nothing to store: answer at once */
+        reply_ok(r);
+        atomic_fetch_add(&s->metrics.spans_refused[proto][TWS_REFUSE_INVALID_IDS], r->rejected_ids);
+        atomic_fetch_add(&s->metrics.spans_refused[proto][TWS_REFUSE_TRACE_TOO_LARGE], r->rejected_limit);
+        req_free(r);
+        return;
+    }
+
+    tw__buf payload;
+    tw__buf_init(&payload, TWS_WAL_MAX_RECORD);
+    rc = wal_payload(r, proto != TWS_PROTO_HTTP_JSON ? data : NULL, len, &payload);
+    r->ev = event_new(s->base, -1, 0, on_durable_loop, r);
+    if (rc != TW_OK || !r->ev) {
+        tws_ingest_refuse(s, sink, ctx, proto, rc == TW_ERANGE ? TWS_REFUSE_TOO_LARGE : TWS_REFUSE_OVERLOADED,
+                          r->batch.n_spans, rc == TW_ERANGE ? 413 : 503,
+                          rc == TW_ERANGE ? "Payload Too Large" : "Service Unavailable",
+                          rc == TW_ERANGE ? TWS_RPC_INVALID_ARGUMENT : TWS_RPC_UNAVAILABLE,
+                          rc == TW_ERANGE ? "the request is larger than one WAL record may be" : "out of memory");
+        tw__buf_free(&payload);
+        req_free(r);
+        return;
+    }
+    tw_str part = {(const char *)payload.data, payload.len};
+    rc = tws_wal_append_async(s->wal, TWS_WAL_TRACES, &part, 1, on_durable, r);
+    tw__buf_free(&payload); /* the WAL copied it */
+    if (rc != TW_OK) {
+        bool full = rc == TW_EFULL;
+        tws_ingest_refuse(s, sink, ctx, proto, full ? TWS_REFUSE_OVERLOADED : TWS_REFUSE_STORAGE, r->batch.n_spans,
+                          full ? 429 : 503, full ? "Too Many Requests" : "Service Unavailable",
+                          full ? TWS_RPC_RESOURCE_EXHAUSTED : TWS_RPC_UNAVAILABLE,
+                          full ? "the write-ahead log queue is full; retry later"
+                               : "the write-ahead log is not accepting writes");
+        req_free(r);
+        return;
+    }
+    atomic_fetch_add(&s->metrics.wal_bytes, part.len);
+    s->inflight++;
+}
+
+/* ---- the HTTP handler ------------------------------------------------------------------------ */
 
 static void handle_traces(struct evhttp_request *req, void *arg) {
     tws_server *s = arg;
@@ -173,11 +265,11 @@ static void handle_traces(struct evhttp_request *req, void *arg) {
         char msg[200];
         snprintf(msg, sizeof msg, "unsupported Content-Type \"%.100s\": use application/x-protobuf or application/json",
                  ct ? ct : "");
-        refuse(s, req, proto, TWS_REFUSE_MEDIA_TYPE, 0, 415, "Unsupported Media Type", RPC_INVALID_ARGUMENT, msg);
+        refuse(s, req, proto, TWS_REFUSE_MEDIA_TYPE, 0, 415, "Unsupported Media Type", TWS_RPC_INVALID_ARGUMENT, msg);
         return;
     }
     if (s->stopping) {
-        refuse(s, req, proto, TWS_REFUSE_OVERLOADED, 0, 503, "Service Unavailable", RPC_UNAVAILABLE,
+        refuse(s, req, proto, TWS_REFUSE_OVERLOADED, 0, 503, "Service Unavailable", TWS_RPC_UNAVAILABLE,
                "the server is shutting down");
         return;
     }
@@ -185,7 +277,7 @@ static void handle_traces(struct evhttp_request *req, void *arg) {
     const char *tenant = evhttp_find_header(in, "X-Scope-OrgID");
     if (!tenant || !*tenant) tenant = s->cfg.default_tenant;
     if (!tws_tenant_valid(tenant)) {
-        refuse(s, req, proto, TWS_REFUSE_DECODE, 0, 400, "Bad Request", RPC_INVALID_ARGUMENT,
+        refuse(s, req, proto, TWS_REFUSE_DECODE, 0, 400, "Bad Request", TWS_RPC_INVALID_ARGUMENT,
                "X-Scope-OrgID: a tenant id is 1 to 150 of the characters A-Z a-z 0-9 ! - _ . * ' ( )");
         return;
     }
@@ -202,12 +294,12 @@ static void handle_traces(struct evhttp_request *req, void *arg) {
             char msg[160];
             snprintf(msg, sizeof msg, "the gzip body inflates to more than %llu bytes",
                      (unsigned long long)s->cfg.max_decompressed_bytes);
-            refuse(s, req, proto, TWS_REFUSE_TOO_LARGE, 0, 413, "Payload Too Large", RPC_INVALID_ARGUMENT, msg);
+            refuse(s, req, proto, TWS_REFUSE_TOO_LARGE, 0, 413, "Payload Too Large", TWS_RPC_INVALID_ARGUMENT, msg);
             tw__buf_free(&inflated);
             return;
         }
         if (rc != TW_OK) {
-            refuse(s, req, proto, TWS_REFUSE_DECODE, 0, 400, "Bad Request", RPC_INVALID_ARGUMENT,
+            refuse(s, req, proto, TWS_REFUSE_DECODE, 0, 400, "Bad Request", TWS_RPC_INVALID_ARGUMENT,
                    "Content-Encoding is gzip but the body is not valid gzip data");
             tw__buf_free(&inflated);
             return;
@@ -217,86 +309,12 @@ static void handle_traces(struct evhttp_request *req, void *arg) {
     } else if (ce && *ce && strcasecmp(ce, "identity") != 0) {
         char msg[160];
         snprintf(msg, sizeof msg, "unsupported Content-Encoding \"%.60s\": use gzip or none", ce);
-        refuse(s, req, proto, TWS_REFUSE_MEDIA_TYPE, 0, 415, "Unsupported Media Type", RPC_INVALID_ARGUMENT, msg);
+        refuse(s, req, proto, TWS_REFUSE_MEDIA_TYPE, 0, 415, "Unsupported Media Type", TWS_RPC_INVALID_ARGUMENT, msg);
         tw__buf_free(&inflated);
         return;
     }
-
-    ingest_req *r = tw__calloc(1, sizeof *r);
-    if (!r) {
-        tw__buf_free(&inflated);
-        refuse(s, req, proto, TWS_REFUSE_OVERLOADED, 0, 503, "Service Unavailable", RPC_UNAVAILABLE, "out of memory");
-        return;
-    }
-    r->s = s;
-    r->req = req;
-    r->proto = proto;
-    snprintf(r->tenant, sizeof r->tenant, "%s", tenant);
-    tws_batch_init(&r->batch);
-    tws_decode_options dopt = {.max_value_len = s->cfg.max_attr_value_len};
-    tws_decode_error derr = {{0}};
-    int rc = proto == TWS_PROTO_HTTP_JSON ? tws_otlp_decode_json((const char *)data, len, &dopt, &r->batch, &derr)
-                                          : tws_otlp_decode_pb(data, len, &dopt, &r->batch, &derr);
-    if (rc != TW_OK) {
-        char msg[320];
-        snprintf(msg, sizeof msg, "cannot decode the %s request: %s", proto == TWS_PROTO_HTTP_JSON ? "OTLP/JSON" : "OTLP/protobuf",
-                 rc == TW_EPARSE ? derr.msg : tw_strerror(rc));
-        refuse(s, req, proto, TWS_REFUSE_DECODE, 0, 400, "Bad Request", RPC_INVALID_ARGUMENT, msg);
-        tw__buf_free(&inflated);
-        req_free(r);
-        return;
-    }
-    atomic_fetch_add(&s->metrics.spans_received[proto], r->batch.n_spans);
-    r->rejected_ids = r->batch.n_rejected;
-    r->rejected_limit = tws_head_apply_limits(s->head, r->tenant, &r->batch);
-    r->accepted = r->batch.n_spans - r->batch.n_rejected;
-    /* Memory the batch holds: decoded structures are a small multiple of
-     * the wire size; count generously so the bound holds. */
-    r->batch_bytes = (uint64_t)len * 3 + (uint64_t)r->batch.n_spans * sizeof(tws_span) + 4096;
-    if (!tws_head_has_room(s->head, r->batch_bytes)) {
-        refuse(s, req, proto, TWS_REFUSE_OVERLOADED, r->batch.n_spans, 429, "Too Many Requests",
-               RPC_RESOURCE_EXHAUSTED, "the in-memory head is full; retry later");
-        tw__buf_free(&inflated);
-        req_free(r);
-        return;
-    }
-    if (r->accepted == 0) { /* nothing to store: answer at once */
-        reply_ok(r);
-        atomic_fetch_add(&s->metrics.spans_refused[proto][TWS_REFUSE_INVALID_IDS], r->rejected_ids);
-        atomic_fetch_add(&s->metrics.spans_refused[proto][TWS_REFUSE_TRACE_TOO_LARGE], r->rejected_limit);
-        tw__buf_free(&inflated);
-        req_free(r);
-        return;
-    }
-
-    tw__buf payload;
-    tw__buf_init(&payload, TWS_WAL_MAX_RECORD);
-    rc = wal_payload(r, proto == TWS_PROTO_HTTP_PROTOBUF ? data : NULL, len, &payload);
+    tws_ingest_submit(s, proto, tenant, data, len, &http_sink, req);
     tw__buf_free(&inflated); /* the batch never borrows from the input */
-    r->ev = event_new(s->base, -1, 0, on_durable_loop, r);
-    if (rc != TW_OK || !r->ev) {
-        refuse(s, req, proto, rc == TW_ERANGE ? TWS_REFUSE_TOO_LARGE : TWS_REFUSE_OVERLOADED, r->batch.n_spans,
-               rc == TW_ERANGE ? 413 : 503, rc == TW_ERANGE ? "Payload Too Large" : "Service Unavailable",
-               rc == TW_ERANGE ? RPC_INVALID_ARGUMENT : RPC_UNAVAILABLE,
-               rc == TW_ERANGE ? "the request is larger than one WAL record may be" : "out of memory");
-        tw__buf_free(&payload);
-        req_free(r);
-        return;
-    }
-    tw_str part = {(const char *)payload.data, payload.len};
-    rc = tws_wal_append_async(s->wal, TWS_WAL_TRACES, &part, 1, on_durable, r);
-    tw__buf_free(&payload); /* the WAL copied it */
-    if (rc != TW_OK) {
-        bool full = rc == TW_EFULL;
-        refuse(s, req, proto, full ? TWS_REFUSE_OVERLOADED : TWS_REFUSE_STORAGE, r->batch.n_spans, full ? 429 : 503,
-               full ? "Too Many Requests" : "Service Unavailable", full ? RPC_RESOURCE_EXHAUSTED : RPC_UNAVAILABLE,
-               full ? "the write-ahead log queue is full; retry later"
-                    : "the write-ahead log is not accepting writes");
-        req_free(r);
-        return;
-    }
-    atomic_fetch_add(&s->metrics.wal_bytes, part.len);
-    s->inflight++;
 }
 
 int tws_ingest_replay(tws_server *s, const uint8_t *p, size_t len, char *err, size_t err_len) {

@@ -5,7 +5,7 @@
 
 #include "serve/metrics.h"
 
-static const char *const proto_names[TWS_PROTO_COUNT] = {"http/protobuf", "http/json"};
+static const char *const proto_names[TWS_PROTO_COUNT] = {"http/protobuf", "http/json", "grpc"};
 static const char *const refuse_names[TWS_REFUSE_COUNT] = {
     "decode_error", "invalid_ids", "trace_too_large", "overloaded", "request_too_large", "unsupported_media_type",
     "storage_error"};

@@ -11,7 +11,7 @@
 
 #include "common/buf.h"
 
-enum { TWS_PROTO_HTTP_PROTOBUF, TWS_PROTO_HTTP_JSON, TWS_PROTO_COUNT };
+enum { TWS_PROTO_HTTP_PROTOBUF, TWS_PROTO_HTTP_JSON, TWS_PROTO_GRPC, TWS_PROTO_COUNT };
 enum {
     TWS_REFUSE_DECODE,      /* 400: not a valid request */
     TWS_REFUSE_INVALID_IDS, /* partial success: bad trace/span ids */

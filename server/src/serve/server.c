@@ -1,8 +1,8 @@
 /*
  * server.c — `tracewire serve`: open the data directory, replay the WAL
- * into the head (with progress), listen for OTLP/HTTP and the query API,
- * and on SIGTERM/SIGINT stop accepting, let in-flight writes finish, sync
- * and exit 0.
+ * into the head (with progress), listen for OTLP/HTTP, OTLP/gRPC and the
+ * query API, and on SIGTERM/SIGINT stop accepting, let in-flight writes
+ * finish, sync and exit 0.
  */
 #include <errno.h>
 #include <malloc.h>
@@ -97,7 +97,9 @@ static void on_signal(evutil_socket_t sig, short what, void *arg) {
     s->stopping = 1;
     fprintf(stderr, "tracewire: %s received: finishing %u in-flight write(s) and stopping\n",
             sig == SIGTERM ? "SIGTERM" : "SIGINT", s->inflight);
-    /* Stop accepting: new requests on open connections get 503 (ingest.c). */
+    /* Stop accepting: new requests on open connections get 503 (ingest.c)
+     * or UNAVAILABLE (grpc.c); no new gRPC connections. */
+    tws_grpc_stop_accepting(s);
     s->drain_timer = event_new(s->base, -1, EV_PERSIST, check_drained, s);
     struct timeval tv = {0, 10000};
     if (s->drain_timer) event_add(s->drain_timer, &tv);
@@ -146,7 +148,7 @@ int tws_serve(const tws_config *cfg) {
     tws_head_get_stats(s->head, &hs);
 
     if (!(s->otlp_http = listen_http(s, cfg->otlp_http_listen, "OTLP/HTTP")) ||
-        !(s->api_http = listen_http(s, cfg->http_listen, "the query API")))
+        !(s->api_http = listen_http(s, cfg->http_listen, "the query API")) || tws_grpc_listen(s) != TW_OK)
         goto out;
     tws_ingest_register(s);
     tws_query_register(s);
@@ -155,9 +157,9 @@ int tws_serve(const tws_config *cfg) {
     if (!s->sig_term || !s->sig_int || event_add(s->sig_term, NULL) || event_add(s->sig_int, NULL)) goto out;
 
     fprintf(stderr,
-            "tracewire serve %s: OTLP/HTTP on http://%s/v1/traces, Tempo API on http://%s, data in %s "
-            "(%llu spans of %llu traces recovered from %llu WAL records)\n",
-            TW_VERSION_STRING, cfg->otlp_http_listen, cfg->http_listen, cfg->data_dir, (unsigned long long)hs.spans,
+            "tracewire serve %s: OTLP/HTTP on http://%s/v1/traces, OTLP/gRPC on %s, Tempo API on http://%s, "
+            "data in %s (%llu spans of %llu traces recovered from %llu WAL records)\n",
+            TW_VERSION_STRING, cfg->otlp_http_listen, cfg->otlp_grpc_listen, cfg->http_listen, cfg->data_dir, (unsigned long long)hs.spans,
             (unsigned long long)hs.traces, (unsigned long long)replay.records);
     event_base_dispatch(s->base);
     exit_code = 0;
@@ -166,6 +168,7 @@ out:
     if (s->sig_term) event_free(s->sig_term);
     if (s->sig_int) event_free(s->sig_int);
     if (s->drain_timer) event_free(s->drain_timer);
+    tws_grpc_free(s);
     if (s->otlp_http) evhttp_free(s->otlp_http);
     if (s->api_http) evhttp_free(s->api_http);
     tws_head_free(s->head);

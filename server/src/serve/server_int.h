@@ -28,6 +28,8 @@ typedef struct tws_server {
     tws_config cfg;
     struct event_base *base;
     struct evhttp *otlp_http, *api_http;
+    struct evconnlistener *otlp_grpc;
+    struct tws_grpc_conn *grpc_conns; /* open gRPC connections (grpc.c) */
     struct event *sig_term, *sig_int, *drain_timer;
     tws_wal *wal;
     tws_head *head;
@@ -38,8 +40,48 @@ typedef struct tws_server {
 
 /* ingest.c */
 void tws_ingest_register(tws_server *s);
+
+/* How one ingest request is answered. The receivers (OTLP/HTTP here, OTLP/gRPC
+ * in grpc.c) share the pipeline and differ only in these two callbacks, each
+ * called exactly once per submitted request, on the loop thread.
+ *   ok:      stored (durable); `rejected` spans were refused, `msg` says why
+ *            ("" when none).
+ *   refused: nothing was stored; `http_code`/`reason` for HTTP, `rpc_code` a
+ *            google.rpc.Code; `retry` when the client should retry later. */
+typedef struct tws_ingest_sink {
+    void (*ok)(void *ctx, int proto, uint32_t rejected, const char *msg);
+    void (*refused)(void *ctx, int proto, int http_code, const char *reason, int rpc_code, bool retry,
+                    const char *msg);
+} tws_ingest_sink;
+
+/* google.rpc.Code values used by the receivers. */
+enum {
+    TWS_RPC_OK = 0,
+    TWS_RPC_INVALID_ARGUMENT = 3,
+    TWS_RPC_RESOURCE_EXHAUSTED = 8,
+    TWS_RPC_UNIMPLEMENTED = 12,
+    TWS_RPC_INTERNAL = 13,
+    TWS_RPC_UNAVAILABLE = 14
+};
+
+/* Count a refusal (why = TWS_REFUSE_*, `spans` refused) and answer it. */
+void tws_ingest_refuse(tws_server *s, const tws_ingest_sink *sink, void *ctx, int proto, int why, uint64_t spans,
+                       int http_code, const char *reason, int rpc_code, const char *msg);
+/* The shared pipeline: decode `data` (an uncompressed ExportTraceServiceRequest,
+ * protobuf unless proto is TWS_PROTO_HTTP_JSON; not retained), apply the
+ * limits, check for room, append to the WAL and answer through `sink` once it
+ * is durable (or at once on a refusal). `tenant` is valid (tws_tenant_valid). */
+void tws_ingest_submit(tws_server *s, int proto, const char *tenant, const uint8_t *data, size_t len,
+                       const tws_ingest_sink *sink, void *ctx);
 /* Apply one replayed WAL record to the head. */
 int tws_ingest_replay(tws_server *s, const uint8_t *payload, size_t len, char *err, size_t err_len);
+
+/* grpc.c: the OTLP/gRPC receiver (h2c) on cfg.otlp_grpc_listen. */
+int tws_grpc_listen(tws_server *s);
+/* Stop accepting connections (SIGTERM); open ones stay until they finish. */
+void tws_grpc_stop_accepting(tws_server *s);
+/* Close every connection and the listener (at exit). */
+void tws_grpc_free(tws_server *s);
 
 /* query.c */
 void tws_query_register(tws_server *s);
