@@ -12,6 +12,7 @@
  *   ingest_requests_per_s
  *   ingest_p99_ms        request latency (send to 200), 99th percentile
  *   ingest_server_rss_mb the server's resident memory at the end
+ *   startup_replay_s     time for a restarted server to replay that WAL and listen
  * Bodies are built before the clock starts, with distinct trace ids, so the
  * client spends its time sending, not encoding.
  */
@@ -214,6 +215,23 @@ int main(int argc, char **argv) {
     long rss = rss_kb(pid);
     kill(pid, SIGTERM);
     waitpid(pid, NULL, 0);
+
+    /* Start-up with everything just written still in the WAL: time from
+     * exec until the receiver accepts connections (it listens after replay). */
+    uint64_t r0 = mono_ns();
+    if (posix_spawn(&pid, server, NULL, NULL, args, environ) != 0) return 1;
+    double replay_s = -1;
+    for (int i = 0; i < 30000; i++) {
+        int fd = connect_to(otlp);
+        if (fd >= 0) {
+            close(fd);
+            replay_s = (double)(mono_ns() - r0) / 1e9;
+            break;
+        }
+        usleep(2000);
+    }
+    kill(pid, SIGTERM);
+    waitpid(pid, NULL, 0);
     printf("ingest_clients %d connections\n", threads);
     printf("ingest_spans_per_s %.0f spans/s\n", (double)spans / secs);
     printf("ingest_requests_per_s %.0f requests/s\n", (double)reqs / secs);
@@ -221,6 +239,7 @@ int main(int argc, char **argv) {
     printf("ingest_non_200 %llu requests\n", (unsigned long long)errors);
     printf("ingest_request_bytes %zu bytes\n", bytes / BODIES);
     printf("ingest_server_rss_mb %.0f MB\n", rss / 1024.0);
+    printf("startup_replay_s %.2f s for %llu spans in the WAL\n", replay_s, (unsigned long long)spans);
     for (int i = 0; i < BODIES; i++) tw__buf_free(&bodies[i]);
     free(bodies);
     free(lat);

@@ -62,11 +62,7 @@ void tws_metrics_render(const tws_metrics *m, const tws_gauges *g, tw__buf *o) {
                    "# HELP tracewire_head_spans Spans in the in-memory head.\n"
                    "# TYPE tracewire_head_spans gauge\ntracewire_head_spans %llu\n"
                    "# HELP tracewire_head_traces Traces in the in-memory head.\n"
-                   "# TYPE tracewire_head_traces gauge\ntracewire_head_traces %llu\n"
-                   "# HELP tracewire_blocks Blocks in the store.\n"
-                   "# TYPE tracewire_blocks gauge\ntracewire_blocks 0\n"
-                   "# HELP tracewire_compactions_total Compactions run.\n"
-                   "# TYPE tracewire_compactions_total counter\ntracewire_compactions_total 0\n",
+                   "# TYPE tracewire_head_traces gauge\ntracewire_head_traces %llu\n",
                    LOAD(m->wal_bytes), (unsigned long long)g->wal_syncs, (unsigned long long)g->wal_pending_bytes,
                    (unsigned long long)g->wal_segments, (unsigned long long)g->head_bytes,
                    (unsigned long long)g->head_spans, (unsigned long long)g->head_traces);
