@@ -42,14 +42,14 @@ async function freePort() {
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 class Server {
-  constructor(dir) { this.dir = dir; this.proc = null; this.log = ''; }
+  constructor(dir, extra = []) { this.dir = dir; this.extra = extra; this.proc = null; this.log = ''; }
   async start() {
     this.otlp = await freePort();
     this.api = await freePort();
     this.grpc = await freePort();
     this.proc = spawn(SERVER, ['serve', '--data-dir', this.dir, '--otlp-http-listen', `127.0.0.1:${this.otlp}`,
       '--otlp-grpc-listen', `127.0.0.1:${this.grpc}`,
-      '--http-listen', `127.0.0.1:${this.api}`, '--max-request-bytes', String(4 << 20)], { stdio: ['ignore', 'pipe', 'pipe'] });
+      '--http-listen', `127.0.0.1:${this.api}`, '--max-request-bytes', String(4 << 20), ...this.extra], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.proc.stderr.on('data', (d) => { this.log += d; });
     this.proc.stdout.on('data', (d) => { this.log += d; });
     this.exited = new Promise((r) => this.proc.once('exit', (code, sig) => r({ code, sig })));
@@ -467,4 +467,31 @@ test('kill -9 while a client sends: every acknowledged span is there after resta
     }
   }
   assert.ok(acked.length > 20, `only ${acked.length} requests were acknowledged`);
+});
+
+test('a full head answers 429, and every request answered 200 is readable at once', async () => {
+  const d = mkdtempSync(join(tmpdir(), 'tracewire-full-'));
+  const small = new Server(d, ['--head-max-bytes', '400000']);
+  await small.start();
+  try {
+    const sends = [];
+    for (let i = 0; i < 40; i++) {
+      const tid = hex(32), spans = [];
+      for (let k = 0; k < 20; k++) spans.push(span(tid, hex(16), `full-${i}-${k}`));
+      sends.push(fetch(`http://127.0.0.1:${small.otlp}/v1/traces`, { method: 'POST', body: JSON.stringify(jsonRequest(spans, 'full')),
+        headers: { 'Content-Type': 'application/json' } }).then((r) => ({ r, tid })));
+    }
+    const results = await Promise.all(sends);
+    const ok = results.filter(({ r }) => r.status === 200), full = results.filter(({ r }) => r.status === 429);
+    assert.equal(ok.length + full.length, 40);
+    assert.ok(ok.length > 0 && full.length > 0, `expected both outcomes, got ${ok.length} ok / ${full.length} full`);
+    for (const { r } of full) assert.equal(r.headers.get('retry-after'), '1');
+    for (const { tid } of ok) {
+      const q = await fetch(small.url(`/api/traces/${tid}`));
+      assert.equal(q.status, 200, `acknowledged trace ${tid} is not readable`);
+    }
+  } finally {
+    await small.stop();
+    rmSync(d, { recursive: true, force: true });
+  }
 });

@@ -129,6 +129,7 @@ static void on_durable_loop(evutil_socket_t fd, short what, void *arg) {
     ingest_req *r = arg;
     tws_server *s = r->s;
     s->inflight--;
+    s->head_reserved -= r->batch_bytes; /* the reservation becomes the batch, or is dropped */
     if (r->rc != TW_OK) {
         tws_ingest_refuse(s, r->sink, r->ctx, r->proto, TWS_REFUSE_STORAGE, r->accepted, 503, "Service Unavailable",
                           TWS_RPC_UNAVAILABLE, "the write-ahead log failed; nothing of this request was stored");
@@ -136,7 +137,7 @@ static void on_durable_loop(evutil_socket_t fd, short what, void *arg) {
         return;
     }
     int rc = tws_head_add(s->head, r->tenant, &r->batch, r->batch_bytes);
-    if (rc != TW_OK) /* durable in the WAL, so not lost: it is back in the head after a restart */
+    if (rc != TW_OK) /* only on out-of-memory (the room was reserved); durable, so back after a restart */
         fprintf(stderr, "tracewire: a durable batch could not enter the in-memory head (%s); "
                         "it will be readable after a restart\n", tw_strerror(rc));
     atomic_fetch_add(&s->metrics.spans_accepted[r->proto], r->accepted);
@@ -202,7 +203,9 @@ void tws_ingest_submit(tws_server *s, int proto, const char *tenant, const uint8
     /* Memory the batch holds: decoded structures are a small multiple of
      * the wire size; count generously so the bound holds. */
     r->batch_bytes = (uint64_t)len * 3 + (uint64_t)r->batch.n_spans * sizeof(tws_span) + 4096;
-    if (!tws_head_has_room(s->head, r->batch_bytes)) {
+    /* Requests still waiting for the WAL have room reserved, so an
+     * acknowledged batch always fits in the head when it arrives. */
+    if (!tws_head_has_room(s->head, s->head_reserved + r->batch_bytes)) {
         tws_ingest_refuse(s, sink, ctx, proto, TWS_REFUSE_OVERLOADED, r->batch.n_spans, 429, "Too Many Requests",
                           TWS_RPC_RESOURCE_EXHAUSTED, "the in-memory head is full; retry later");
         req_free(r);
@@ -245,6 +248,7 @@ void tws_ingest_submit(tws_server *s, int proto, const char *tenant, const uint8
     }
     atomic_fetch_add(&s->metrics.wal_bytes, part.len);
     s->inflight++;
+    s->head_reserved += r->batch_bytes;
 }
 
 /* ---- the HTTP handler ------------------------------------------------------------------------ */

@@ -34,7 +34,8 @@ typedef struct tws_server {
     tws_wal *wal;
     tws_head *head;
     tws_metrics metrics;
-    unsigned inflight; /* requests waiting for the WAL */
+    unsigned inflight;      /* requests waiting for the WAL */
+    uint64_t head_reserved; /* head bytes promised to those requests */
     int stopping;
 } tws_server;
 
