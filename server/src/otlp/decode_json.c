@@ -893,6 +893,38 @@ static int read_bytes(dec *d, tw_str *out) {
 
 static int read_anyvalue(dec *d, tws_value *v);
 
+/* An array whose items decode into `sz`-byte structs: `fn` fills a zeroed
+ * local for each item (nested arrays use the stack above it), the item is
+ * pushed, and the finished array moves into the batch. */
+typedef union item_buf {
+    tws_value v;
+    tws_kv kv;
+    tws_event ev;
+    tws_link l;
+} item_buf;
+typedef int (*item_fn)(dec *d, void *item);
+
+static int read_array_of(dec *d, size_t sz, item_fn fn, void **out, uint32_t *n) {
+    arr a;
+    int rc;
+    size_t base = d->stack.len;
+    if ((rc = arr_begin(d, &a))) return rc;
+    while ((rc = arr_next(d, &a)) == 1) {
+        item_buf item;
+        memset(&item, 0, sizeof item);
+        if ((rc = fn(d, &item))) return rc;
+        void *slot = vec_push(&d->stack, sz);
+        if (!slot) return fail_nomem(d);
+        memcpy(slot, &item, sz);
+    }
+    if (rc) return rc;
+    if ((rc = stack_take(d, base, a.n, sz, out))) return rc;
+    *n = a.n;
+    return 0;
+}
+
+static int value_item(dec *d, void *item) { return read_anyvalue(d, item); }
+
 /* {"values": [...]} of an ArrayValue or KeyValueList. */
 static int read_list(dec *d, tws_value *v, bool kv) {
     int rc, f = -1; /* set by next_member(); gcc -O3 cannot prove it */
@@ -905,22 +937,9 @@ static int read_list(dec *d, tws_value *v, bool kv) {
             if ((rc = read_kvs(d, &v->u.kv, &v->n))) return rc;
             continue;
         }
-        arr a;
-        size_t base = d->stack.len;
-        if ((rc = arr_begin(d, &a))) return rc;
-        while ((rc = arr_next(d, &a)) == 1) {
-            tws_value e;
-            memset(&e, 0, sizeof e);
-            if ((rc = read_anyvalue(d, &e))) return rc;
-            void *slot = vec_push(&d->stack, sizeof e);
-            if (!slot) return fail_nomem(d);
-            memcpy(slot, &e, sizeof e);
-        }
-        if (rc) return rc;
         void *items;
-        if ((rc = stack_take(d, base, a.n, sizeof(tws_value), &items))) return rc;
+        if ((rc = read_array_of(d, sizeof(tws_value), value_item, &items, &v->n))) return rc;
         v->u.arr = items;
-        v->n = a.n;
     }
     d->any_depth--;
     return rc;
@@ -965,33 +984,25 @@ static int read_anyvalue(dec *d, tws_value *v) {
 
 static const field kv_fields[2] = {F("key", "key"), F("value", "value")};
 
+static int kv_item(dec *d, void *item) {
+    tws_kv *kv = item;
+    int rc, f = -1; /* set by next_member(); gcc -O3 cannot prove it */
+    kv->key = (tw_str){"", 0};
+    obj o;
+    if ((rc = obj_begin(d, &o))) return rc;
+    while ((rc = obj_next(d, &o, kv_fields, 2, &f)) == 1) {
+        rc = f == 0 ? read_string(d, 0, &kv->key) : read_anyvalue(d, &kv->val);
+        if (rc) return rc;
+    }
+    return rc;
+}
+
 /* An array of KeyValue. */
 static int read_kvs(dec *d, tws_kv **items, uint32_t *n) {
-    arr a;
-    int rc, f = -1; /* set by next_member(); gcc -O3 cannot prove it */
-    size_t base = d->stack.len;
-    if ((rc = arr_begin(d, &a))) return rc;
-    while ((rc = arr_next(d, &a)) == 1) {
-        tws_kv kv;
-        memset(&kv, 0, sizeof kv);
-        kv.key = (tw_str){"", 0};
-        obj o;
-        if ((rc = obj_begin(d, &o))) return rc;
-        while ((rc = obj_next(d, &o, kv_fields, 2, &f)) == 1) {
-            rc = f == 0 ? read_string(d, 0, &kv.key) : read_anyvalue(d, &kv.val);
-            if (rc) return rc;
-        }
-        if (rc) return rc;
-        void *slot = vec_push(&d->stack, sizeof kv);
-        if (!slot) return fail_nomem(d);
-        memcpy(slot, &kv, sizeof kv);
-    }
-    if (rc) return rc;
     void *p;
-    if ((rc = stack_take(d, base, a.n, sizeof(tws_kv), &p))) return rc;
-    *items = p;
-    *n = a.n;
-    return 0;
+    int rc = read_array_of(d, sizeof(tws_kv), kv_item, &p, n);
+    if (rc == 0) *items = p;
+    return rc;
 }
 
 /* The members "attributes" (which 0) and "droppedAttributesCount" (1),
@@ -1062,71 +1073,55 @@ static const field span_fields[S__N] = {
 static const char *const kind_names[6] = {"SPAN_KIND_UNSPECIFIED", "SPAN_KIND_INTERNAL", "SPAN_KIND_SERVER",
                                           "SPAN_KIND_CLIENT",      "SPAN_KIND_PRODUCER", "SPAN_KIND_CONSUMER"};
 
-static int read_events(dec *d, tws_span *s) {
-    arr a;
+static int event_item(dec *d, void *item) {
+    tws_event *ev = item;
     int rc, f = -1; /* set by next_member(); gcc -O3 cannot prove it */
-    size_t base = d->stack.len;
-    if ((rc = arr_begin(d, &a))) return rc;
-    while ((rc = arr_next(d, &a)) == 1) {
-        tws_event ev;
-        memset(&ev, 0, sizeof ev);
-        ev.name = (tw_str){"", 0};
-        obj o;
-        if ((rc = obj_begin(d, &o))) return rc;
-        while ((rc = obj_next(d, &o, event_fields, E__N, &f)) == 1) {
-            switch (f) {
-            case E_TIME: rc = read_u64(d, &ev.time_ns); break;
-            case E_NAME: rc = read_string(d, 0, &ev.name); break;
-            default: rc = read_attrs_member(d, f - E_ATTRS, &ev.attrs); break;
-            }
-            if (rc) return rc;
+    ev->name = (tw_str){"", 0};
+    obj o;
+    if ((rc = obj_begin(d, &o))) return rc;
+    while ((rc = obj_next(d, &o, event_fields, E__N, &f)) == 1) {
+        switch (f) {
+        case E_TIME: rc = read_u64(d, &ev->time_ns); break;
+        case E_NAME: rc = read_string(d, 0, &ev->name); break;
+        default: rc = read_attrs_member(d, f - E_ATTRS, &ev->attrs); break;
         }
         if (rc) return rc;
-        void *slot = vec_push(&d->stack, sizeof ev);
-        if (!slot) return fail_nomem(d);
-        memcpy(slot, &ev, sizeof ev);
     }
-    if (rc) return rc;
+    return rc;
+}
+
+static int link_item(dec *d, void *item) {
+    tws_link *l = item;
+    int rc, f = -1; /* set by next_member(); gcc -O3 cannot prove it */
+    l->trace_state = (tw_str){"", 0};
+    id_result tid = {ID_MISSING, 0, 0}, sid = {ID_MISSING, 0, 0};
+    obj o;
+    if ((rc = obj_begin(d, &o))) return rc;
+    while ((rc = obj_next(d, &o, link_fields, L__N, &f)) == 1) {
+        switch (f) {
+        case L_TRACE_ID: rc = read_id(d, l->trace_id, 16, &tid); break;
+        case L_SPAN_ID: rc = read_id(d, l->span_id, 8, &sid); break;
+        case L_TRACE_STATE: rc = read_string(d, 0, &l->trace_state); break;
+        case L_FLAGS: rc = read_u32(d, &l->flags); break;
+        default: rc = read_attrs_member(d, f - L_ATTRS, &l->attrs); break;
+        }
+        if (rc) return rc;
+    }
+    return rc;
+}
+
+static int read_events(dec *d, tws_span *s) {
     void *p;
-    if ((rc = stack_take(d, base, a.n, sizeof(tws_event), &p))) return rc;
-    s->events = p;
-    s->n_events = a.n;
-    return 0;
+    int rc = read_array_of(d, sizeof(tws_event), event_item, &p, &s->n_events);
+    if (rc == 0) s->events = p;
+    return rc;
 }
 
 static int read_links(dec *d, tws_span *s) {
-    arr a;
-    int rc, f = -1; /* set by next_member(); gcc -O3 cannot prove it */
-    size_t base = d->stack.len;
-    if ((rc = arr_begin(d, &a))) return rc;
-    while ((rc = arr_next(d, &a)) == 1) {
-        tws_link l;
-        memset(&l, 0, sizeof l);
-        l.trace_state = (tw_str){"", 0};
-        id_result tid = {ID_MISSING, 0, 0}, sid = {ID_MISSING, 0, 0};
-        obj o;
-        if ((rc = obj_begin(d, &o))) return rc;
-        while ((rc = obj_next(d, &o, link_fields, L__N, &f)) == 1) {
-            switch (f) {
-            case L_TRACE_ID: rc = read_id(d, l.trace_id, 16, &tid); break;
-            case L_SPAN_ID: rc = read_id(d, l.span_id, 8, &sid); break;
-            case L_TRACE_STATE: rc = read_string(d, 0, &l.trace_state); break;
-            case L_FLAGS: rc = read_u32(d, &l.flags); break;
-            default: rc = read_attrs_member(d, f - L_ATTRS, &l.attrs); break;
-            }
-            if (rc) return rc;
-        }
-        if (rc) return rc;
-        void *slot = vec_push(&d->stack, sizeof l);
-        if (!slot) return fail_nomem(d);
-        memcpy(slot, &l, sizeof l);
-    }
-    if (rc) return rc;
     void *p;
-    if ((rc = stack_take(d, base, a.n, sizeof(tws_link), &p))) return rc;
-    s->links = p;
-    s->n_links = a.n;
-    return 0;
+    int rc = read_array_of(d, sizeof(tws_link), link_item, &p, &s->n_links);
+    if (rc == 0) s->links = p;
+    return rc;
 }
 
 static int read_status(dec *d, tws_span *s) {

@@ -247,6 +247,19 @@ int tws_head_add(tws_head *h, const char *tenant, tws_batch *b, uint64_t bytes) 
 
 /* ---- lookup -------------------------------------------------------------------------- */
 
+typedef struct cand {
+    span_ref ref;
+    const tws_span *s;
+} cand;
+
+static int cmp_cand(const void *x, const void *y) {
+    const cand *a = x, *b = y;
+    int c = memcmp(a->s->span_id, b->s->span_id, 8);
+    if (c) return c;
+    if (a->ref.batch != b->ref.batch) return a->ref.batch < b->ref.batch ? -1 : 1;
+    return a->ref.span < b->ref.span ? -1 : a->ref.span > b->ref.span;
+}
+
 static int cmp_ref(const void *x, const void *y) {
     const span_ref *a = x, *b = y;
     if (a->batch != b->batch) return a->batch < b->batch ? -1 : 1;
@@ -259,17 +272,31 @@ int tws_head_find(tws_head *h, const char *tenant, const uint8_t trace_id[16], u
     uint16_t t = tenant_id(h, tenant, false);
     const trace_entry *e = t ? lookup(h, trace_id, t) : NULL;
     if (!e || e->n == 0) return TW_ENOTFOUND;
+    /* Candidates in the time range, sorted by span id (then by arrival) so
+     * that only spans sharing an id need the deep comparison: n log n, not
+     * n^2, for large traces. The earliest copy of a duplicate is kept. */
+    cand *c = tw__malloc(e->n * sizeof *c);
     span_ref *refs = tw__malloc(e->n * sizeof *refs);
-    if (!refs) return TW_ENOMEM;
-    size_t n = 0;
+    if (!c || !refs) {
+        tw__free(c);
+        tw__free(refs);
+        return TW_ENOMEM;
+    }
+    size_t nc = 0, n = 0;
     for (uint32_t i = 0; i < e->n; i++) {
         const tws_span *s = &h->batches[e->refs[i].batch].spans[e->refs[i].span];
         if (end_ns && (s->start_ns > end_ns || s->end_ns < start_ns)) continue;
-        bool dup = false;
-        for (size_t j = 0; j < n && !dup; j++)
-            dup = tws_span_equal(s, &h->batches[refs[j].batch].spans[refs[j].span]);
-        if (!dup) refs[n++] = e->refs[i];
+        c[nc++] = (cand){e->refs[i], s};
     }
+    qsort(c, nc, sizeof *c, cmp_cand);
+    for (size_t i = 0, group = 0; i < nc; i++) {
+        if (i == 0 || memcmp(c[i].s->span_id, c[i - 1].s->span_id, 8) != 0) group = n; /* a new span id */
+        bool dup = false;
+        for (size_t j = group; j < n && !dup; j++)
+            dup = tws_span_equal(c[i].s, &h->batches[refs[j].batch].spans[refs[j].span]);
+        if (!dup) refs[n++] = c[i].ref;
+    }
+    tw__free(c);
     if (n == 0) {
         tw__free(refs);
         return TW_ENOTFOUND;
