@@ -501,7 +501,7 @@ static void *gc_thread(void *p) {
         make_payload(id, buf, GC_LEN);
         tw_str part = {(const char *)buf, GC_LEN};
         if (i % 3 == 2) {
-            if (tws_wal_append_async(a->g->w, type_of(id), &part, 1, gc_done, a->g) != TW_OK)
+            if (tws_wal_append_async(a->g->w, type_of(id), &part, 1, gc_done, a->g, NULL) != TW_OK)
                 atomic_fetch_add(&a->g->failures, 1);
             continue;
         }
@@ -760,13 +760,13 @@ static void test_full(void **state) {
     make_payload(1, buf, LEN);
     tw_str part = {(const char *)buf, LEN};
     /* The flusher stalls in the first completion, like a stalled disk. */
-    assert_int_equal(tws_wal_append_async(w, type_of(1), &part, 1, gate_done, &g), TW_OK);
+    assert_int_equal(tws_wal_append_async(w, type_of(1), &part, 1, gate_done, &g, NULL), TW_OK);
     pthread_mutex_lock(&g.mu);
     while (!g.entered) pthread_cond_wait(&g.cv, &g.mu);
     pthread_mutex_unlock(&g.mu);
 
     int accepted = 0, rc;
-    while ((rc = tws_wal_append_async(w, type_of(1), &part, 1, count_done, &g)) == TW_OK) accepted++;
+    while ((rc = tws_wal_append_async(w, type_of(1), &part, 1, count_done, &g, NULL)) == TW_OK) accepted++;
     assert_int_equal(rc, TW_EFULL);
     /* The stalled record is durable already: it no longer counts. */
     assert_int_equal(accepted, MAXP / (LEN + 12));
@@ -778,7 +778,7 @@ static void test_full(void **state) {
      * is still TW_EFULL, never TW_ENOMEM. A sync append is refused too. */
     tw__alloc_fail_after(0);
     int refused = 0;
-    for (int i = 0; i < 20000; i++) refused += tws_wal_append_async(w, 2, &part, 1, count_done, &g) == TW_EFULL;
+    for (int i = 0; i < 20000; i++) refused += tws_wal_append_async(w, 2, &part, 1, count_done, &g, NULL) == TW_EFULL;
     refused += tws_wal_append(w, 2, &part, 1, NULL) == TW_EFULL;
     tw__alloc_fail_after(-1);
     assert_int_equal(refused, 20001);
@@ -902,7 +902,7 @@ static void test_reopen_many(void **state) {
             uint8_t buf[64];
             make_payload(expect_n + 1, buf, 64);
             tw_str part = {(const char *)buf, 64};
-            assert_int_equal(tws_wal_append_async(w, type_of(expect_n + 1), &part, 1, async_count, &ok), TW_OK);
+            assert_int_equal(tws_wal_append_async(w, type_of(expect_n + 1), &part, 1, async_count, &ok, NULL), TW_OK);
             expect_next += 76;
             expect_n += 2;
         }
@@ -1057,7 +1057,7 @@ static void test_write_error(void **state) {
         uint8_t b[20];
         make_payload(5000, b, 20);
         tw_str part = {(const char *)b, 20};
-        if (tws_wal_append_async(w, type_of(5000), &part, 1, NULL, NULL) != TW_EIO) _exit(15);
+        if (tws_wal_append_async(w, type_of(5000), &part, 1, NULL, NULL, NULL) != TW_EIO) _exit(15);
         tws_wal_close(w);
         _exit(0);
     }
@@ -1141,7 +1141,7 @@ static void *mix_thread(void *p) {
         tw_str part = {(const char *)buf, len};
         int rc;
         if (i % 2) {
-            while ((rc = tws_wal_append_async(a->w, type_of(id), &part, 1, mix_done, a->errors)) == TW_EFULL)
+            while ((rc = tws_wal_append_async(a->w, type_of(id), &part, 1, mix_done, a->errors, NULL)) == TW_EFULL)
                 sched_yield();
         } else {
             while ((rc = tws_wal_append(a->w, type_of(id), &part, 1, NULL)) == TW_EFULL) sched_yield();

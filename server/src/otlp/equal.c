@@ -2,8 +2,11 @@
  * equal.c — deep equality of decoded spans and attributes: the head's
  * "exact duplicate" test, and the round-trip checks of tests and fuzzers.
  * Doubles compare bit-for-bit in meaning: NaN equals NaN, -0 differs from 0.
+ * Attribute lists compare as maps (order does not matter: blocks group
+ * attributes by key); array and kvlist values compare in order.
  */
 #include <math.h>
+#include <stdlib.h>
 
 #include "otlp/model.h"
 
@@ -38,8 +41,47 @@ static bool kvs_equal(const tws_kv *a, const tws_kv *b, uint32_t n, int depth) {
     return true;
 }
 
+static int cmp_kv_key(const void *x, const void *y) {
+    const tws_kv *a = *(const tws_kv *const *)x, *b = *(const tws_kv *const *)y;
+    size_t n = a->key.len < b->key.len ? a->key.len : b->key.len;
+    int c = n ? memcmp(a->key.ptr, b->key.ptr, n) : 0;
+    return c ? c : (a->key.len > b->key.len) - (a->key.len < b->key.len);
+}
+
+/* Attributes are a map: equal when the same key/values are there in any
+ * order. The common case (same order) is one pass; otherwise both sides
+ * are sorted by key and each run of equal keys is matched pairwise. */
 bool tws_attrs_equal(const tws_attrs *a, const tws_attrs *b) {
-    return a->n == b->n && a->dropped == b->dropped && kvs_equal(a->items, b->items, a->n, 0);
+    if (a->n != b->n || a->dropped != b->dropped) return false;
+    if (kvs_equal(a->items, b->items, a->n, 0)) return true;
+    const tws_kv **x = tw__malloc(2 * (size_t)a->n * sizeof *x);
+    if (!x) return false;
+    const tws_kv **y = x + a->n;
+    for (uint32_t i = 0; i < a->n; i++) {
+        x[i] = &a->items[i];
+        y[i] = &b->items[i];
+    }
+    qsort(x, a->n, sizeof *x, cmp_kv_key);
+    qsort(y, a->n, sizeof *y, cmp_kv_key);
+    bool eq = true;
+    for (uint32_t i = 0; i < a->n && eq;) {
+        uint32_t j = i;
+        while (j < a->n && cmp_kv_key(&x[i], &x[j]) == 0) j++;
+        /* x[i..j) share a key: y[i..j) must hold the same key and values */
+        for (uint32_t k = i; k < j && eq; k++) eq = cmp_kv_key(&x[i], &y[k]) == 0;
+        for (uint32_t k = i; k < j && eq; k++) {
+            bool found = false;
+            for (uint32_t m = i; m < j && !found; m++)
+                if (y[m] && value_equal(&x[k]->val, &y[m]->val, 0)) {
+                    found = true;
+                    y[m] = NULL; /* used */
+                }
+            eq = found;
+        }
+        i = j;
+    }
+    tw__free(x);
+    return eq;
 }
 
 bool tws_span_equal(const tws_span *a, const tws_span *b) {

@@ -172,6 +172,12 @@ bool tws_str_equal(tw_str a, tw_str b);
 bool tws_attrs_equal(const tws_attrs *a, const tws_attrs *b);
 bool tws_span_equal(const tws_span *a, const tws_span *b);
 
+/* One span and the batch that holds its scope and resource. */
+typedef struct tws_span_ref {
+    const tws_batch *batch;
+    const tws_span *span;
+} tws_span_ref;
+
 /* Which spans to encode: `idx` lists span indices of `b` (NULL: all valid
  * spans in order). Output groups them into ResourceSpans / ScopeSpans by
  * their resource and scope, in order of first appearance. */

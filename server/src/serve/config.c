@@ -21,6 +21,7 @@ const char tws_serve_usage[] =
     "  --max-trace-bytes N          per-trace limit, excess spans refused (5000000)\n"
     "  --max-attr-value-len N       attribute values truncated beyond (2048)\n"
     "  --head-max-bytes N           memory for spans not yet in blocks; 429 above (1073741824)\n"
+    "  --retention DURATION         delete blocks whose newest span is older (14d)\n"
     "  --config FILE                YAML file with any of these settings; flags override it\n"
     "  --help                       this text\n";
 
@@ -38,6 +39,29 @@ void tws_config_defaults(tws_config *c) {
     c->wal_segment_bytes = 64u << 20;
     c->wal_max_pending = 64u << 20;
     snprintf(c->default_tenant, sizeof c->default_tenant, "single-tenant");
+    c->head_flush_interval_s = 60;
+    c->retention_s = 14 * 24 * 3600;
+    c->compaction_interval_s = 30;
+    c->compaction_window_s = 3600;
+    c->block_max_spans = 20000000;
+}
+
+int tws_parse_duration_s(const char *s, uint64_t *out) {
+    char *end;
+    errno = 0;
+    if (!*s || *s == '-' || *s == '+' || *s == ' ') return -1;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s) return -1;
+    static const struct { const char *u; uint64_t m; } units[] = {
+        {"", 1}, {"s", 1}, {"m", 60}, {"h", 3600}, {"d", 86400}, {"w", 7 * 86400},
+    };
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
+        if (strcmp(end, units[i].u) != 0) continue;
+        if (v > UINT64_MAX / 1000000000ull / units[i].m) return -1; /* kept in nanoseconds elsewhere */
+        *out = v * units[i].m;
+        return 0;
+    }
+    return -1;
 }
 
 int tws_split_hostport(const char *s, char *host, size_t host_len, uint16_t *port) {
@@ -139,6 +163,16 @@ int tws_config_parse_args(tws_config *c, int argc, char **argv, char *err, size_
         } else if (strcmp(name, "--max-attr-value-len") == 0) {
             if (set_uint(name, v, &x, err, n)) return -1;
             c->max_attr_value_len = x > UINT32_MAX ? UINT32_MAX : (uint32_t)x;
+        } else if (strcmp(name, "--retention") == 0) {
+            if (tws_parse_duration_s(v, &c->retention_s) != 0 || c->retention_s == 0) {
+                snprintf(err, n, "%s: \"%.80s\" is not a duration (e.g. 14d, 336h, 90m)", name, v);
+                return -1;
+            }
+        } else if (strcmp(name, "--head-flush-interval") == 0) { /* tests; in the YAML as head.flush_interval */
+            if (tws_parse_duration_s(v, &c->head_flush_interval_s) != 0 || c->head_flush_interval_s == 0) {
+                snprintf(err, n, "%s: \"%.80s\" is not a duration (e.g. 60s)", name, v);
+                return -1;
+            }
         } else if (strcmp(name, "--wal-no-sync") == 0) { /* benchmarks only; undocumented */
             c->wal_no_sync = strcmp(v, "true") == 0;
         } else if (strcmp(name, "--config") == 0) {

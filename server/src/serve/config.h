@@ -25,6 +25,13 @@ typedef struct tws_config {
     uint64_t wal_max_pending;    /* bytes waiting for fsync before 429: 64 MiB */
     bool wal_no_sync;            /* benchmarks only */
     char default_tenant[64];     /* when X-Scope-OrgID is absent: "single-tenant" */
+    /* blocks */
+    uint64_t head_flush_bytes;     /* flush the head to blocks at this size: 0 = head_max_bytes / 4 */
+    uint64_t head_flush_interval_s; /* ... or when its oldest batch is this old: 60 */
+    uint64_t retention_s;          /* blocks deleted once their newest span is this old: 14 days */
+    uint64_t compaction_interval_s; /* compaction and retention run this often: 30 */
+    uint64_t compaction_window_s;  /* only blocks starting in one window merge: 1 h */
+    uint64_t block_max_spans;      /* spans per compacted block: 20,000,000 */
 } tws_config;
 
 void tws_config_defaults(tws_config *c);
@@ -40,6 +47,9 @@ int tws_config_load_yaml(tws_config *c, const char *file, const char *text, size
 int tws_config_load_file(tws_config *c, const char *file, char *err, size_t err_len);
 /* "5000000", "64MiB", "1GB" -> bytes. 0 or -1. */
 int tws_parse_size(const char *s, uint64_t *out);
+
+/* "30s", "5m", "336h", "14d", or plain seconds -> seconds. 0 or -1. */
+int tws_parse_duration_s(const char *s, uint64_t *out);
 
 /* Split "host:port" (IPv6 as "[::1]:4318"). 0 or -1. */
 int tws_split_hostport(const char *s, char *host, size_t host_len, uint16_t *port);

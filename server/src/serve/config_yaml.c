@@ -25,7 +25,7 @@
 
 #include "serve/config.h"
 
-typedef enum { K_STR, K_ADDR, K_SIZE, K_U32 } kind;
+typedef enum { K_STR, K_ADDR, K_SIZE, K_U32, K_DUR } kind;
 
 typedef struct setting {
     const char *path; /* "limits.max_trace_bytes" */
@@ -38,6 +38,7 @@ typedef struct setting {
 #define ADDR(p, f) {p, K_ADDR, offsetof(tws_config, f), sizeof(((tws_config *)0)->f)}
 #define SIZE(p, f) {p, K_SIZE, offsetof(tws_config, f), 0}
 #define U32(p, f) {p, K_U32, offsetof(tws_config, f), 0}
+#define DUR(p, f) {p, K_DUR, offsetof(tws_config, f), 0}
 
 static const setting settings[] = {
     STR("data_dir", data_dir),
@@ -52,6 +53,12 @@ static const setting settings[] = {
     SIZE("wal.segment_bytes", wal_segment_bytes),
     SIZE("wal.max_pending", wal_max_pending),
     STR("tenants.default", default_tenant),
+    SIZE("head.flush_bytes", head_flush_bytes),
+    DUR("head.flush_interval", head_flush_interval_s),
+    DUR("blocks.retention", retention_s),
+    DUR("blocks.compaction_interval", compaction_interval_s),
+    DUR("blocks.compaction_window", compaction_window_s),
+    SIZE("blocks.max_spans", block_max_spans),
 };
 
 int tws_parse_size(const char *s, uint64_t *out) {
@@ -123,6 +130,11 @@ static int set_value(walker *w, const char *path, const yaml_event_t *ev, const 
             return fail(w, &ev->start_mark, path, "\"%.80s\" is not an integer up to 4294967295", v);
         uint32_t u = (uint32_t)n;
         memcpy(dst, &u, sizeof u);
+        return 0;
+    case K_DUR:
+        if (tws_parse_duration_s(v, &n) != 0 || n == 0)
+            return fail(w, &ev->start_mark, path, "\"%.80s\" is not a duration (e.g. 30s, 5m, 336h, 14d)", v);
+        memcpy(dst, &n, sizeof n);
         return 0;
     }
     return -1;

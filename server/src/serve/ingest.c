@@ -31,6 +31,8 @@ typedef struct ingest_req {
     uint64_t batch_bytes;
     uint32_t accepted, rejected_ids, rejected_limit;
     char tenant[160];
+    uint64_t lsn;                    /* of its WAL record, once appended */
+    struct ingest_req *prev, *next;  /* s->wal_first..wal_last while waiting for the WAL */
 } ingest_req;
 
 /* ---- HTTP replies ----------------------------------------------------------------------- */
@@ -129,6 +131,10 @@ static void on_durable_loop(evutil_socket_t fd, short what, void *arg) {
     ingest_req *r = arg;
     tws_server *s = r->s;
     s->inflight--;
+    if (r->prev) r->prev->next = r->next;
+    else s->wal_first = r->next;
+    if (r->next) r->next->prev = r->prev;
+    else s->wal_last = r->prev;
     s->head_reserved -= r->batch_bytes; /* the reservation becomes the batch, or is dropped */
     if (r->rc != TW_OK) {
         tws_ingest_refuse(s, r->sink, r->ctx, r->proto, TWS_REFUSE_STORAGE, r->accepted, 503, "Service Unavailable",
@@ -137,15 +143,22 @@ static void on_durable_loop(evutil_socket_t fd, short what, void *arg) {
         return;
     }
     int rc = tws_head_add(s->head, r->tenant, &r->batch, r->batch_bytes);
-    if (rc != TW_OK) /* only on out-of-memory (the room was reserved); durable, so back after a restart */
+    if (rc != TW_OK) { /* only on out-of-memory (the room was reserved); durable, so back after a restart */
         fprintf(stderr, "tracewire: a durable batch could not enter the in-memory head (%s); "
                         "it will be readable after a restart\n", tw_strerror(rc));
+        if (r->lsn < s->pin_lsn) s->pin_lsn = r->lsn; /* its WAL record must stay */
+    } else {
+        tws_flush_note_add(s);
+    }
     atomic_fetch_add(&s->metrics.spans_accepted[r->proto], r->accepted);
     atomic_fetch_add(&s->metrics.spans_refused[r->proto][TWS_REFUSE_INVALID_IDS], r->rejected_ids);
     atomic_fetch_add(&s->metrics.spans_refused[r->proto][TWS_REFUSE_TRACE_TOO_LARGE], r->rejected_limit);
     reply_ok(r);
     req_free(r);
+    tws_flush_maybe(s);
 }
+
+uint64_t tws_ingest_oldest_lsn(const tws_server *s) { return s->wal_first ? s->wal_first->lsn : UINT64_MAX; }
 
 /* On the WAL's flusher thread: hand back to the loop. */
 static void on_durable(void *user, int rc, uint64_t lsn) {
@@ -205,7 +218,7 @@ void tws_ingest_submit(tws_server *s, int proto, const char *tenant, const uint8
     r->batch_bytes = (uint64_t)len * 3 + (uint64_t)r->batch.n_spans * sizeof(tws_span) + 4096;
     /* Requests still waiting for the WAL have room reserved, so an
      * acknowledged batch always fits in the head when it arrives. */
-    if (!tws_head_has_room(s->head, s->head_reserved + r->batch_bytes)) {
+    if (!tws_flush_has_room(s, r->batch_bytes)) {
         tws_ingest_refuse(s, sink, ctx, proto, TWS_REFUSE_OVERLOADED, r->batch.n_spans, 429, "Too Many Requests",
                           TWS_RPC_RESOURCE_EXHAUSTED, "the in-memory head is full; retry later");
         req_free(r);
@@ -234,7 +247,7 @@ void tws_ingest_submit(tws_server *s, int proto, const char *tenant, const uint8
         return;
     }
     tw_str part = {(const char *)payload.data, payload.len};
-    rc = tws_wal_append_async(s->wal, TWS_WAL_TRACES, &part, 1, on_durable, r);
+    rc = tws_wal_append_async(s->wal, TWS_WAL_TRACES, &part, 1, on_durable, r, &r->lsn);
     tw__buf_free(&payload); /* the WAL copied it */
     if (rc != TW_OK) {
         bool full = rc == TW_EFULL;
@@ -248,6 +261,10 @@ void tws_ingest_submit(tws_server *s, int proto, const char *tenant, const uint8
     }
     atomic_fetch_add(&s->metrics.wal_bytes, part.len);
     s->inflight++;
+    r->prev = s->wal_last; /* LSNs grow with each append: the list stays in LSN order */
+    if (s->wal_last) s->wal_last->next = r;
+    else s->wal_first = r;
+    s->wal_last = r;
     s->head_reserved += r->batch_bytes;
 }
 
@@ -321,7 +338,7 @@ static void handle_traces(struct evhttp_request *req, void *arg) {
     tw__buf_free(&inflated); /* the batch never borrows from the input */
 }
 
-int tws_ingest_replay(tws_server *s, const uint8_t *p, size_t len, char *err, size_t err_len) {
+int tws_ingest_replay(tws_server *s, const uint8_t *p, size_t len, uint64_t lsn, char *err, size_t err_len) {
     if (len < 2 || p[0] != TWS_WAL_TRACES_V1 || (size_t)p[1] + 2 > len) {
         snprintf(err, err_len, "a traces record has an unknown version or a bad tenant length");
         return TW_EPARSE;
@@ -335,7 +352,11 @@ int tws_ingest_replay(tws_server *s, const uint8_t *p, size_t len, char *err, si
     tws_decode_error derr = {{0}};
     size_t off = 2 + (size_t)p[1];
     int rc = tws_otlp_decode_pb(p + off, len - off, &dopt, &b, &derr);
-    if (rc == TW_OK) rc = tws_head_add(s->head, tenant, &b, (uint64_t)(len - off) * 3 + (uint64_t)b.n_spans * sizeof(tws_span) + 4096);
+    uint64_t bytes = (uint64_t)(len - off) * 3 + (uint64_t)b.n_spans * sizeof(tws_span) + 4096;
+    if (rc == TW_OK) rc = tws_head_add(s->head, tenant, &b, bytes);
+    if (rc == TW_EFULL && s->store && tws_flush_now(s, lsn) == TW_OK) /* a log larger than the head */
+        rc = tws_head_add(s->head, tenant, &b, bytes);
+    if (rc == TW_OK) tws_flush_note_add(s);
     if (rc != TW_OK) snprintf(err, err_len, "%s", rc == TW_EPARSE ? derr.msg : tw_strerror(rc));
     tws_batch_free(&b);
     return rc;

@@ -67,6 +67,28 @@ void tws_metrics_render(const tws_metrics *m, const tws_gauges *g, tw__buf *o) {
                    (unsigned long long)g->wal_segments, (unsigned long long)g->head_bytes,
                    (unsigned long long)g->head_spans, (unsigned long long)g->head_traces);
     tw__buf_printf(o,
+                   "# HELP tracewire_blocks Blocks in the store.\n"
+                   "# TYPE tracewire_blocks gauge\ntracewire_blocks %llu\n"
+                   "# HELP tracewire_block_bytes Bytes of the blocks' data objects.\n"
+                   "# TYPE tracewire_block_bytes gauge\ntracewire_block_bytes %llu\n"
+                   "# HELP tracewire_block_spans Spans stored in blocks.\n"
+                   "# TYPE tracewire_block_spans gauge\ntracewire_block_spans %llu\n"
+                   "# HELP tracewire_head_flushes_total Heads written to blocks, by result.\n"
+                   "# TYPE tracewire_head_flushes_total counter\n"
+                   "tracewire_head_flushes_total{result=\"ok\"} %llu\n"
+                   "tracewire_head_flushes_total{result=\"failed\"} %llu\n"
+                   "# HELP tracewire_compactions_total Block compactions, by result.\n"
+                   "# TYPE tracewire_compactions_total counter\n"
+                   "tracewire_compactions_total{result=\"ok\"} %llu\n"
+                   "tracewire_compactions_total{result=\"failed\"} %llu\n"
+                   "# HELP tracewire_retention_deleted_blocks_total Blocks deleted by retention.\n"
+                   "# TYPE tracewire_retention_deleted_blocks_total counter\n"
+                   "tracewire_retention_deleted_blocks_total %llu\n",
+                   (unsigned long long)g->blocks, (unsigned long long)g->block_bytes,
+                   (unsigned long long)g->block_spans, (unsigned long long)g->flushes,
+                   (unsigned long long)g->flush_failures, (unsigned long long)g->compactions,
+                   (unsigned long long)g->compaction_failures, (unsigned long long)g->retention_deletes);
+    tw__buf_printf(o,
                    "# HELP tracewire_query_requests_total Trace-by-id queries.\n"
                    "# TYPE tracewire_query_requests_total counter\ntracewire_query_requests_total %llu\n"
                    "# HELP tracewire_query_not_found_total Trace-by-id queries that found nothing.\n"

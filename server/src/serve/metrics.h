@@ -41,6 +41,8 @@ void tws_metrics_observe_query(tws_metrics *m, uint64_t ns);
  * caller (head and WAL state). */
 typedef struct tws_gauges {
     uint64_t head_bytes, head_spans, head_traces, wal_pending_bytes, wal_syncs, wal_segments;
+    uint64_t blocks, block_bytes, block_spans, flushes, flush_failures, compactions, compaction_failures,
+        retention_deletes;
 } tws_gauges;
 void tws_metrics_render(const tws_metrics *m, const tws_gauges *g, tw__buf *out);
 

@@ -70,6 +70,59 @@ static int time_param(struct evkeyvalq *q, const char *name, uint64_t *ns) {
     return 0;
 }
 
+/* The pieces of one trace: the head, a head being flushed, the blocks. */
+typedef struct trace_parts {
+    tws_head_result head, frozen;
+    tws_batch *blocks;
+    size_t n_blocks;
+    tws_selection *sel;
+    uint32_t *idx;
+    char err[256];
+} trace_parts;
+
+static void parts_free(trace_parts *p) {
+    tws_head_result_free(&p->head);
+    tws_head_result_free(&p->frozen);
+    for (size_t i = 0; i < p->n_blocks; i++) tws_batch_free(&p->blocks[i]);
+    tw__free(p->blocks);
+    tw__free(p->sel);
+    tw__free(p->idx);
+}
+
+/* Gather every piece and merge them (duplicates once). A damaged block is
+ * reported on stderr and the rest of the trace is still answered. */
+static int find_trace(tws_server *s, const char *tenant, const uint8_t id[16], uint64_t start, uint64_t end,
+                      trace_parts *p, tws_trace_result *out) {
+    memset(p, 0, sizeof *p);
+    int rc = tws_head_find(s->head, tenant, id, start, end, &p->head);
+    if (rc == TW_OK || rc == TW_ENOTFOUND)
+        rc = s->frozen ? tws_head_find(s->frozen, tenant, id, start, end, &p->frozen) : TW_ENOTFOUND;
+    if (rc == TW_OK || rc == TW_ENOTFOUND) rc = tws_store_find(s->store, tenant, id, start, end, &p->blocks, &p->n_blocks, p->err);
+    if (rc == TW_EPARSE || rc == TW_EIO) {
+        fprintf(stderr, "tracewire: query: %s\n", p->err);
+        rc = TW_OK;
+    }
+    size_t n_sel = p->head.n_sel + p->frozen.n_sel + p->n_blocks, n_idx = 0;
+    for (size_t i = 0; i < p->n_blocks; i++) n_idx += p->blocks[i].n_spans;
+    p->sel = tw__calloc(n_sel ? n_sel : 1, sizeof *p->sel);
+    p->idx = tw__malloc((n_idx ? n_idx : 1) * sizeof *p->idx);
+    if (rc == TW_OK && (!p->sel || !p->idx)) rc = TW_ENOMEM;
+    if (rc != TW_OK) {
+        parts_free(p);
+        return rc;
+    }
+    size_t k = 0, at = 0;
+    for (size_t i = 0; i < p->head.n_sel; i++) p->sel[k++] = p->head.sel[i];
+    for (size_t i = 0; i < p->frozen.n_sel; i++) p->sel[k++] = p->frozen.sel[i];
+    for (size_t i = 0; i < p->n_blocks; i++) {
+        p->sel[k++] = (tws_selection){&p->blocks[i], p->idx + at, p->blocks[i].n_spans};
+        for (uint32_t j = 0; j < p->blocks[i].n_spans; j++) p->idx[at++] = j;
+    }
+    rc = tws_trace_merge(p->sel, k, out);
+    if (rc != TW_OK) parts_free(p);
+    return rc;
+}
+
 static void handle_trace(tws_server *s, struct evhttp_request *req, const char *id_str, const char *query, bool v2) {
     uint64_t t0 = mono_ns();
     atomic_fetch_add(&s->metrics.queries, 1);
@@ -95,8 +148,9 @@ static void handle_trace(tws_server *s, struct evhttp_request *req, const char *
 
     const char *tenant = evhttp_find_header(evhttp_request_get_input_headers(req), "X-Scope-OrgID");
     if (!tenant || !*tenant) tenant = s->cfg.default_tenant;
-    tws_head_result r;
-    int rc = tws_head_find(s->head, tenant, id, start, end, &r);
+    trace_parts parts;
+    tws_trace_result r;
+    int rc = find_trace(s, tenant, id, start, end, &parts, &r);
     if (rc == TW_ENOTFOUND) {
         atomic_fetch_add(&s->metrics.queries_not_found, 1);
         tws_reply_text(req, 404, "Not Found", "text/plain", "trace not found\n", 16);
@@ -104,7 +158,9 @@ static void handle_trace(tws_server *s, struct evhttp_request *req, const char *
         return;
     }
     if (rc != TW_OK) {
-        tws_reply_text(req, 500, "Internal Server Error", "text/plain", "out of memory\n", 14);
+        char msg[300];
+        int n = snprintf(msg, sizeof msg, "reading the trace failed: %s\n", parts.err[0] ? parts.err : tw_strerror(rc));
+        tws_reply_text(req, 500, "Internal Server Error", "text/plain", msg, (size_t)n);
         return;
     }
     tw__buf b;
@@ -138,7 +194,8 @@ static void handle_trace(tws_server *s, struct evhttp_request *req, const char *
         reply_buf(req, 200, "OK", "application/json", &b);
     }
     tw__buf_free(&b);
-    tws_head_result_free(&r);
+    tws_trace_result_free(&r);
+    parts_free(&parts);
     tws_metrics_observe_query(&s->metrics, mono_ns() - t0);
 }
 
@@ -147,7 +204,11 @@ static void handle_metrics(tws_server *s, struct evhttp_request *req) {
     tws_head_get_stats(s->head, &hs);
     tws_wal_stats ws;
     tws_wal_get_stats(s->wal, &ws);
-    tws_gauges g = {hs.bytes, hs.spans, hs.traces, ws.pending_bytes, ws.syncs, ws.segments};
+    tws_store_stats ss;
+    tws_store_get_stats(s->store, &ss);
+    tws_gauges g = {hs.bytes, hs.spans, hs.traces, ws.pending_bytes, ws.syncs, ws.segments,
+                    ss.blocks, ss.block_bytes, ss.block_spans, ss.flushes, ss.flush_failures, ss.compactions,
+                    ss.compaction_failures, ss.retention_deletes};
     tw__buf b;
     tw__buf_init(&b, 1u << 24);
     tws_metrics_render(&s->metrics, &g, &b);

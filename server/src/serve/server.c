@@ -10,7 +10,10 @@
 #include <event2/thread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "serve/server.h"
 #include "serve/server_int.h"
@@ -31,7 +34,7 @@ static int mkdir_p(const char *path) {
 
 typedef struct replay_ctx {
     tws_server *s;
-    uint64_t records, bad;
+    uint64_t records, bad, skipped;
     int last_pct;
 } replay_ctx;
 
@@ -39,8 +42,12 @@ static int on_record(void *user, uint8_t type, const uint8_t *p, size_t len, uin
     replay_ctx *c = user;
     c->records++;
     if (type != TWS_WAL_TRACES) return TW_OK; /* written by a newer version: skip */
+    if (lsn < c->s->checkpoint_lsn) { /* already in a block */
+        c->skipped++;
+        return TW_OK;
+    }
     char err[256];
-    if (tws_ingest_replay(c->s, p, len, err, sizeof err) != TW_OK) {
+    if (tws_ingest_replay(c->s, p, len, lsn, err, sizeof err) != TW_OK) {
         c->bad++;
         fprintf(stderr, "tracewire: WAL record at %llu skipped: %s\n", (unsigned long long)lsn, err);
     }
@@ -48,6 +55,42 @@ static int on_record(void *user, uint8_t type, const uint8_t *p, size_t len, uin
 }
 
 static void on_warn(void *user, const char *msg) { fprintf(stderr, "tracewire: write-ahead log: %s\n", msg); }
+
+static void store_log(const char *msg) { fprintf(stderr, "tracewire: blocks: %s\n", msg); }
+
+/* One server per data directory: the store deletes unfinished blocks at
+ * open, which is only right when no other process is writing them. */
+static int lock_data_dir(const char *dir) {
+    char path[600];
+    snprintf(path, sizeof path, "%s/lock", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        fprintf(stderr, "tracewire: cannot lock %s: %s (is another tracewire serve using this data directory?)\n",
+                path, strerror(errno));
+        if (fd >= 0) close(fd);
+        return -1;
+    }
+    return fd; /* held until the process exits */
+}
+
+static int open_store(tws_server *s) {
+    char dir[600], state[600], err[256] = "";
+    snprintf(dir, sizeof dir, "%s/blocks", s->cfg.data_dir);
+    snprintf(state, sizeof state, "%s/state", s->cfg.data_dir);
+    tws_objstore *obj;
+    tws_objstore_err oe = {{0}};
+    int rc = tws_objstore_local_open(dir, &obj, &oe);
+    if (rc) {
+        fprintf(stderr, "tracewire: cannot open the block directory %s: %s\n", dir, oe.msg[0] ? oe.msg : tw_strerror(rc));
+        return rc;
+    }
+    const tws_config *c = &s->cfg;
+    tws_store_options so = {.retention_s = c->retention_s, .maintenance_ms = c->compaction_interval_s * 1000,
+                            .compact_window_s = c->compaction_window_s, .block_max_spans = c->block_max_spans};
+    rc = tws_store_open(obj, state, &so, store_log, &s->store, &s->checkpoint_lsn, err);
+    if (rc) fprintf(stderr, "tracewire: cannot open the block store: %s\n", err[0] ? err : tw_strerror(rc));
+    return rc;
+}
 
 static void on_progress(void *user, uint64_t done, uint64_t total) {
     replay_ctx *c = user;
@@ -117,7 +160,7 @@ int tws_serve(const tws_config *cfg) {
     tws_server *s = tw__calloc(1, sizeof *s);
     if (!s) return 1;
     s->cfg = *cfg;
-    int exit_code = 1;
+    int exit_code = 1, lock_fd = -1;
     char wal_dir[600];
     snprintf(wal_dir, sizeof wal_dir, "%s/wal", cfg->data_dir);
     if (mkdir_p(wal_dir) != 0) {
@@ -129,12 +172,14 @@ int tws_serve(const tws_config *cfg) {
         goto out;
     }
     tws_head_options ho = {.max_bytes = cfg->head_max_bytes, .max_trace_bytes = cfg->max_trace_bytes};
-    if (tws_head_new(&ho, &s->head) != TW_OK) goto out;
+    if (tws_head_new(&ho, &s->head) != TW_OK || tws_flush_start(s) != TW_OK) goto out;
+    /* Blocks first: the checkpoint says which WAL records they already hold. */
+    if ((lock_fd = lock_data_dir(cfg->data_dir)) < 0 || open_store(s) != TW_OK) goto out;
 
     replay_ctx rc = {.s = s, .last_pct = -10};
     tws_wal_replay replay = {.record = on_record, .progress = on_progress, .warn = on_warn, .user = &rc};
     tws_wal_options wo = {.segment_bytes = cfg->wal_segment_bytes, .max_pending = cfg->wal_max_pending,
-                          .no_sync = cfg->wal_no_sync};
+                          .no_sync = cfg->wal_no_sync, .min_lsn = s->checkpoint_lsn};
     char msg[256] = "";
     int r = tws_wal_open(wal_dir, &wo, &replay, &s->wal, msg);
     if (r != TW_OK) {
@@ -144,6 +189,17 @@ int tws_serve(const tws_config *cfg) {
     if (replay.torn_bytes_cut)
         fprintf(stderr, "tracewire: cut a torn WAL tail of %llu bytes (a write interrupted by a crash; it was never acknowledged)\n",
                 (unsigned long long)replay.torn_bytes_cut);
+    {
+        tws_wal_stats ws;
+        tws_wal_get_stats(s->wal, &ws);
+        if (ws.next_lsn < s->checkpoint_lsn)
+            fprintf(stderr, "tracewire: the checkpoint (%llu) is past the end of the write-ahead log (%llu): the "
+                            "log was replaced; records below the checkpoint were not replayed\n",
+                    (unsigned long long)s->checkpoint_lsn, (unsigned long long)ws.next_lsn);
+    }
+    if (rc.skipped)
+        fprintf(stderr, "tracewire: %llu WAL record(s) already in blocks were not replayed\n",
+                (unsigned long long)rc.skipped);
     tws_head_stats hs;
     tws_head_get_stats(s->head, &hs);
 
@@ -165,6 +221,10 @@ int tws_serve(const tws_config *cfg) {
     exit_code = 0;
 out:
     if (s->wal) tws_wal_close(s->wal); /* drains and syncs what is queued */
+    tws_store_close(s->store); /* an unfinished flush is abandoned: its records stay in the WAL */
+    tws_head_free(s->frozen);
+    if (s->flush_done_ev) event_free(s->flush_done_ev);
+    if (s->flush_timer) event_free(s->flush_timer);
     if (s->sig_term) event_free(s->sig_term);
     if (s->sig_int) event_free(s->sig_int);
     if (s->drain_timer) event_free(s->drain_timer);
@@ -174,6 +234,7 @@ out:
     tws_head_free(s->head);
     if (s->base) event_base_free(s->base);
     tw__free(s);
+    if (lock_fd >= 0) close(lock_fd);
     if (exit_code == 0) fprintf(stderr, "tracewire: stopped\n");
     return exit_code;
 }

@@ -16,6 +16,7 @@
 #include "serve/config.h"
 #include "serve/metrics.h"
 #include "store/head.h"
+#include "store/store.h"
 #include "wal/wal.h"
 
 /* WAL record types. */
@@ -37,6 +38,18 @@ typedef struct tws_server {
     unsigned inflight;      /* requests waiting for the WAL */
     uint64_t head_reserved; /* head bytes promised to those requests */
     int stopping;
+    /* blocks (flush.c) */
+    tws_store *store;
+    tws_head *frozen;       /* the head being written to blocks, or NULL */
+    uint64_t frozen_bytes;  /* its memory, still counted against head_max_bytes */
+    uint64_t frozen_lsn;    /* WAL records below it are in frozen or in blocks */
+    uint64_t head_since_ms; /* when the head got its first batch (0: empty) */
+    uint64_t checkpoint_lsn;/* WAL records below it were in blocks at start: not replayed */
+    uint64_t pin_lsn;       /* a durable record that is not in the head: never release past it */
+    int flush_rc;           /* the worker's answer, read on the loop */
+    char flush_err[256];
+    struct event *flush_done_ev, *flush_timer;
+    struct ingest_req *wal_first, *wal_last; /* requests waiting for the WAL, in LSN order */
 } tws_server;
 
 /* ingest.c */
@@ -74,8 +87,8 @@ void tws_ingest_refuse(tws_server *s, const tws_ingest_sink *sink, void *ctx, in
  * is durable (or at once on a refusal). `tenant` is valid (tws_tenant_valid). */
 void tws_ingest_submit(tws_server *s, int proto, const char *tenant, const uint8_t *data, size_t len,
                        const tws_ingest_sink *sink, void *ctx);
-/* Apply one replayed WAL record to the head. */
-int tws_ingest_replay(tws_server *s, const uint8_t *payload, size_t len, char *err, size_t err_len);
+/* Apply one replayed WAL record (at `lsn`) to the head. */
+int tws_ingest_replay(tws_server *s, const uint8_t *payload, size_t len, uint64_t lsn, char *err, size_t err_len);
 
 /* grpc.c: the OTLP/gRPC receiver (h2c) on cfg.otlp_grpc_listen. */
 int tws_grpc_listen(tws_server *s);
@@ -83,6 +96,21 @@ int tws_grpc_listen(tws_server *s);
 void tws_grpc_stop_accepting(tws_server *s);
 /* Close every connection and the listener (at exit). */
 void tws_grpc_free(tws_server *s);
+
+/* The LSN of the oldest request still waiting for the WAL (ingest.c), or UINT64_MAX. */
+uint64_t tws_ingest_oldest_lsn(const tws_server *s);
+
+/* flush.c: moving the head into blocks. */
+int tws_flush_start(tws_server *s); /* the timer and the done event */
+/* After the head grew: freeze and flush it if it is big or old enough. */
+void tws_flush_maybe(tws_server *s);
+/* Note that a batch entered the head (for its age). */
+void tws_flush_note_add(tws_server *s);
+/* During replay, when the head is full: write it to blocks on this thread
+ * (every record below `cut` is in it or in blocks) and start a new one. */
+int tws_flush_now(tws_server *s, uint64_t cut);
+/* Room check for a batch of `bytes` (the head, reservations and a frozen head). */
+bool tws_flush_has_room(const tws_server *s, uint64_t bytes);
 
 /* query.c */
 void tws_query_register(tws_server *s);

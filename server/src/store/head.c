@@ -247,19 +247,6 @@ int tws_head_add(tws_head *h, const char *tenant, tws_batch *b, uint64_t bytes) 
 
 /* ---- lookup -------------------------------------------------------------------------- */
 
-typedef struct cand {
-    span_ref ref;
-    const tws_span *s;
-} cand;
-
-static int cmp_cand(const void *x, const void *y) {
-    const cand *a = x, *b = y;
-    int c = memcmp(a->s->span_id, b->s->span_id, 8);
-    if (c) return c;
-    if (a->ref.batch != b->ref.batch) return a->ref.batch < b->ref.batch ? -1 : 1;
-    return a->ref.span < b->ref.span ? -1 : a->ref.span > b->ref.span;
-}
-
 static int cmp_ref(const void *x, const void *y) {
     const span_ref *a = x, *b = y;
     if (a->batch != b->batch) return a->batch < b->batch ? -1 : 1;
@@ -272,66 +259,59 @@ int tws_head_find(tws_head *h, const char *tenant, const uint8_t trace_id[16], u
     uint16_t t = tenant_id(h, tenant, false);
     const trace_entry *e = t ? lookup(h, trace_id, t) : NULL;
     if (!e || e->n == 0) return TW_ENOTFOUND;
-    /* Candidates in the time range, sorted by span id (then by arrival) so
-     * that only spans sharing an id need the deep comparison: n log n, not
-     * n^2, for large traces. The earliest copy of a duplicate is kept. */
-    cand *c = tw__malloc(e->n * sizeof *c);
+    /* The trace's spans in the time range, one selection per batch. */
     span_ref *refs = tw__malloc(e->n * sizeof *refs);
-    if (!c || !refs) {
-        tw__free(c);
-        tw__free(refs);
-        return TW_ENOMEM;
-    }
-    size_t nc = 0, n = 0;
-    for (uint32_t i = 0; i < e->n; i++) {
+    uint32_t *idx = tw__malloc(e->n * sizeof *idx);
+    tws_selection *sel = tw__calloc(e->n, sizeof *sel);
+    int rc = refs && idx && sel ? TW_OK : TW_ENOMEM;
+    size_t n = 0, n_sel = 0;
+    for (uint32_t i = 0; rc == TW_OK && i < e->n; i++) {
         const tws_span *s = &h->batches[e->refs[i].batch].spans[e->refs[i].span];
-        if (end_ns && (s->start_ns > end_ns || s->end_ns < start_ns)) continue;
-        c[nc++] = (cand){e->refs[i], s};
+        if (!end_ns || (s->start_ns <= end_ns && s->end_ns >= start_ns)) refs[n++] = e->refs[i];
     }
-    qsort(c, nc, sizeof *c, cmp_cand);
-    for (size_t i = 0, group = 0; i < nc; i++) {
-        if (i == 0 || memcmp(c[i].s->span_id, c[i - 1].s->span_id, 8) != 0) group = n; /* a new span id */
-        bool dup = false;
-        for (size_t j = group; j < n && !dup; j++)
-            dup = tws_span_equal(c[i].s, &h->batches[refs[j].batch].spans[refs[j].span]);
-        if (!dup) refs[n++] = c[i].ref;
-    }
-    tw__free(c);
-    if (n == 0) {
-        tw__free(refs);
-        return TW_ENOTFOUND;
-    }
-    qsort(refs, n, sizeof *refs, cmp_ref);
-    out->idx_storage = tw__malloc(n * sizeof *out->idx_storage);
-    out->sel = tw__calloc(n, sizeof *out->sel);
-    if (!out->idx_storage || !out->sel) {
-        tw__free(refs);
-        tws_head_result_free(out);
-        return TW_ENOMEM;
-    }
-    out->start_ns = UINT64_MAX;
-    for (size_t i = 0; i < n; i++) {
-        const tws_batch *b = &h->batches[refs[i].batch];
-        const tws_span *s = &b->spans[refs[i].span];
-        if (!out->n_sel || out->sel[out->n_sel - 1].batch != b) {
-            out->sel[out->n_sel].batch = b;
-            out->sel[out->n_sel].idx = &out->idx_storage[i];
-            out->n_sel++;
+    if (rc == TW_OK) qsort(refs, n, sizeof *refs, cmp_ref);
+    for (size_t i = 0; rc == TW_OK && i < n; i++) {
+        if (i == 0 || refs[i].batch != refs[i - 1].batch) {
+            sel[n_sel].batch = &h->batches[refs[i].batch];
+            sel[n_sel].idx = &idx[i];
+            n_sel++;
         }
-        out->idx_storage[i] = refs[i].span;
-        out->sel[out->n_sel - 1].n++;
-        if (s->start_ns < out->start_ns) out->start_ns = s->start_ns;
-        if (s->end_ns > out->end_ns) out->end_ns = s->end_ns;
+        idx[i] = refs[i].span;
+        sel[n_sel - 1].n++;
     }
-    out->n_spans = n;
+    if (rc == TW_OK) rc = tws_trace_merge(sel, n_sel, out);
     tw__free(refs);
-    return TW_OK;
+    tw__free(idx);
+    tw__free(sel);
+    return rc;
 }
 
-void tws_head_result_free(tws_head_result *r) {
-    tw__free(r->sel);
-    tw__free(r->idx_storage);
-    memset(r, 0, sizeof *r);
+void tws_head_result_free(tws_head_result *r) { tws_trace_result_free(r); }
+
+size_t tws_head_n_tenants(const tws_head *h) { return h->n_tenants; }
+const char *tws_head_tenant(const tws_head *h, size_t i) { return i < h->n_tenants ? h->tenants[i] : NULL; }
+
+int tws_head_tenant_spans(const tws_head *h, size_t tenant, tws_span_ref **out, size_t *n_out) {
+    *out = NULL;
+    *n_out = 0;
+    size_t n = 0;
+    for (size_t i = 0; i < h->table_cap; i++)
+        if (h->table[i].tenant == tenant + 1) n += h->table[i].n;
+    if (n == 0) return TW_OK;
+    tws_span_ref *r = tw__malloc(n * sizeof *r);
+    if (!r) return TW_ENOMEM;
+    size_t k = 0;
+    for (size_t i = 0; i < h->table_cap; i++) {
+        const trace_entry *e = &h->table[i];
+        if (e->tenant != tenant + 1) continue;
+        for (uint32_t j = 0; j < e->n; j++) {
+            const tws_batch *b = &h->batches[e->refs[j].batch];
+            r[k++] = (tws_span_ref){b, &b->spans[e->refs[j].span]};
+        }
+    }
+    *out = r;
+    *n_out = n;
+    return TW_OK;
 }
 
 void tws_head_get_stats(const tws_head *h, tws_head_stats *out) {

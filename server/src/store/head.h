@@ -19,6 +19,7 @@
 #define TWS_HEAD_H
 
 #include "otlp/model.h"
+#include "store/merge.h"
 
 typedef struct tws_head tws_head;
 
@@ -49,21 +50,23 @@ bool tws_head_has_room(const tws_head *h, uint64_t bytes);
 int tws_head_add(tws_head *h, const char *tenant, tws_batch *b, uint64_t bytes);
 
 /* The spans of one trace: selections into the head's batches, valid until
- * the next tws_head_add or tws_head_free. Free with tws_head_result_free. */
-typedef struct tws_head_result {
-    tws_selection *sel;
-    size_t n_sel;
-    uint32_t *idx_storage;
-    size_t n_spans;
-    uint64_t start_ns, end_ns; /* earliest start, latest end */
-} tws_head_result;
+ * the next tws_head_add or tws_head_free. */
+typedef tws_trace_result tws_head_result;
 
 /* Spans of `trace_id` for `tenant` overlapping [start_ns, end_ns] (0, 0:
  * any time). Exact duplicates (tws_span_equal: every field the same) are
- * returned once. TW_ENOTFOUND when there are none. */
+ * returned once. TW_ENOTFOUND when there are none. Read-only: a head no
+ * longer added to may be searched from several threads. */
 int tws_head_find(tws_head *h, const char *tenant, const uint8_t trace_id[16], uint64_t start_ns,
                   uint64_t end_ns, tws_head_result *out);
 void tws_head_result_free(tws_head_result *r);
+
+/* Tenants in the head (index 0 .. n-1), for flushing. */
+size_t tws_head_n_tenants(const tws_head *h);
+const char *tws_head_tenant(const tws_head *h, size_t i);
+/* Every indexed span of tenant `i` (a tw__malloc'd array the caller frees),
+ * grouped by trace. Read-only. */
+int tws_head_tenant_spans(const tws_head *h, size_t i, tws_span_ref **out, size_t *n);
 
 typedef struct tws_head_stats {
     uint64_t bytes, batches, spans, traces, tenants;

@@ -56,7 +56,7 @@ typedef struct batch {
 struct tws_wal {
     int dirfd; /* holds the flock */
     char *dir;
-    uint64_t segment_bytes, max_pending;
+    uint64_t segment_bytes, max_pending, min_lsn;
     bool no_sync;
 
     pthread_mutex_t mu; /* guards the fields down to `full_refusals` */
@@ -468,6 +468,7 @@ static int replay_all(replay_ctx *c) {
         uint64_t size = fstatat(w->dirfd, name, &st, 0) == 0 ? (uint64_t)st.st_size : 0;
         start = first + TW_MAX(size, (uint64_t)1);
     }
+    start = TW_MAX(start, w->min_lsn); /* never below what the owner has already seen */
     char name[SEG_NAME_LEN + 1];
     seg_name(start, name);
     if ((rc = segs_reserve(w)) != TW_OK) return failf(c, rc, "%s: out of memory", w->dir);
@@ -621,6 +622,7 @@ int tws_wal_open(const char *dir, const tws_wal_options *o, tws_wal_replay *rp, 
     w->segment_bytes = o && o->segment_bytes ? o->segment_bytes : DEFAULT_BYTES;
     w->max_pending = o && o->max_pending ? o->max_pending : DEFAULT_BYTES;
     w->no_sync = o && o->no_sync;
+    w->min_lsn = o ? o->min_lsn : 0;
     w->queue = &w->bufs[0];
     int rc = TW_OK;
     bool mu_ok = false;
@@ -690,7 +692,7 @@ static int batch_reserve(batch *b, size_t rec, uint64_t limit) {
 }
 
 int tws_wal_append_async(tws_wal *w, uint8_t type, const tw_str *parts, size_t n, tws_wal_done_fn done,
-                         void *user) {
+                         void *user, uint64_t *lsn) {
     if (!w || type == 0 || (n && !parts)) return TW_EINVAL;
     uint64_t len = 0;
     for (size_t i = 0; i < n; i++) {
@@ -727,6 +729,7 @@ int tws_wal_append_async(tws_wal *w, uint8_t type, const tw_str *parts, size_t n
             d += l;
         }
         b->ent[b->n++] = (entry){.lsn = w->next_lsn, .size = rec, .done = done, .user = user};
+        if (lsn) *lsn = w->next_lsn;
         b->len += rec;
         w->next_lsn += rec;
         w->pending_bytes += rec;
@@ -760,7 +763,7 @@ int tws_wal_append(tws_wal *w, uint8_t type, const tw_str *parts, size_t n, uint
     waiter x = {.done = false};
     pthread_mutex_init(&x.mu, NULL);
     pthread_cond_init(&x.cv, NULL);
-    int rc = tws_wal_append_async(w, type, parts, n, waiter_done, &x);
+    int rc = tws_wal_append_async(w, type, parts, n, waiter_done, &x, NULL);
     if (rc == TW_OK) {
         pthread_mutex_lock(&x.mu);
         while (!x.done) pthread_cond_wait(&x.cv, &x.mu);

@@ -65,6 +65,8 @@ typedef struct tws_wal_options {
     uint64_t segment_bytes; /* rotate after this size; 0: 64 MiB */
     uint64_t max_pending;   /* bytes queued for the flusher; 0: 64 MiB */
     bool no_sync;           /* tests and benchmarks only: skip fdatasync */
+    uint64_t min_lsn;       /* a new log (no segment yet) starts at this LSN, so LSNs
+                               stay above any the owner recorded for an older log */
 } tws_wal_options;
 
 /* Called once per record in log order during replay. Return 0 to go on, or
@@ -102,12 +104,12 @@ int tws_wal_open(const char *dir, const tws_wal_options *o, tws_wal_replay *repl
 typedef void (*tws_wal_done_fn)(void *user, int rc, uint64_t lsn);
 
 /* Append one record made of `n` parts (concatenated; copied before the
- * call returns). Returns at once: TW_OK (done, unless NULL, will be called),
+ * call returns). *lsn (may be NULL) receives its LSN on TW_OK. Returns at once: TW_OK (done, unless NULL, will be called),
  * TW_EFULL (over max_pending: nothing queued, done not called), TW_EINVAL
  * (type 0, or larger than TWS_WAL_MAX_RECORD or than max_pending can ever
  * hold), TW_EIO (the WAL has failed, see above), TW_ESHUTDOWN, TW_ENOMEM. */
 int tws_wal_append_async(tws_wal *w, uint8_t type, const tw_str *parts, size_t n, tws_wal_done_fn done,
-                         void *user);
+                         void *user, uint64_t *lsn);
 /* The same, waiting for durability. Returns TW_OK, TW_EFULL, TW_EIO, ...
  * *lsn (may be NULL) receives the record's LSN. */
 int tws_wal_append(tws_wal *w, uint8_t type, const tw_str *parts, size_t n, uint64_t *lsn);

@@ -1,0 +1,134 @@
+/*
+ * block.h — immutable trace blocks: the long-term home of every span.
+ *
+ * A block holds the spans of one tenant, sorted by trace id, in row groups
+ * of whole traces. Inside a row group every field is a column: strings are
+ * dictionary-encoded (one dictionary per row group), span attributes are
+ * one column per (key, type) so a scan reads only the keys it asks for, and
+ * each column is a zstd frame with its own CRC-32C. Behind the row groups
+ * come an index (per row group: trace-id range, time range, place) and a
+ * bloom filter over the block's trace ids. The layout is in docs/FORMAT.md.
+ *
+ * Objects of block <id> of tenant <t> in the object store:
+ *   <t>/<id>/data       header, row groups, index, bloom filter, footer
+ *   <t>/<id>/meta.json  written last: a block without it is unfinished
+ *                       and is ignored (then deleted by the store)
+ *
+ * Invariants:
+ *  - A block never changes once meta.json exists; compaction writes new
+ *    blocks and deletes old ones.
+ *  - Traces are added in strictly increasing trace-id order and a trace is
+ *    never split across row groups of one block.
+ *  - Reading never trusts the file: every length, index and count is
+ *    checked, every column's CRC is verified before it is decompressed, and
+ *    a damaged block yields TW_EPARSE with a message, never a crash.
+ *  - Round trip: a span read back is tws_span_equal to the span written,
+ *    except that span attributes come back grouped by (key, type) in their
+ *    order of first appearance in the row group (attributes are a map;
+ *    tws_attrs_equal ignores order).
+ */
+#ifndef TWS_BLOCK_H
+#define TWS_BLOCK_H
+
+#include "objstore/objstore.h"
+#include "otlp/model.h"
+
+#define TWS_BLOCK_VERSION 1
+#define TWS_BLOCK_ID_LEN 36 /* canonical UUID text */
+
+/* What meta.json says about a block. */
+typedef struct tws_block_meta {
+    char id[TWS_BLOCK_ID_LEN + 1];
+    char tenant[151];
+    uint32_t version;
+    uint32_t level; /* 0: written from the head; n: made by compaction of level < n */
+    uint64_t start_ns, end_ns; /* earliest span start, latest span end */
+    uint8_t min_trace[16], max_trace[16];
+    uint64_t spans, traces, row_groups;
+    uint64_t size; /* bytes of the data object */
+    uint64_t index_off, index_len, bloom_off, bloom_len;
+    int64_t created; /* unix seconds */
+} tws_block_meta;
+
+/* ---- writing ------------------------------------------------------------ */
+
+typedef struct tws_block_writer tws_block_writer;
+
+typedef struct tws_block_writer_options {
+    uint32_t row_group_spans; /* start a new row group after this many spans; 0: 8192 */
+    uint32_t row_group_bytes; /* ... or this much encoded data; 0: 4 MiB */
+    int zstd_level;           /* 0: 3 */
+    uint32_t level;           /* compaction level recorded in meta */
+} tws_block_writer_options;
+
+int tws_block_writer_new(const char *tenant, const tws_block_writer_options *o, tws_block_writer **out);
+void tws_block_writer_free(tws_block_writer *w);
+
+/* Add every span of one trace (all with the same trace id, which must be
+ * greater than the previous trace's). Spans are stored in the given order.
+ * TW_EINVAL (order, mixed ids, a rejected span), TW_ENOMEM. */
+int tws_block_writer_add_trace(tws_block_writer *w, const tws_span_ref *spans, size_t n);
+
+/* Spans and encoded bytes added so far. */
+uint64_t tws_block_writer_spans(const tws_block_writer *w);
+uint64_t tws_block_writer_bytes(const tws_block_writer *w);
+
+/* Finish the block and put its data and meta.json objects into `store`
+ * (data first). `meta` (may be NULL) receives the block's description.
+ * TW_EINVAL when no span was added. After this the writer can only be freed. */
+int tws_block_writer_finish(tws_block_writer *w, tws_objstore *store, tws_block_meta *meta, char err[256]);
+
+/* ---- reading ------------------------------------------------------------ */
+
+typedef struct tws_block tws_block;
+
+/* Read meta.json, the index and the bloom filter of block `id` of `tenant`.
+ * TW_ENOTFOUND (no meta.json: unfinished or deleted), TW_EPARSE (damaged:
+ * *err says what), TW_EIO. */
+int tws_block_open(tws_objstore *store, const char *tenant, const char *id, tws_block **out, char err[256]);
+void tws_block_close(tws_block *b);
+const tws_block_meta *tws_block_get_meta(const tws_block *b);
+/* Bytes of memory the open block holds (index and bloom filter). */
+uint64_t tws_block_memory(const tws_block *b);
+
+/* May the block hold `trace_id`? (id range and bloom filter) */
+bool tws_block_may_contain(const tws_block *b, const uint8_t trace_id[16]);
+
+/* Decode the spans of `trace_id` overlapping [start_ns, end_ns] (0, 0: any
+ * time) into `out` (initialised by the caller; spans are appended to a fresh
+ * batch, which the caller frees). TW_OK (out->n_spans may be 0 when the
+ * bloom filter was wrong), TW_EPARSE (damaged block), TW_EIO, TW_ENOMEM. */
+int tws_block_find_trace(tws_block *b, const uint8_t trace_id[16], uint64_t start_ns, uint64_t end_ns,
+                         tws_batch *out, char err[256]);
+
+/* Decode row group `i` (< meta.row_groups) whole into `out`: spans in trace
+ * order, the spans of one trace contiguous. */
+int tws_block_read_row_group(tws_block *b, uint64_t i, tws_batch *out, char err[256]);
+
+/* Delete the block's objects (meta.json first, so a half-deleted block is
+ * an unfinished one). */
+int tws_block_delete(tws_objstore *store, const char *tenant, const char *id, char err[256]);
+
+/* meta.json: write it / read it back (TW_EPARSE with *err naming the field). */
+int tws_block_meta_json(const tws_block_meta *m, tw__buf *out);
+int tws_block_meta_parse(const char *json, size_t len, tws_block_meta *m, char err[256]);
+
+/* Object keys of a block. */
+void tws_block_key(char *out, size_t cap, const char *tenant, const char *id, const char *object);
+
+/* A fresh random block id (UUID version 4 text). */
+void tws_block_new_id(char out[TWS_BLOCK_ID_LEN + 1]);
+bool tws_block_id_valid(const char *id);
+
+/* Bloom filter over trace ids, shared by the writer and the reader. */
+typedef struct tws_bloom {
+    uint64_t *words;
+    uint32_t n_words; /* bits = 64 * n_words */
+    uint32_t k;       /* probes */
+} tws_bloom;
+int tws_bloom_init(tws_bloom *b, uint64_t n_items); /* ~1% false positives */
+void tws_bloom_add(tws_bloom *b, const uint8_t id[16]);
+bool tws_bloom_test(const tws_bloom *b, const uint8_t id[16]);
+void tws_bloom_free(tws_bloom *b);
+
+#endif

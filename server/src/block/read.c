@@ -1,0 +1,645 @@
+/*
+ * read.c — reading blocks (block.h): meta.json, index and bloom filter at
+ * open; one row group per trace lookup; whole row groups for compaction.
+ *
+ * Nothing read is trusted: every count is bounded by the bytes that could
+ * hold it before anything is allocated, every id is checked against the
+ * table it indexes, and each column's CRC-32C is verified before zstd sees
+ * it. Errors name the block, the row group and what was wrong.
+ *
+ * Decoded strings point into a copy of the row group's dictionary placed
+ * in the output batch's arena, so the batch owns everything it refers to.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <zstd.h>
+
+#include "block/block.h"
+#include "block/format.h"
+#include "common/crc32c.h"
+
+struct tws_block {
+    tws_objstore *store;
+    tws_block_meta meta;
+    uint8_t *index; /* row_groups x TWS_IDX_ENTRY */
+    tws_bloom bloom;
+    char data_key[512];
+};
+
+const tws_block_meta *tws_block_get_meta(const tws_block *b) { return &b->meta; }
+
+uint64_t tws_block_memory(const tws_block *b) {
+    return sizeof *b + b->meta.row_groups * TWS_IDX_ENTRY + (uint64_t)b->bloom.n_words * 8;
+}
+
+void tws_block_close(tws_block *b) {
+    if (!b) return;
+    tw__free(b->index);
+    tws_bloom_free(&b->bloom);
+    tw__free(b);
+}
+
+static int damaged(char err[256], const tws_block *b, const char *what) {
+    snprintf(err, 256, "block %s/%s is damaged: %s", b->meta.tenant, b->meta.id, what);
+    return TW_EPARSE;
+}
+
+static int io_error(char err[256], const char *key, int rc, const tws_objstore_err *oe) {
+    snprintf(err, 256, "reading %s: %s", key, oe->msg[0] ? oe->msg : tw_strerror(rc));
+    return rc;
+}
+
+int tws_block_open(tws_objstore *store, const char *tenant, const char *id, tws_block **out, char err[256]) {
+    err[0] = 0;
+    *out = NULL;
+    tws_block *b = tw__calloc(1, sizeof *b);
+    if (!b) return TW_ENOMEM;
+    b->store = store;
+    char key[512];
+    tws_objstore_err oe = {{0}};
+    uint8_t *js = NULL;
+    size_t js_len = 0;
+    tws_block_key(key, sizeof key, tenant, id, "meta.json");
+    int rc = tws_obj_get(store, key, &js, &js_len, &oe);
+    if (rc) {
+        tw__free(b);
+        return rc == TW_ENOTFOUND ? rc : io_error(err, key, rc, &oe);
+    }
+    rc = tws_block_meta_parse((const char *)js, js_len, &b->meta, err);
+    tw__free(js);
+    tws_block_meta *m = &b->meta;
+    if (rc == TW_OK && (strcmp(m->id, id) || strcmp(m->tenant, tenant))) {
+        snprintf(err, 256, "%s names block %s/%s", key, m->tenant, m->id);
+        rc = TW_EPARSE;
+    }
+    if (rc == TW_OK &&
+        (m->row_groups == 0 || m->row_groups > (1u << 24) || m->index_len != m->row_groups * TWS_IDX_ENTRY + 4 ||
+         m->index_off < TWS_BLK_HEADER || m->index_off + m->index_len > m->bloom_off || m->bloom_len < 12 ||
+         m->bloom_len > (1ull << 32) || m->bloom_off + m->bloom_len + TWS_BLK_FOOTER != m->size ||
+         m->spans == 0 || m->traces == 0 || m->traces > m->spans))
+        rc = damaged(err, b, "meta.json describes an impossible layout");
+    if (rc) {
+        tw__free(b);
+        return rc;
+    }
+    tws_block_key(b->data_key, sizeof b->data_key, tenant, id, "data");
+    uint8_t *idx = tw__malloc(m->index_len), *bl = idx ? tw__malloc(m->bloom_len) : NULL;
+    if (!bl) {
+        tw__free(idx);
+        tw__free(b);
+        return TW_ENOMEM;
+    }
+    rc = tws_obj_get_range(store, b->data_key, m->index_off, m->index_len, idx, &oe);
+    if (rc == TW_OK) rc = tws_obj_get_range(store, b->data_key, m->bloom_off, m->bloom_len, bl, &oe);
+    if (rc == TW_ENOTFOUND) rc = damaged(err, b, "the data object is missing or shorter than meta.json says");
+    else if (rc) rc = io_error(err, b->data_key, rc, &oe);
+    if (rc == TW_OK && tw__crc32c(0, idx, m->index_len - 4) != tws_get_le32(idx + m->index_len - 4))
+        rc = damaged(err, b, "index checksum mismatch");
+    if (rc == TW_OK && tw__crc32c(0, bl, m->bloom_len - 4) != tws_get_le32(bl + m->bloom_len - 4))
+        rc = damaged(err, b, "bloom filter checksum mismatch");
+    if (rc == TW_OK) {
+        uint32_t k = tws_get_le32(bl), words = tws_get_le32(bl + 4);
+        if (k == 0 || k > 32 || words == 0 || (uint64_t)words * 8 + 12 != m->bloom_len) {
+            rc = damaged(err, b, "bloom filter header");
+        } else if (!(b->bloom.words = tw__malloc((size_t)words * 8))) {
+            rc = TW_ENOMEM;
+        } else {
+            b->bloom.k = k;
+            b->bloom.n_words = words;
+            for (uint32_t i = 0; i < words; i++) b->bloom.words[i] = tws_get_le64(bl + 8 + 8 * (size_t)i);
+        }
+    }
+    /* row groups must be in trace-id order, inside the data, and not overlap */
+    for (uint64_t i = 0; rc == TW_OK && i < m->row_groups; i++) {
+        const uint8_t *e = idx + i * TWS_IDX_ENTRY;
+        uint64_t off = tws_get_le64(e + 32), len = tws_get_le64(e + 40);
+        if (memcmp(e, e + 16, 16) > 0 || (i && memcmp(e - TWS_IDX_ENTRY + 16, e, 16) >= 0) ||
+            off < TWS_BLK_HEADER || len < TWS_RG_HEADER || off + len > m->index_off || len > (1ull << 31))
+            rc = damaged(err, b, "index entry out of order or out of bounds");
+    }
+    tw__free(bl);
+    if (rc) {
+        tw__free(idx);
+        tws_block_close(b);
+        return rc;
+    }
+    b->index = idx;
+    *out = b;
+    return TW_OK;
+}
+
+bool tws_block_may_contain(const tws_block *b, const uint8_t trace_id[16]) {
+    return memcmp(trace_id, b->meta.min_trace, 16) >= 0 && memcmp(trace_id, b->meta.max_trace, 16) <= 0 &&
+           tws_bloom_test(&b->bloom, trace_id);
+}
+
+/* ---- decoding a row group ------------------------------------------------------------ */
+
+typedef struct col {
+    const uint8_t *p; /* raw (decompressed) bytes */
+    size_t len;
+    uint8_t type;
+    uint32_t key;
+} col;
+
+typedef struct rg {
+    tws_batch *out;
+    char *err;
+    const tws_block *blk;
+    col fixed[COL_ATTR_MORE + 1];
+    col *attrs;
+    uint32_t n_attrs;
+    void **owned; /* decompressed buffers */
+    uint32_t n_owned;
+    tw_str *dict;
+    uint32_t n_dict;
+    uint32_t n_traces, n_spans;
+    uint64_t base;
+} rg;
+
+static int rg_bad(rg *r, const char *what) { return damaged(r->err, r->blk, what); }
+
+static int load_column(rg *r, const uint8_t *e, const uint8_t *stored, col *c) {
+    uint8_t codec = e[2];
+    uint32_t raw = tws_get_le32(e + 8), len = tws_get_le32(e + 12);
+    if (tw__crc32c(0, stored, len) != tws_get_le32(e + 16)) return rg_bad(r, "column checksum mismatch");
+    c->type = e[3];
+    c->key = tws_get_le32(e + 4);
+    if (codec == TWS_CODEC_RAW) {
+        if (raw != len) return rg_bad(r, "raw column length");
+        c->p = stored;
+        c->len = len;
+        return TW_OK;
+    }
+    if (codec != TWS_CODEC_ZSTD || raw > TWS_COL_MAX_RAW) return rg_bad(r, "unknown column codec or size");
+    uint8_t *buf = tw__malloc(raw ? raw : 1);
+    if (!buf) return TW_ENOMEM;
+    r->owned[r->n_owned++] = buf;
+    size_t z = ZSTD_decompress(buf, raw, stored, len);
+    if (ZSTD_isError(z) || z != raw) return rg_bad(r, "column does not decompress to its length");
+    c->p = buf;
+    c->len = raw;
+    return TW_OK;
+}
+
+static tws_rd col_rd(const col *c) {
+    const uint8_t *p = c->p ? c->p : (const uint8_t *)""; /* an absent column reads as empty */
+    return (tws_rd){p, p + c->len, false};
+}
+
+static int read_dict_id(rg *r, tws_rd *d, tw_str *out) {
+    uint64_t id = tws_rd_varint(d);
+    if (d->bad || id >= r->n_dict) {
+        d->bad = true;
+        return TW_EPARSE;
+    }
+    if (out) *out = r->dict[id];
+    return TW_OK;
+}
+
+static int read_kvs(rg *r, tws_rd *d, tws_kv **items, uint32_t *n, int depth);
+
+/* One generic value; out NULL: skip it. */
+static int read_value(rg *r, tws_rd *d, tws_value *out, uint8_t type, int depth) {
+    tws_value tmp;
+    tws_value *v = out ? out : &tmp;
+    memset(v, 0, sizeof *v);
+    if (depth > 64) return TW_EPARSE;
+    v->type = (tws_type)type;
+    switch (type) {
+    case TWS_STRING: return read_dict_id(r, d, &v->u.s);
+    case TWS_BOOL: v->u.b = tws_rd_u8(d) != 0; break;
+    case TWS_INT: v->u.i = tws_unzigzag(tws_rd_varint(d)); break;
+    case TWS_DOUBLE: {
+        const uint8_t *p = tws_rd_bytes(d, 8);
+        uint64_t x = p ? tws_get_le64(p) : 0;
+        memcpy(&v->u.d, &x, 8);
+        break;
+    }
+    case TWS_BYTES: {
+        uint64_t n = tws_rd_varint(d);
+        const uint8_t *p = n <= (uint64_t)(d->end - d->p) ? tws_rd_bytes(d, (size_t)n) : NULL;
+        if (!p) return TW_EPARSE;
+        if (out) {
+            char *c = tws_batch_alloc(r->out, n ? n : 1);
+            if (!c) return TW_ENOMEM;
+            memcpy(c, p, n);
+            v->u.s = (tw_str){c, (size_t)n};
+        }
+        break;
+    }
+    case TWS_ARRAY: {
+        uint64_t n = tws_rd_varint(d);
+        if (n > (uint64_t)(d->end - d->p)) return TW_EPARSE; /* each value takes a byte at least */
+        v->n = (uint32_t)n;
+        if (out && n && !(v->u.arr = tws_batch_alloc(r->out, n * sizeof *v->u.arr))) return TW_ENOMEM;
+        for (uint64_t i = 0; i < n; i++) {
+            uint8_t t = tws_rd_u8(d);
+            int rc = read_value(r, d, out ? &v->u.arr[i] : NULL, t, depth + 1);
+            if (rc) return rc;
+        }
+        break;
+    }
+    case TWS_KVLIST: return read_kvs(r, d, out ? &v->u.kv : NULL, &v->n, depth + 1);
+    case TWS_EMPTY: break;
+    default: return TW_EPARSE;
+    }
+    return d->bad ? TW_EPARSE : TW_OK;
+}
+
+static int read_kvs(rg *r, tws_rd *d, tws_kv **items, uint32_t *n_out, int depth) {
+    uint64_t n = tws_rd_varint(d);
+    if (d->bad || n > (uint64_t)(d->end - d->p) / 2) return TW_EPARSE; /* key and type: 2 bytes at least */
+    *n_out = (uint32_t)n;
+    if (items) {
+        *items = NULL;
+        if (n && !(*items = tws_batch_alloc(r->out, n * sizeof **items))) return TW_ENOMEM;
+    }
+    for (uint64_t i = 0; i < n; i++) {
+        tws_kv *kv = items ? &(*items)[i] : NULL;
+        int rc = read_dict_id(r, d, kv ? &kv->key : NULL);
+        if (rc) return rc;
+        uint8_t t = tws_rd_u8(d);
+        if ((rc = read_value(r, d, kv ? &kv->val : NULL, t, depth))) return rc;
+    }
+    return TW_OK;
+}
+
+static int read_attrs(rg *r, tws_rd *d, tws_attrs *a, bool keep) {
+    tws_attrs tmp;
+    if (!a) a = &tmp;
+    int rc = read_kvs(r, d, keep ? &a->items : NULL, &a->n, 0);
+    uint64_t dropped = tws_rd_varint(d);
+    a->dropped = dropped > UINT32_MAX ? UINT32_MAX : (uint32_t)dropped;
+    return rc ? rc : d->bad ? TW_EPARSE : TW_OK;
+}
+
+/* Directory, columns, dictionary, resources and scopes. */
+static int rg_load(rg *r, const uint8_t *buf, size_t len) {
+    if (len < TWS_RG_HEADER || memcmp(buf, TWS_RG_MAGIC, 4)) return rg_bad(r, "row group header");
+    uint32_t n_cols = tws_get_le32(buf + 4);
+    r->n_traces = tws_get_le32(buf + 8);
+    r->n_spans = tws_get_le32(buf + 12);
+    r->base = tws_get_le64(buf + 16);
+    if (n_cols > TWS_RG_MAX_COLUMNS || (uint64_t)n_cols * TWS_RG_DIRENT + 4 > len - TWS_RG_HEADER || !r->n_traces ||
+        r->n_traces > r->n_spans || r->n_spans > len)
+        return rg_bad(r, "row group header counts");
+    r->owned = tw__calloc(n_cols + 1, sizeof *r->owned);
+    r->attrs = tw__calloc(n_cols + 1, sizeof *r->attrs);
+    if (!r->owned || !r->attrs) return TW_ENOMEM;
+    const uint8_t *dir = buf + TWS_RG_HEADER, *data = dir + (size_t)n_cols * TWS_RG_DIRENT + 4;
+    size_t head = TWS_RG_HEADER + (size_t)n_cols * TWS_RG_DIRENT, avail = len - head - 4, at = 0;
+    if (tw__crc32c(0, buf, head) != tws_get_le32(buf + head)) return rg_bad(r, "row group directory checksum mismatch");
+    for (uint32_t i = 0; i < n_cols; i++) {
+        const uint8_t *e = dir + (size_t)i * TWS_RG_DIRENT;
+        uint16_t id = (uint16_t)(e[0] | e[1] << 8);
+        uint32_t stored = tws_get_le32(e + 12);
+        if (stored > avail - at) return rg_bad(r, "column past the end of the row group");
+        col *c;
+        if (id == COL_ATTR) {
+            c = &r->attrs[r->n_attrs++];
+        } else if (id >= 1 && id <= COL_ATTR_MORE && !r->fixed[id].p) {
+            c = &r->fixed[id];
+        } else {
+            return rg_bad(r, "unknown or repeated column");
+        }
+        int rc = load_column(r, e, data + at, c);
+        if (rc) return rc;
+        if (!c->p) c->p = (const uint8_t *)""; /* an empty raw column */
+        at += stored;
+    }
+    /* the dictionary */
+    tws_rd lens = col_rd(&r->fixed[COL_DICT_LENS]);
+    const col *dd = &r->fixed[COL_DICT_DATA];
+    uint64_t n = 0;
+    for (tws_rd t = lens; t.p < t.end && !t.bad; n++) tws_rd_varint(&t);
+    if (n > UINT32_MAX) return rg_bad(r, "dictionary size");
+    char *strings = tws_batch_alloc(r->out, dd->len ? dd->len : 1);
+    r->dict = tw__malloc((n ? n : 1) * sizeof *r->dict);
+    if (!strings || !r->dict) return TW_ENOMEM;
+    if (dd->len) memcpy(strings, dd->p, dd->len);
+    uint64_t off = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        uint64_t l = tws_rd_varint(&lens);
+        if (lens.bad || l > dd->len - off) return rg_bad(r, "dictionary lengths");
+        r->dict[i] = (tw_str){strings + off, (size_t)l};
+        off += l;
+    }
+    if (off != dd->len) return rg_bad(r, "dictionary lengths");
+    r->n_dict = (uint32_t)n;
+    /* resources and scopes */
+    tws_batch *o = r->out;
+    tws_rd d = col_rd(&r->fixed[COL_RESOURCES]);
+    uint64_t nr = tws_rd_varint(&d);
+    if (d.bad || nr == 0 || nr > r->fixed[COL_RESOURCES].len) return rg_bad(r, "resource table");
+    if (!(o->resources = tws_batch_alloc(o, nr * sizeof *o->resources))) return TW_ENOMEM;
+    memset(o->resources, 0, nr * sizeof *o->resources);
+    o->n_resources = (uint32_t)nr;
+    for (uint32_t i = 0; i < nr; i++) {
+        int rc = read_dict_id(r, &d, &o->resources[i].schema_url);
+        if (!rc) rc = read_attrs(r, &d, &o->resources[i].attrs, true);
+        if (rc == TW_ENOMEM) return rc;
+        if (rc) return rg_bad(r, "resource table");
+    }
+    d = col_rd(&r->fixed[COL_SCOPES]);
+    uint64_t ns = tws_rd_varint(&d);
+    if (d.bad || ns == 0 || ns > r->fixed[COL_SCOPES].len) return rg_bad(r, "scope table");
+    if (!(o->scopes = tws_batch_alloc(o, ns * sizeof *o->scopes))) return TW_ENOMEM;
+    memset(o->scopes, 0, ns * sizeof *o->scopes);
+    o->n_scopes = (uint32_t)ns;
+    for (uint32_t i = 0; i < ns; i++) {
+        tws_scope *s = &o->scopes[i];
+        uint64_t ri = tws_rd_varint(&d);
+        int rc = ri < nr ? TW_OK : TW_EPARSE;
+        s->resource_idx = (uint32_t)ri;
+        if (!rc) rc = read_dict_id(r, &d, &s->name);
+        if (!rc) rc = read_dict_id(r, &d, &s->version);
+        if (!rc) rc = read_dict_id(r, &d, &s->schema_url);
+        if (!rc) rc = read_attrs(r, &d, &s->attrs, true);
+        if (rc == TW_ENOMEM) return rc;
+        if (rc) return rg_bad(r, "scope table");
+    }
+    return TW_OK;
+}
+
+static void rg_free(rg *r) {
+    for (uint32_t i = 0; i < r->n_owned; i++) tw__free(r->owned[i]);
+    tw__free(r->owned);
+    tw__free(r->attrs);
+    tw__free(r->dict);
+}
+
+/* Decode spans [s0, s1) of the row group into r->out, keeping those that
+ * overlap [start, end] (end 0: all). */
+static int rg_spans(rg *r, uint32_t s0, uint32_t s1, uint64_t start, uint64_t end) {
+    tws_batch *o = r->out;
+    uint32_t want = s1 - s0;
+    tws_span *spans = tws_batch_alloc(o, (want ? want : 1) * sizeof *spans);
+    uint32_t *n_attr = tw__calloc(want ? want : 1, sizeof *n_attr);
+    if (!spans || !n_attr) {
+        tw__free(n_attr);
+        return TW_ENOMEM;
+    }
+    memset(spans, 0, want * sizeof *spans);
+    int rc = TW_OK;
+#define BAD(what)                                                                                                    \
+    do {                                                                                                             \
+        rc = rg_bad(r, what);                                                                                        \
+        goto done;                                                                                                   \
+    } while (0)
+    const col *ids = &r->fixed[COL_TRACE_ID], *sids = &r->fixed[COL_SPAN_ID];
+    if (ids->len != (size_t)r->n_traces * 16 || sids->len != (size_t)r->n_spans * 8) BAD("id column lengths");
+    tws_rd tspans = col_rd(&r->fixed[COL_TRACE_SPANS]), tstart = col_rd(&r->fixed[COL_TRACE_START]);
+    tws_rd parent = col_rd(&r->fixed[COL_PARENT]), pid = col_rd(&r->fixed[COL_PARENT_ID]);
+    tws_rd st = col_rd(&r->fixed[COL_START]), dur = col_rd(&r->fixed[COL_DURATION]);
+    tws_rd name = col_rd(&r->fixed[COL_NAME]), bits = col_rd(&r->fixed[COL_BITS]);
+    tws_rd smsg = col_rd(&r->fixed[COL_STATUS_MSG]), tstate = col_rd(&r->fixed[COL_TRACE_STATE]);
+    tws_rd flags = col_rd(&r->fixed[COL_FLAGS]), scope = col_rd(&r->fixed[COL_SCOPE]);
+    tws_rd drop = col_rd(&r->fixed[COL_DROPPED]), ev = col_rd(&r->fixed[COL_EVENTS]);
+    tws_rd lk = col_rd(&r->fixed[COL_LINKS]), more = col_rd(&r->fixed[COL_ATTR_MORE]);
+    uint32_t s = 0;
+    for (uint32_t t = 0; t < r->n_traces && s < s1; t++) {
+        uint64_t n = tws_rd_varint(&tspans);
+        uint64_t ts = r->base + (uint64_t)tws_unzigzag(tws_rd_varint(&tstart));
+        if (tspans.bad || tstart.bad || n == 0 || n > r->n_spans - s) BAD("trace span counts");
+        uint32_t first = s;
+        for (uint32_t k = 0; k < n; k++, s++) {
+            bool keep = s >= s0 && s < s1;
+            tws_span *sp = keep ? &spans[s - s0] : NULL, tmp;
+            if (!sp) sp = &tmp;
+            memset(sp, 0, sizeof *sp);
+            memcpy(sp->trace_id, ids->p + (size_t)t * 16, 16);
+            memcpy(sp->span_id, sids->p + (size_t)s * 8, 8);
+            uint64_t pv = tws_rd_varint(&parent);
+            if (pv == 1) {
+                const uint8_t *p = tws_rd_bytes(&pid, 8);
+                if (!p) BAD("parent ids");
+                memcpy(sp->parent_span_id, p, 8);
+                sp->has_parent = true;
+            } else if (pv >= 2) {
+                if (pv - 2 >= n) BAD("parent reference");
+                memcpy(sp->parent_span_id, sids->p + ((size_t)first + (size_t)(pv - 2)) * 8, 8);
+                sp->has_parent = true;
+            }
+            sp->start_ns = ts + tws_rd_varint(&st);
+            sp->end_ns = sp->start_ns + (uint64_t)tws_unzigzag(tws_rd_varint(&dur));
+            if (read_dict_id(r, &name, &sp->name)) BAD("span names");
+            uint8_t b = tws_rd_u8(&bits);
+            sp->kind = b & 7;
+            sp->status_code = (b >> 3) & 3;
+            if (sp->kind > 5 || sp->status_code > 2) BAD("span kind or status");
+            if ((b & SPB_STATUS_MSG) && read_dict_id(r, &smsg, &sp->status_message)) BAD("status messages");
+            if ((b & SPB_TRACE_STATE) && read_dict_id(r, &tstate, &sp->trace_state)) BAD("trace states");
+            uint64_t f = tws_rd_varint(&flags), sc = tws_rd_varint(&scope);
+            if (f > UINT32_MAX || sc >= o->n_scopes) BAD("flags or scope");
+            sp->flags = (uint32_t)f;
+            sp->scope_idx = (uint32_t)sc;
+            if (b & SPB_DROPPED) {
+                uint64_t da = tws_rd_varint(&drop), de = tws_rd_varint(&drop), dl = tws_rd_varint(&drop);
+                sp->attrs.dropped = da > UINT32_MAX ? UINT32_MAX : (uint32_t)da;
+                sp->dropped_events = de > UINT32_MAX ? UINT32_MAX : (uint32_t)de;
+                sp->dropped_links = dl > UINT32_MAX ? UINT32_MAX : (uint32_t)dl;
+            }
+            uint64_t ne = tws_rd_varint(&ev);
+            if (ev.bad || ne > (uint64_t)(ev.end - ev.p) / 3) BAD("event counts");
+            sp->n_events = (uint32_t)ne;
+            if (keep && ne && !(sp->events = tws_batch_alloc(o, ne * sizeof *sp->events))) {
+                rc = TW_ENOMEM;
+                goto done;
+            }
+            for (uint64_t i = 0; i < ne; i++) {
+                tws_event *e = keep ? &sp->events[i] : NULL, etmp;
+                if (!e) e = &etmp;
+                e->time_ns = sp->start_ns + (uint64_t)tws_unzigzag(tws_rd_varint(&ev));
+                if (read_dict_id(r, &ev, &e->name) || (rc = read_attrs(r, &ev, &e->attrs, keep))) {
+                    if (rc == TW_ENOMEM) goto done;
+                    BAD("events");
+                }
+            }
+            uint64_t nl = tws_rd_varint(&lk);
+            if (lk.bad || nl > (uint64_t)(lk.end - lk.p) / 27) BAD("link counts");
+            sp->n_links = (uint32_t)nl;
+            if (keep && nl && !(sp->links = tws_batch_alloc(o, nl * sizeof *sp->links))) {
+                rc = TW_ENOMEM;
+                goto done;
+            }
+            for (uint64_t i = 0; i < nl; i++) {
+                tws_link *l = keep ? &sp->links[i] : NULL, ltmp;
+                if (!l) l = &ltmp;
+                memset(l, 0, sizeof *l);
+                const uint8_t *lt = tws_rd_bytes(&lk, 16), *ls = tws_rd_bytes(&lk, 8);
+                if (!lt || !ls) BAD("links");
+                memcpy(l->trace_id, lt, 16);
+                memcpy(l->span_id, ls, 8);
+                uint64_t tsid = tws_rd_varint(&lk);
+                if (tsid > r->n_dict) BAD("links");
+                if (tsid) l->trace_state = r->dict[tsid - 1];
+                uint64_t lf = tws_rd_varint(&lk);
+                l->flags = lf > UINT32_MAX ? UINT32_MAX : (uint32_t)lf;
+                if ((rc = read_attrs(r, &lk, &l->attrs, keep))) {
+                    if (rc == TW_ENOMEM) goto done;
+                    BAD("links");
+                }
+            }
+            /* attributes past the column limit: counted now, decoded below */
+            uint64_t nm = tws_rd_varint(&more);
+            if (more.bad || nm > (uint64_t)(more.end - more.p) / 2) BAD("extra attributes");
+            for (uint64_t i = 0; i < nm; i++) {
+                if (read_dict_id(r, &more, NULL)) BAD("extra attributes");
+                uint8_t ty = tws_rd_u8(&more);
+                if (read_value(r, &more, NULL, ty, 0)) BAD("extra attributes");
+            }
+            if (keep) n_attr[s - s0] = (uint32_t)nm;
+            if (parent.bad || st.bad || dur.bad || bits.bad || flags.bad || scope.bad || drop.bad) BAD("span columns");
+        }
+    }
+    if (s < s1) BAD("fewer spans than the header says");
+
+    /* Span attributes: count each kept span's entries over all columns,
+     * then place them in column order, then the extra ones. */
+    tws_rd *ard = tw__calloc(r->n_attrs + 1, sizeof *ard);
+    if (!ard) {
+        rc = TW_ENOMEM;
+        goto done;
+    }
+    for (uint32_t c = 0; c < r->n_attrs && rc == TW_OK; c++) {
+        tws_rd d = col_rd(&r->attrs[c]);
+        uint64_t n = tws_rd_varint(&d), si = 0;
+        if (d.bad || n > (uint64_t)(d.end - d.p)) rc = rg_bad(r, "attribute column count");
+        for (uint64_t i = 0; i < n && rc == TW_OK; i++) {
+            si += tws_rd_varint(&d);
+            if (d.bad || si >= r->n_spans) rc = rg_bad(r, "attribute span index");
+            else if (si >= s0 && si < s1) n_attr[si - s0]++;
+        }
+        ard[c] = d; /* at the values now */
+    }
+    uint64_t total = 0;
+    for (uint32_t i = 0; i < want && rc == TW_OK; i++) total += n_attr[i];
+    tws_kv *kvs = rc == TW_OK && total ? tws_batch_alloc(o, total * sizeof *kvs) : NULL;
+    if (rc == TW_OK && total && !kvs) rc = TW_ENOMEM;
+    for (uint32_t i = 0, at = 0; i < want && rc == TW_OK; i++) {
+        spans[i].attrs.items = kvs ? kvs + at : NULL;
+        at += n_attr[i];
+        n_attr[i] = 0; /* now: filled so far */
+    }
+    for (uint32_t c = 0; c < r->n_attrs && rc == TW_OK; c++) {
+        tws_rd d = col_rd(&r->attrs[c]);
+        uint64_t n = tws_rd_varint(&d), si = 0;
+        tws_rd v = ard[c];
+        const col *cc = &r->attrs[c];
+        if (cc->key >= r->n_dict || cc->type > TWS_BYTES) {
+            rc = rg_bad(r, "attribute column key or type");
+            break;
+        }
+        for (uint64_t i = 0; i < n && rc == TW_OK; i++) {
+            si += tws_rd_varint(&d);
+            bool keep = si >= s0 && si < s1;
+            tws_kv *kv = keep ? &spans[si - s0].attrs.items[n_attr[si - s0]++] : NULL;
+            if (kv) kv->key = r->dict[cc->key];
+            int e = cc->type == TWS_STRING || cc->type == TWS_INT || cc->type == TWS_DOUBLE || cc->type == TWS_BOOL
+                        ? read_value(r, &v, kv ? &kv->val : NULL, cc->type, 0)
+                        : read_value(r, &v, kv ? &kv->val : NULL, tws_rd_u8(&v), 0);
+            if (e == TW_ENOMEM) rc = e;
+            else if (e) rc = rg_bad(r, "attribute values");
+        }
+    }
+    tw__free(ard);
+    /* the extra attributes, after the column ones */
+    more = col_rd(&r->fixed[COL_ATTR_MORE]);
+    for (uint32_t si = 0; si < s1 && rc == TW_OK; si++) {
+        uint64_t nm = tws_rd_varint(&more);
+        for (uint64_t i = 0; i < nm && rc == TW_OK; i++) {
+            bool keep = si >= s0;
+            tws_kv *kv = keep ? &spans[si - s0].attrs.items[n_attr[si - s0]++] : NULL;
+            int e = read_dict_id(r, &more, kv ? &kv->key : NULL);
+            if (!e) e = read_value(r, &more, kv ? &kv->val : NULL, tws_rd_u8(&more), 0);
+            if (e == TW_ENOMEM) rc = e;
+            else if (e) rc = rg_bad(r, "extra attributes");
+        }
+    }
+    for (uint32_t i = 0; i < want && rc == TW_OK; i++) spans[i].attrs.n = n_attr[i];
+    if (rc == TW_OK) {
+        uint32_t kept = 0;
+        for (uint32_t i = 0; i < want; i++)
+            if (!end || (spans[i].start_ns <= end && spans[i].end_ns >= start)) spans[kept++] = spans[i];
+        o->spans = spans;
+        o->n_spans = kept;
+    }
+done:
+#undef BAD
+    tw__free(n_attr);
+    return rc;
+}
+
+/* Read row group `i` of `b` and decode the spans of `trace` (NULL: all). */
+static int read_rg(tws_block *b, uint64_t i, const uint8_t *trace, uint64_t start, uint64_t end, tws_batch *out,
+                   char err[256]) {
+    const uint8_t *e = b->index + i * TWS_IDX_ENTRY;
+    uint64_t off = tws_get_le64(e + 32), len = tws_get_le64(e + 40);
+    uint8_t *buf = tw__malloc(len);
+    if (!buf) return TW_ENOMEM;
+    tws_objstore_err oe = {{0}};
+    int rc = tws_obj_get_range(b->store, b->data_key, off, len, buf, &oe);
+    if (rc) {
+        tw__free(buf);
+        return rc == TW_ENOTFOUND ? damaged(err, b, "the data object is shorter than its index says")
+                                  : io_error(err, b->data_key, rc, &oe);
+    }
+    rg r = {.out = out, .err = err, .blk = b};
+    rc = rg_load(&r, buf, len);
+    uint32_t s0 = 0, s1 = r.n_spans;
+    if (rc == TW_OK && trace) {
+        /* the trace's place: trace ids are sorted; spans before it are the
+         * sum of the counts of the traces before it */
+        const col *ids = &r.fixed[COL_TRACE_ID];
+        if (ids->len != (size_t)r.n_traces * 16) {
+            rc = rg_bad(&r, "trace id column length");
+        } else {
+            size_t lo = 0, hi = r.n_traces;
+            while (lo < hi) {
+                size_t mid = (lo + hi) / 2;
+                if (memcmp(ids->p + mid * 16, trace, 16) < 0) lo = mid + 1;
+                else hi = mid;
+            }
+            if (lo == r.n_traces || memcmp(ids->p + lo * 16, trace, 16)) {
+                s1 = 0; /* not here: the bloom filter was wrong */
+            } else {
+                tws_rd ts = col_rd(&r.fixed[COL_TRACE_SPANS]);
+                uint64_t before = 0;
+                for (size_t t = 0; t < lo; t++) before += tws_rd_varint(&ts);
+                uint64_t n = tws_rd_varint(&ts);
+                if (ts.bad || before + n > r.n_spans) rc = rg_bad(&r, "trace span counts");
+                s0 = (uint32_t)before;
+                s1 = (uint32_t)(before + n);
+            }
+        }
+    }
+    if (rc == TW_OK && s1 > s0) rc = rg_spans(&r, s0, s1, start, end);
+    rg_free(&r);
+    tw__free(buf);
+    return rc;
+}
+
+int tws_block_find_trace(tws_block *b, const uint8_t trace_id[16], uint64_t start_ns, uint64_t end_ns,
+                         tws_batch *out, char err[256]) {
+    err[0] = 0;
+    if (!tws_block_may_contain(b, trace_id)) return TW_OK;
+    if (end_ns && (b->meta.start_ns > end_ns || b->meta.end_ns < start_ns)) return TW_OK;
+    size_t lo = 0, hi = b->meta.row_groups; /* first row group whose max id >= trace */
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (memcmp(b->index + mid * TWS_IDX_ENTRY + 16, trace_id, 16) < 0) lo = mid + 1;
+        else hi = mid;
+    }
+    if (lo == b->meta.row_groups || memcmp(b->index + lo * TWS_IDX_ENTRY, trace_id, 16) > 0) return TW_OK;
+    const uint8_t *e = b->index + lo * TWS_IDX_ENTRY;
+    if (end_ns && (tws_get_le64(e + 56) > end_ns || tws_get_le64(e + 64) < start_ns)) return TW_OK;
+    return read_rg(b, lo, trace_id, start_ns, end_ns, out, err);
+}
+
+int tws_block_read_row_group(tws_block *b, uint64_t i, tws_batch *out, char err[256]) {
+    err[0] = 0;
+    if (i >= b->meta.row_groups) return TW_EINVAL;
+    return read_rg(b, i, NULL, 0, 0, out, err);
+}

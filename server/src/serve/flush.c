@@ -1,0 +1,131 @@
+/*
+ * flush.c — moving the in-memory head into blocks, on the loop thread.
+ *
+ * When the head holds head_flush_bytes, or its oldest batch is
+ * head_flush_interval old, it is frozen (a new empty head takes its place)
+ * and handed to the store's worker with a cut LSN: every WAL record below
+ * the cut is in the frozen head, in an earlier block, or was never
+ * acknowledged. The cut is the LSN of the oldest request still waiting for
+ * the WAL (its spans will enter the new head), or the WAL's end when none
+ * waits — lowered to any durable record that failed to enter the head.
+ *
+ * When the worker reports success the frozen head is freed and the WAL is
+ * released below the cut; until then queries read the frozen head as well,
+ * so there is no moment at which an acknowledged span cannot be found. On
+ * failure the frozen head stays and the flush is retried every second;
+ * meanwhile the new head fills up to head_max_bytes (counting the frozen
+ * one) and the receivers answer 429.
+ */
+#include <stdio.h>
+#include <time.h>
+
+#include "serve/server_int.h"
+
+static uint64_t mono_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+bool tws_flush_has_room(const tws_server *s, uint64_t bytes) {
+    return tws_head_has_room(s->head, s->head_reserved + s->frozen_bytes + bytes);
+}
+
+void tws_flush_note_add(tws_server *s) {
+    if (!s->head_since_ms) s->head_since_ms = mono_ms();
+}
+
+/* On the worker thread. */
+static void on_flushed(void *user, int rc, const char *err) {
+    tws_server *s = user;
+    s->flush_rc = rc;
+    snprintf(s->flush_err, sizeof s->flush_err, "%s", err);
+    event_active(s->flush_done_ev, EV_TIMEOUT, 0);
+}
+
+static void submit(tws_server *s) {
+    if (tws_store_flush(s->store, s->frozen, s->frozen_lsn, on_flushed, s) != TW_OK)
+        fprintf(stderr, "tracewire: a flush is already running (not expected); retrying\n");
+}
+
+/* On the loop thread, once the worker answered. */
+static void on_flushed_loop(evutil_socket_t fd, short what, void *arg) {
+    tws_server *s = arg;
+    if (!s->frozen) return;
+    if (s->flush_rc != TW_OK) {
+        s->flush_rc = 1; /* "failed, retry at the next tick" (never a TW_* code) */
+        return;
+    }
+    int rc = tws_wal_release_before(s->wal, s->frozen_lsn);
+    if (rc != TW_OK)
+        fprintf(stderr, "tracewire: old write-ahead log segments could not be deleted (%s); retried after the "
+                        "next flush\n", tw_strerror(rc));
+    tws_head_free(s->frozen);
+    s->frozen = NULL;
+    s->frozen_bytes = 0;
+    tws_flush_maybe(s); /* the new head may already be due */
+}
+
+void tws_flush_maybe(tws_server *s) {
+    if (!s->store) return;
+    if (s->frozen) {
+        if (s->flush_rc == 1) { /* the last attempt failed: try again */
+            s->flush_rc = 0;
+            submit(s);
+        }
+        return;
+    }
+    tws_head_stats hs;
+    tws_head_get_stats(s->head, &hs);
+    if (!hs.batches) return;
+    uint64_t limit = s->cfg.head_flush_bytes ? s->cfg.head_flush_bytes : s->cfg.head_max_bytes / 4;
+    bool old = s->head_since_ms && mono_ms() - s->head_since_ms >= s->cfg.head_flush_interval_s * 1000;
+    if (hs.bytes < limit && !old) return;
+    tws_head *fresh;
+    tws_head_options ho = {.max_bytes = s->cfg.head_max_bytes, .max_trace_bytes = s->cfg.max_trace_bytes};
+    if (tws_head_new(&ho, &fresh) != TW_OK) return; /* out of memory: try at the next tick */
+    tws_wal_stats ws;
+    tws_wal_get_stats(s->wal, &ws);
+    uint64_t cut = ws.next_lsn, oldest = tws_ingest_oldest_lsn(s);
+    if (oldest < cut) cut = oldest;
+    if (s->pin_lsn < cut) cut = s->pin_lsn;
+    s->frozen = s->head;
+    s->frozen_bytes = hs.bytes;
+    s->frozen_lsn = cut;
+    s->head = fresh;
+    s->head_since_ms = 0;
+    s->flush_rc = 0;
+    submit(s);
+}
+
+int tws_flush_now(tws_server *s, uint64_t cut) {
+    tws_head *fresh;
+    tws_head_options ho = {.max_bytes = s->cfg.head_max_bytes, .max_trace_bytes = s->cfg.max_trace_bytes};
+    int rc = tws_head_new(&ho, &fresh);
+    if (rc) return rc;
+    char err[256] = "";
+    tws_head_stats hs;
+    tws_head_get_stats(s->head, &hs);
+    fprintf(stderr, "tracewire: the head is full during replay: writing %llu spans to blocks\n",
+            (unsigned long long)hs.spans);
+    if ((rc = tws_store_flush_now(s->store, s->head, cut, err)) != TW_OK) {
+        fprintf(stderr, "tracewire: %s\n", err[0] ? err : tw_strerror(rc));
+        tws_head_free(fresh);
+        return rc;
+    }
+    tws_head_free(s->head);
+    s->head = fresh;
+    s->head_since_ms = 0;
+    return TW_OK;
+}
+
+static void on_tick(evutil_socket_t fd, short what, void *arg) { tws_flush_maybe(arg); }
+
+int tws_flush_start(tws_server *s) {
+    s->pin_lsn = UINT64_MAX;
+    s->flush_done_ev = event_new(s->base, -1, 0, on_flushed_loop, s);
+    s->flush_timer = event_new(s->base, -1, EV_PERSIST, on_tick, s);
+    struct timeval tv = {1, 0};
+    if (!s->flush_done_ev || !s->flush_timer || event_add(s->flush_timer, &tv)) return TW_ENOMEM;
+    return TW_OK;
+}

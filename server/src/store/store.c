@@ -1,0 +1,749 @@
+/*
+ * store.c — the block store (store.h): the set of open blocks, the worker
+ * thread, flushing a frozen head, compaction, retention, the checkpoint.
+ *
+ * The set is an array of reference-counted entries under one mutex. The
+ * array holds one reference; a find or a compaction takes one per block it
+ * reads. Removing a block (compaction, retention) marks it doomed and drops
+ * the array's reference; whoever drops the last one deletes its objects.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "store/store.h"
+
+typedef struct entry {
+    tws_block *b;
+    _Atomic uint32_t refs;
+    bool doomed;
+} entry;
+
+struct tws_store {
+    tws_store_options o;
+    tws_objstore *obj, *state;
+    void (*log)(const char *msg);
+    pthread_mutex_t mu;
+    pthread_cond_t cv, idle;
+    pthread_t worker;
+    bool worker_started, stop, busy, maintain_now;
+    uint64_t maintain_gen, maintain_done;
+    entry **set;
+    size_t n, cap;
+    /* the pending flush */
+    const tws_head *flush_head;
+    uint64_t flush_lsn;
+    tws_store_flushed_fn flush_done;
+    void *flush_user;
+    tws_store_stats stats;
+};
+
+static void logf_(tws_store *st, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void logf_(tws_store *st, const char *fmt, ...) {
+    if (!st->log) return;
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    st->log(msg);
+}
+
+/* ---- the set ------------------------------------------------------------------------ */
+
+static void entry_unref(tws_store *st, entry *e) {
+    if (!tw__ref_release(&e->refs)) return;
+    if (e->doomed) {
+        char err[256];
+        const tws_block_meta *m = tws_block_get_meta(e->b);
+        if (tws_block_delete(st->obj, m->tenant, m->id, err)) logf_(st, "%s (left in place)", err);
+    }
+    tws_block_close(e->b);
+    tw__free(e);
+}
+
+/* Add an open block (the set takes it over). Called with mu held. */
+static int set_add(tws_store *st, tws_block *b) {
+    if (st->n == st->cap) {
+        size_t cap = st->cap ? st->cap * 2 : 64;
+        entry **s = tw__realloc(st->set, cap * sizeof *s);
+        if (!s) return TW_ENOMEM;
+        st->set = s;
+        st->cap = cap;
+    }
+    entry *e = tw__calloc(1, sizeof *e);
+    if (!e) return TW_ENOMEM;
+    e->b = b;
+    atomic_init(&e->refs, 1);
+    st->set[st->n++] = e;
+    const tws_block_meta *m = tws_block_get_meta(b);
+    st->stats.blocks++;
+    st->stats.block_bytes += m->size;
+    st->stats.block_spans += m->spans;
+    return TW_OK;
+}
+
+/* Take entry i out of the set, doomed. Called with mu held; the caller
+ * unrefs it after unlocking. */
+static entry *set_remove(tws_store *st, size_t i) {
+    entry *e = st->set[i];
+    st->set[i] = st->set[--st->n];
+    e->doomed = true;
+    const tws_block_meta *m = tws_block_get_meta(e->b);
+    st->stats.blocks--;
+    st->stats.block_bytes -= m->size;
+    st->stats.block_spans -= m->spans;
+    return e;
+}
+
+static int open_and_add(tws_store *st, const char *tenant, const char *id, char err[256]) {
+    tws_block *b;
+    int rc = tws_block_open(st->obj, tenant, id, &b, err);
+    if (rc) return rc;
+    pthread_mutex_lock(&st->mu);
+    rc = set_add(st, b);
+    pthread_mutex_unlock(&st->mu);
+    if (rc) tws_block_close(b);
+    return rc;
+}
+
+/* ---- open: list the blocks ----------------------------------------------------------------- */
+
+typedef struct listing {
+    char (*keys)[512];
+    size_t n, cap;
+} listing;
+
+static int on_key(void *user, const char *key, uint64_t size) {
+    listing *l = user;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 256;
+        char(*k)[512] = tw__realloc(l->keys, cap * sizeof *k);
+        if (!k) return TW_ENOMEM;
+        l->keys = k;
+        l->cap = cap;
+    }
+    snprintf(l->keys[l->n++], 512, "%s", key);
+    return TW_OK;
+}
+
+/* "tenant/id/object" -> its parts; false for other keys. */
+static bool split_key(const char *key, char tenant[151], char id[TWS_BLOCK_ID_LEN + 1], const char **object) {
+    const char *a = strchr(key, '/');
+    if (!a || a - key > 150) return false;
+    const char *b = strchr(a + 1, '/');
+    if (!b || b - a - 1 != TWS_BLOCK_ID_LEN || strchr(b + 1, '/')) return false;
+    memcpy(tenant, key, (size_t)(a - key));
+    tenant[a - key] = 0;
+    memcpy(id, a + 1, TWS_BLOCK_ID_LEN);
+    id[TWS_BLOCK_ID_LEN] = 0;
+    *object = b + 1;
+    return tws_block_id_valid(id);
+}
+
+static int has_key(const listing *l, const char *key) {
+    for (size_t i = 0; i < l->n; i++)
+        if (strcmp(l->keys[i], key) == 0) return 1;
+    return 0;
+}
+
+static int load_blocks(tws_store *st, char err[256]) {
+    listing l = {0};
+    tws_objstore_err oe = {{0}};
+    int rc = tws_obj_list(st->obj, "", on_key, &l, &oe);
+    if (rc) {
+        snprintf(err, 256, "listing the blocks: %s", oe.msg[0] ? oe.msg : tw_strerror(rc));
+        tw__free(l.keys);
+        return rc;
+    }
+    uint64_t opened = 0, damaged = 0, unfinished = 0;
+    for (size_t i = 0; i < l.n && rc == TW_OK; i++) {
+        char tenant[151], id[TWS_BLOCK_ID_LEN + 1], key[512], msg[256];
+        const char *object;
+        if (!split_key(l.keys[i], tenant, id, &object)) continue;
+        if (strcmp(object, "data") == 0) {
+            tws_block_key(key, sizeof key, tenant, id, "meta.json");
+            if (!has_key(&l, key)) { /* interrupted before its meta.json: never part of the store */
+                unfinished++;
+                if (tws_block_delete(st->obj, tenant, id, msg)) logf_(st, "%s", msg);
+            }
+            continue;
+        }
+        if (strcmp(object, "meta.json") != 0) continue;
+        int r = open_and_add(st, tenant, id, msg);
+        if (r == TW_OK) {
+            opened++;
+        } else if (r == TW_ENOMEM) {
+            rc = r;
+            snprintf(err, 256, "opening the blocks: out of memory");
+        } else {
+            damaged++; /* kept on disk for inspection, not served */
+            logf_(st, "block %s/%s is not used: %s", tenant, id, msg);
+        }
+    }
+    tw__free(l.keys);
+    if (opened || damaged || unfinished)
+        logf_(st, "%llu block(s) opened (%llu spans), %llu damaged and skipped, %llu unfinished removed",
+              (unsigned long long)opened, (unsigned long long)st->stats.block_spans, (unsigned long long)damaged,
+              (unsigned long long)unfinished);
+    return rc;
+}
+
+/* ---- checkpoint ------------------------------------------------------------------------- */
+
+#define CHECKPOINT_KEY "checkpoint"
+
+static int read_checkpoint(tws_store *st, uint64_t *lsn, char err[256]) {
+    uint8_t *d;
+    size_t n;
+    tws_objstore_err oe = {{0}};
+    *lsn = 0;
+    int rc = tws_obj_get(st->state, CHECKPOINT_KEY, &d, &n, &oe);
+    if (rc == TW_ENOTFOUND) return TW_OK;
+    if (rc) {
+        snprintf(err, 256, "reading the checkpoint: %s", oe.msg[0] ? oe.msg : tw_strerror(rc));
+        return rc;
+    }
+    char text[64] = "";
+    unsigned long long v = 0;
+    char tail = 0;
+    if (n < sizeof text) memcpy(text, d, n);
+    tw__free(d);
+    if (n >= sizeof text || sscanf(text, "tracewire-checkpoint 1 %llu%c", &v, &tail) != 2 || tail != '\n') {
+        snprintf(err, 256, "the checkpoint file is damaged (expected \"tracewire-checkpoint 1 <lsn>\"); "
+                           "remove it to replay the whole write-ahead log");
+        return TW_EPARSE;
+    }
+    *lsn = v;
+    return TW_OK;
+}
+
+static int write_checkpoint(tws_store *st, uint64_t lsn, char err[256]) {
+    char text[64];
+    int n = snprintf(text, sizeof text, "tracewire-checkpoint 1 %llu\n", (unsigned long long)lsn);
+    tws_objstore_err oe = {{0}};
+    int rc = tws_obj_put(st->state, CHECKPOINT_KEY, text, (size_t)n, &oe);
+    if (rc) snprintf(err, 256, "writing the checkpoint: %s", oe.msg[0] ? oe.msg : tw_strerror(rc));
+    return rc;
+}
+
+/* ---- writing traces ----------------------------------------------------------------------- */
+
+static int cmp_span_id(const void *x, const void *y) {
+    const tws_span_ref *a = x, *b = y;
+    return memcmp(a->span->span_id, b->span->span_id, 8);
+}
+
+static int cmp_start(const void *x, const void *y) {
+    const tws_span_ref *a = x, *b = y;
+    if (a->span->start_ns != b->span->start_ns) return a->span->start_ns < b->span->start_ns ? -1 : 1;
+    return memcmp(a->span->span_id, b->span->span_id, 8);
+}
+
+/* The spans of one trace: exact duplicates dropped, ordered by start time.
+ * Returns how many are left at the front of r. */
+static size_t prepare_trace(tws_span_ref *r, size_t n) {
+    if (n > 1) qsort(r, n, sizeof *r, cmp_span_id);
+    size_t kept = 0;
+    for (size_t i = 0, group = 0; i < n; i++) {
+        if (i == 0 || memcmp(r[i].span->span_id, r[i - 1].span->span_id, 8)) group = kept;
+        bool dup = false;
+        for (size_t j = group; j < kept && !dup; j++) dup = tws_span_equal(r[i].span, r[j].span);
+        if (!dup) r[kept++] = r[i];
+    }
+    if (kept > 1) qsort(r, kept, sizeof *r, cmp_start);
+    return kept;
+}
+
+typedef struct out_blocks {
+    tws_store *st;
+    const char *tenant;
+    tws_block_writer_options wo;
+    uint64_t max_spans;
+    tws_block_writer *w;
+    tws_block **made;
+    size_t n_made, cap_made;
+} out_blocks;
+
+static int out_finish(out_blocks *o, char err[256]) {
+    if (!o->w) return TW_OK;
+    tws_block_meta m;
+    int rc = tws_block_writer_finish(o->w, o->st->obj, &m, err);
+    tws_block_writer_free(o->w);
+    o->w = NULL;
+    if (rc) return rc;
+    if (o->n_made == o->cap_made) {
+        size_t cap = o->cap_made ? o->cap_made * 2 : 4;
+        tws_block **b = tw__realloc(o->made, cap * sizeof *b);
+        if (!b) return TW_ENOMEM;
+        o->made = b;
+        o->cap_made = cap;
+    }
+    tws_block *b;
+    if ((rc = tws_block_open(o->st->obj, o->tenant, m.id, &b, err))) return rc; /* reads it back: a check */
+    o->made[o->n_made++] = b;
+    return TW_OK;
+}
+
+static int out_add(out_blocks *o, tws_span_ref *r, size_t n, char err[256]) {
+    n = prepare_trace(r, n);
+    int rc;
+    if (!o->w && (rc = tws_block_writer_new(o->tenant, &o->wo, &o->w))) return rc;
+    if ((rc = tws_block_writer_add_trace(o->w, r, n))) {
+        snprintf(err, 256, "adding a trace to a block: %s", tw_strerror(rc));
+        return rc;
+    }
+    if (tws_block_writer_spans(o->w) >= o->max_spans) return out_finish(o, err);
+    return TW_OK;
+}
+
+/* On failure: delete what was written (it is not in the set). */
+static void out_abandon(out_blocks *o) {
+    tws_block_writer_free(o->w);
+    o->w = NULL;
+    for (size_t i = 0; i < o->n_made; i++) {
+        const tws_block_meta *m = tws_block_get_meta(o->made[i]);
+        char err[256];
+        tws_block_delete(o->st->obj, m->tenant, m->id, err);
+        tws_block_close(o->made[i]);
+    }
+    tw__free(o->made);
+    o->made = NULL;
+    o->n_made = 0;
+}
+
+/* Hand the made blocks to the set (and remove `old`, n_old entries). */
+static int out_commit(out_blocks *o, entry **old, size_t n_old) {
+    int rc = TW_OK;
+    size_t added = 0;
+    pthread_mutex_lock(&o->st->mu);
+    for (; added < o->n_made && rc == TW_OK; added++) rc = set_add(o->st, o->made[added]);
+    if (rc == TW_OK) {
+        for (size_t k = 0; k < n_old; k++)
+            for (size_t i = 0; i < o->st->n; i++)
+                if (o->st->set[i] == old[k]) {
+                    entry *e = set_remove(o->st, i);
+                    pthread_mutex_unlock(&o->st->mu);
+                    entry_unref(o->st, e); /* the set's reference */
+                    pthread_mutex_lock(&o->st->mu);
+                    break;
+                }
+    }
+    pthread_mutex_unlock(&o->st->mu);
+    if (rc) { /* only out of memory: what is not in the set is closed; its objects stay for the next open */
+        for (size_t i = added; i < o->n_made; i++) tws_block_close(o->made[i]);
+    }
+    tw__free(o->made);
+    o->made = NULL;
+    o->n_made = 0;
+    return rc;
+}
+
+static int cmp_ref_trace(const void *x, const void *y) {
+    const tws_span_ref *a = x, *b = y;
+    return memcmp(a->span->trace_id, b->span->trace_id, 16);
+}
+
+static int do_flush(tws_store *st, const tws_head *h, char err[256]) {
+    int rc = TW_OK;
+    for (size_t t = 0; t < tws_head_n_tenants(h) && rc == TW_OK; t++) {
+        tws_span_ref *r;
+        size_t n;
+        if ((rc = tws_head_tenant_spans(h, t, &r, &n))) break;
+        if (n == 0) continue;
+        qsort(r, n, sizeof *r, cmp_ref_trace);
+        out_blocks o = {.st = st, .tenant = tws_head_tenant(h, t), .max_spans = UINT64_MAX,
+                        .wo = {.row_group_spans = st->o.row_group_spans, .zstd_level = st->o.flush_zstd_level}};
+        for (size_t i = 0, j; i < n && rc == TW_OK; i = j) {
+            for (j = i + 1; j < n && !memcmp(r[j].span->trace_id, r[i].span->trace_id, 16); j++) {
+            }
+            rc = out_add(&o, r + i, j - i, err);
+            if (rc == TW_OK && st->stop) rc = TW_ESHUTDOWN;
+        }
+        if (rc == TW_OK) rc = out_finish(&o, err);
+        if (rc == TW_OK) rc = out_commit(&o, NULL, 0);
+        else out_abandon(&o);
+        tw__free(r);
+    }
+    if (rc && !err[0]) snprintf(err, 256, "flushing the head: %s", tw_strerror(rc));
+    return rc;
+}
+
+/* ---- compaction and retention --------------------------------------------------------------- */
+
+typedef struct cursor {
+    entry *e;
+    uint64_t rg;
+    tws_batch batch;
+    uint32_t pos;
+    bool done;
+} cursor;
+
+static int cursor_load(cursor *c, char err[256]) {
+    tws_batch_free(&c->batch);
+    c->pos = 0;
+    const tws_block_meta *m = tws_block_get_meta(c->e->b);
+    while (c->rg < m->row_groups) {
+        int rc = tws_block_read_row_group(c->e->b, c->rg++, &c->batch, err);
+        if (rc) return rc;
+        if (c->batch.n_spans) return TW_OK;
+        tws_batch_free(&c->batch);
+    }
+    c->done = true;
+    return TW_OK;
+}
+
+/* Merge the blocks `in` (all of one tenant) into new blocks. */
+static int merge_blocks(tws_store *st, entry **in, size_t n_in, char err[256]) {
+    const tws_block_meta *m0 = tws_block_get_meta(in[0]->b);
+    uint32_t level = 0;
+    for (size_t i = 0; i < n_in; i++) level = TW_MAX(level, tws_block_get_meta(in[i]->b)->level);
+    out_blocks o = {.st = st, .tenant = m0->tenant, .max_spans = st->o.block_max_spans,
+                    .wo = {.row_group_spans = st->o.row_group_spans, .zstd_level = st->o.compact_zstd_level,
+                           .level = level + 1}};
+    cursor *c = tw__calloc(n_in, sizeof *c);
+    tws_span_ref *refs = NULL;
+    size_t cap = 0;
+    int rc = c ? TW_OK : TW_ENOMEM;
+    for (size_t i = 0; i < n_in && rc == TW_OK; i++) {
+        c[i].e = in[i];
+        tws_batch_init(&c[i].batch);
+        rc = cursor_load(&c[i], err);
+    }
+    while (rc == TW_OK && !st->stop) {
+        const uint8_t *min = NULL;
+        for (size_t i = 0; i < n_in; i++)
+            if (!c[i].done && (!min || memcmp(c[i].batch.spans[c[i].pos].trace_id, min, 16) < 0))
+                min = c[i].batch.spans[c[i].pos].trace_id;
+        if (!min) break;
+        uint8_t id[16];
+        memcpy(id, min, 16);
+        size_t n = 0;
+        for (size_t i = 0; i < n_in && rc == TW_OK; i++) {
+            /* a trace is never split across row groups of one block */
+            while (!c[i].done && c[i].pos < c[i].batch.n_spans &&
+                   !memcmp(c[i].batch.spans[c[i].pos].trace_id, id, 16)) {
+                if (n == cap) {
+                    size_t nc = cap ? cap * 2 : 1024;
+                    tws_span_ref *r = tw__realloc(refs, nc * sizeof *r);
+                    if (!r) {
+                        rc = TW_ENOMEM;
+                        break;
+                    }
+                    refs = r;
+                    cap = nc;
+                }
+                refs[n++] = (tws_span_ref){&c[i].batch, &c[i].batch.spans[c[i].pos++]};
+            }
+        }
+        if (rc == TW_OK) rc = out_add(&o, refs, n, err);
+        for (size_t i = 0; i < n_in && rc == TW_OK; i++)
+            if (!c[i].done && c[i].pos == c[i].batch.n_spans) rc = cursor_load(&c[i], err);
+    }
+    if (rc == TW_OK && st->stop) rc = TW_ESHUTDOWN;
+    if (rc == TW_OK) rc = out_finish(&o, err);
+    if (rc == TW_OK) rc = out_commit(&o, in, n_in);
+    else out_abandon(&o);
+    for (size_t i = 0; c && i < n_in; i++) tws_batch_free(&c[i].batch);
+    tw__free(c);
+    tw__free(refs);
+    return rc;
+}
+
+static int cmp_entry(const void *x, const void *y) {
+    const tws_block_meta *a = tws_block_get_meta((*(entry *const *)x)->b), *b = tws_block_get_meta((*(entry *const *)y)->b);
+    int c = strcmp(a->tenant, b->tenant);
+    if (c) return c;
+    if (a->start_ns != b->start_ns) return a->start_ns < b->start_ns ? -1 : 1;
+    return strcmp(a->id, b->id);
+}
+
+/* Choose blocks to merge: the first tenant and time window holding two or
+ * more blocks whose spans together fit in one block. The chosen entries
+ * are referenced. Returns how many (0: nothing to do). */
+static size_t plan_compaction(tws_store *st, entry **pick) {
+    size_t n_pick = 0;
+    pthread_mutex_lock(&st->mu);
+    entry **all = tw__malloc((st->n ? st->n : 1) * sizeof *all);
+    if (all) {
+        memcpy(all, st->set, st->n * sizeof *all);
+        qsort(all, st->n, sizeof *all, cmp_entry);
+        uint64_t window = st->o.compact_window_s * 1000000000ull;
+        for (size_t i = 0; i < st->n && n_pick < 2;) {
+            const tws_block_meta *a = tws_block_get_meta(all[i]->b);
+            size_t j = i;
+            uint64_t spans = 0;
+            n_pick = 0;
+            while (j < st->n) {
+                const tws_block_meta *b = tws_block_get_meta(all[j]->b);
+                if (strcmp(a->tenant, b->tenant) || b->start_ns / window != a->start_ns / window) break;
+                if (n_pick < st->o.compact_max_inputs && spans + b->spans <= st->o.block_max_spans) {
+                    pick[n_pick++] = all[j];
+                    spans += b->spans;
+                }
+                j++;
+            }
+            i = j;
+        }
+        if (n_pick < 2) n_pick = 0;
+        for (size_t k = 0; k < n_pick; k++) tw__ref_take(&pick[k]->refs);
+    }
+    pthread_mutex_unlock(&st->mu);
+    tw__free(all);
+    return n_pick;
+}
+
+static void retention(tws_store *st) {
+    uint64_t now = (uint64_t)time(NULL) * 1000000000ull, keep = st->o.retention_s * 1000000000ull;
+    if (now < keep) return;
+    for (;;) {
+        entry *gone = NULL;
+        pthread_mutex_lock(&st->mu);
+        for (size_t i = 0; i < st->n && !gone; i++)
+            if (tws_block_get_meta(st->set[i]->b)->end_ns < now - keep) gone = set_remove(st, i);
+        if (gone) st->stats.retention_deletes++;
+        pthread_mutex_unlock(&st->mu);
+        if (!gone) return;
+        const tws_block_meta *m = tws_block_get_meta(gone->b);
+        logf_(st, "retention: deleting block %s/%s (%llu spans)", m->tenant, m->id, (unsigned long long)m->spans);
+        entry_unref(st, gone);
+    }
+}
+
+static void maintain(tws_store *st) {
+    retention(st);
+    entry *pick[64];
+    if (st->o.compact_max_inputs > 64) st->o.compact_max_inputs = 64;
+    for (size_t n; !st->stop && (n = plan_compaction(st, pick)) > 0;) {
+        char err[256] = "";
+        uint64_t spans = 0;
+        for (size_t i = 0; i < n; i++) spans += tws_block_get_meta(pick[i]->b)->spans;
+        int rc = merge_blocks(st, pick, n, err);
+        pthread_mutex_lock(&st->mu);
+        if (rc == TW_OK) st->stats.compactions++;
+        else st->stats.compaction_failures++;
+        pthread_mutex_unlock(&st->mu);
+        if (rc == TW_OK)
+            logf_(st, "compacted %zu blocks of %s (%llu spans)", n, tws_block_get_meta(pick[0]->b)->tenant,
+                  (unsigned long long)spans);
+        for (size_t i = 0; i < n; i++) entry_unref(st, pick[i]);
+        if (rc) {
+            if (rc != TW_ESHUTDOWN) logf_(st, "compaction failed, will retry: %s", err[0] ? err : tw_strerror(rc));
+            break;
+        }
+    }
+}
+
+/* ---- the worker -------------------------------------------------------------------------- */
+
+static uint64_t now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void *worker_main(void *arg) {
+    tws_store *st = arg;
+    uint64_t next = now_ms() + st->o.maintenance_ms;
+    pthread_mutex_lock(&st->mu);
+    while (!st->stop) {
+        if (st->flush_head) {
+            const tws_head *h = st->flush_head;
+            uint64_t lsn = st->flush_lsn;
+            st->busy = true;
+            pthread_mutex_unlock(&st->mu);
+            char err[256] = "";
+            int rc = tws_store_flush_now(st, h, lsn, err);
+            pthread_mutex_lock(&st->mu);
+            tws_store_flushed_fn done = st->flush_done;
+            void *user = st->flush_user;
+            st->flush_head = NULL;
+            st->busy = false;
+            pthread_mutex_unlock(&st->mu);
+            if (rc && rc != TW_ESHUTDOWN) logf_(st, "flushing the head failed, will retry: %s", err);
+            done(user, rc, err);
+            pthread_mutex_lock(&st->mu);
+            continue;
+        }
+        if (now_ms() >= next || st->maintain_now) {
+            uint64_t gen = st->maintain_gen;
+            st->maintain_now = false;
+            st->busy = true;
+            pthread_mutex_unlock(&st->mu);
+            maintain(st);
+            pthread_mutex_lock(&st->mu);
+            st->busy = false;
+            st->maintain_done = gen;
+            pthread_cond_broadcast(&st->idle);
+            next = now_ms() + st->o.maintenance_ms;
+            continue;
+        }
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        uint64_t wait = next - now_ms();
+        if (wait > 1000) wait = 1000;
+        until.tv_sec += (time_t)(wait / 1000);
+        until.tv_nsec += (long)(wait % 1000) * 1000000;
+        if (until.tv_nsec >= 1000000000) until.tv_sec++, until.tv_nsec -= 1000000000;
+        pthread_cond_timedwait(&st->cv, &st->mu, &until);
+    }
+    st->maintain_done = st->maintain_gen;
+    pthread_cond_broadcast(&st->idle);
+    pthread_mutex_unlock(&st->mu);
+    return NULL;
+}
+
+/* ---- the API ------------------------------------------------------------------------------ */
+
+int tws_store_open(tws_objstore *objects, const char *state_dir, const tws_store_options *o,
+                   void (*log)(const char *msg), tws_store **out, uint64_t *checkpoint_lsn, char err[256]) {
+    err[0] = 0;
+    *out = NULL;
+    tws_store *st = tw__calloc(1, sizeof *st);
+    if (!st) {
+        tws_obj_close(objects);
+        return TW_ENOMEM;
+    }
+    st->obj = objects;
+    st->log = log;
+    if (o) st->o = *o;
+    if (!st->o.retention_s) st->o.retention_s = 14 * 24 * 3600;
+    if (!st->o.maintenance_ms) st->o.maintenance_ms = 30000;
+    if (!st->o.compact_max_inputs) st->o.compact_max_inputs = 8;
+    if (!st->o.compact_window_s) st->o.compact_window_s = 3600;
+    if (!st->o.block_max_spans) st->o.block_max_spans = 20000000;
+    if (!st->o.flush_zstd_level) st->o.flush_zstd_level = 3;
+    if (!st->o.compact_zstd_level) st->o.compact_zstd_level = 9;
+    pthread_mutex_init(&st->mu, NULL);
+    pthread_cond_init(&st->cv, NULL);
+    pthread_cond_init(&st->idle, NULL);
+    tws_objstore_err oe = {{0}};
+    int rc = tws_objstore_local_open(state_dir, &st->state, &oe);
+    if (rc) snprintf(err, 256, "opening %s: %s", state_dir, oe.msg[0] ? oe.msg : tw_strerror(rc));
+    if (rc == TW_OK) rc = read_checkpoint(st, checkpoint_lsn, err);
+    if (rc == TW_OK) rc = load_blocks(st, err);
+    if (rc == TW_OK && pthread_create(&st->worker, NULL, worker_main, st) != 0) {
+        snprintf(err, 256, "cannot start the store's worker thread");
+        rc = TW_ENOMEM;
+    }
+    if (rc) {
+        tws_store_close(st);
+        return rc;
+    }
+    st->worker_started = true;
+    *out = st;
+    return TW_OK;
+}
+
+void tws_store_close(tws_store *st) {
+    if (!st) return;
+    if (st->worker_started) {
+        pthread_mutex_lock(&st->mu);
+        st->stop = true;
+        pthread_cond_broadcast(&st->cv);
+        pthread_mutex_unlock(&st->mu);
+        pthread_join(st->worker, NULL);
+    }
+    for (size_t i = 0; i < st->n; i++) entry_unref(st, st->set[i]);
+    tw__free(st->set);
+    tws_obj_close(st->obj);
+    tws_obj_close(st->state);
+    pthread_mutex_destroy(&st->mu);
+    pthread_cond_destroy(&st->cv);
+    pthread_cond_destroy(&st->idle);
+    tw__free(st);
+}
+
+int tws_store_flush(tws_store *st, const tws_head *frozen, uint64_t cut_lsn, tws_store_flushed_fn done, void *user) {
+    pthread_mutex_lock(&st->mu);
+    int rc = st->flush_head ? TW_EFULL : TW_OK;
+    if (rc == TW_OK) {
+        st->flush_head = frozen;
+        st->flush_lsn = cut_lsn;
+        st->flush_done = done;
+        st->flush_user = user;
+        pthread_cond_broadcast(&st->cv);
+    }
+    pthread_mutex_unlock(&st->mu);
+    return rc;
+}
+
+int tws_store_flush_now(tws_store *st, const tws_head *h, uint64_t cut_lsn, char err[256]) {
+    err[0] = 0;
+    int rc = do_flush(st, h, err);
+    if (rc == TW_OK) rc = write_checkpoint(st, cut_lsn, err);
+    pthread_mutex_lock(&st->mu);
+    if (rc) st->stats.flush_failures++;
+    else st->stats.flushes++;
+    pthread_mutex_unlock(&st->mu);
+    return rc;
+}
+
+void tws_store_maintain(tws_store *st) {
+    pthread_mutex_lock(&st->mu);
+    uint64_t gen = ++st->maintain_gen;
+    st->maintain_now = true;
+    pthread_cond_broadcast(&st->cv);
+    while (st->maintain_done < gen && !st->stop) pthread_cond_wait(&st->idle, &st->mu);
+    pthread_mutex_unlock(&st->mu);
+}
+
+int tws_store_find(tws_store *st, const char *tenant, const uint8_t trace_id[16], uint64_t start_ns,
+                   uint64_t end_ns, tws_batch **out, size_t *n_out, char err[256]) {
+    err[0] = 0;
+    *out = NULL;
+    *n_out = 0;
+    pthread_mutex_lock(&st->mu);
+    entry **c = tw__malloc((st->n ? st->n : 1) * sizeof *c);
+    size_t n = 0;
+    for (size_t i = 0; c && i < st->n; i++) {
+        const tws_block_meta *m = tws_block_get_meta(st->set[i]->b);
+        if (strcmp(m->tenant, tenant) || (end_ns && (m->start_ns > end_ns || m->end_ns < start_ns)) ||
+            !tws_block_may_contain(st->set[i]->b, trace_id))
+            continue;
+        tw__ref_take(&st->set[i]->refs);
+        c[n++] = st->set[i];
+    }
+    pthread_mutex_unlock(&st->mu);
+    if (!c) return TW_ENOMEM;
+    tws_batch *b = tw__calloc(n ? n : 1, sizeof *b);
+    int rc = b ? TW_OK : TW_ENOMEM;
+    size_t got = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (rc == TW_ENOMEM) {
+            entry_unref(st, c[i]);
+            continue;
+        }
+        tws_batch_init(&b[got]);
+        char e[256];
+        int r = tws_block_find_trace(c[i]->b, trace_id, start_ns, end_ns, &b[got], e);
+        if (r == TW_OK && b[got].n_spans) got++;
+        else tws_batch_free(&b[got]);
+        if (r) {
+            if (!err[0]) snprintf(err, 256, "%s", e);
+            if (rc == TW_OK || r == TW_ENOMEM) rc = r;
+        }
+        entry_unref(st, c[i]);
+    }
+    tw__free(c);
+    pthread_mutex_lock(&st->mu);
+    st->stats.blocks_read += got;
+    pthread_mutex_unlock(&st->mu);
+    if (rc == TW_ENOMEM) {
+        for (size_t i = 0; i < got; i++) tws_batch_free(&b[i]);
+        tw__free(b);
+        return rc;
+    }
+    *out = b;
+    *n_out = got;
+    return rc;
+}
+
+void tws_store_get_stats(tws_store *st, tws_store_stats *out) {
+    pthread_mutex_lock(&st->mu);
+    *out = st->stats;
+    pthread_mutex_unlock(&st->mu);
+}

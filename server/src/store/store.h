@@ -1,0 +1,88 @@
+/*
+ * store.h — the block store: every block of every tenant in one object
+ * store, the background worker that writes them, compacts them and applies
+ * retention, and the WAL checkpoint that says which log records are safely
+ * in blocks.
+ *
+ * Life of spans: the server freezes its head and hands it to
+ * tws_store_flush; the worker writes one block per tenant (sorted by trace
+ * id, exact duplicates dropped), adds them to the set, then records the
+ * checkpoint — the LSN below which every WAL record is in a block — and
+ * reports back. Only then may the server drop the frozen head and release
+ * the WAL below that LSN, so at every moment each acknowledged span is in
+ * the head, a frozen head, a block, or a WAL record a restart replays.
+ *
+ * Invariants:
+ *  - Thread-safe: finds run on the caller's thread while the worker writes,
+ *    compacts and deletes; a block being read is never deleted under the
+ *    reader (blocks are reference counted; a compacted-away block's objects
+ *    are deleted when its last reader lets go).
+ *  - Compaction never loses a span: inputs are deleted only after the
+ *    merged output is written and opened; a crash in between leaves both,
+ *    and reads drop the duplicates.
+ *  - Retention deletes a block once its newest span ended more than
+ *    `retention_s` ago.
+ *  - One process per data directory (the WAL's lock guarantees it), so at
+ *    open a data object without meta.json is an interrupted write and is
+ *    deleted.
+ */
+#ifndef TWS_STORE_H
+#define TWS_STORE_H
+
+#include "block/block.h"
+#include "store/head.h"
+
+typedef struct tws_store tws_store;
+
+typedef struct tws_store_options {
+    uint64_t retention_s;         /* 0: 14 days */
+    uint64_t maintenance_ms;      /* compaction and retention run this often; 0: 30 s */
+    uint32_t compact_max_inputs;  /* blocks merged at once; 0: 8 */
+    uint64_t compact_window_s;    /* only blocks starting in the same window merge; 0: 1 h */
+    uint64_t block_max_spans;     /* a compacted block holds at most this many; 0: 20,000,000 */
+    int flush_zstd_level;         /* 0: 3 */
+    int compact_zstd_level;       /* 0: 9 */
+    uint32_t row_group_spans;     /* 0: the writer's default */
+} tws_store_options;
+
+/* Open the store on `objects` (which it owns from now on) with its
+ * checkpoint kept in the local directory `state_dir`; opens every finished
+ * block (progress and problems through `log`, may be NULL), starts the
+ * worker. *checkpoint_lsn: WAL records below it are already in blocks. */
+int tws_store_open(tws_objstore *objects, const char *state_dir, const tws_store_options *o,
+                   void (*log)(const char *msg), tws_store **out, uint64_t *checkpoint_lsn, char err[256]);
+/* Stop the worker (an unfinished flush is abandoned: its records stay in
+ * the WAL) and close everything. */
+void tws_store_close(tws_store *st);
+
+/* Called on the worker thread when a flush ends: TW_OK (blocks written and
+ * the checkpoint moved to cut_lsn) or an error (nothing may be released). */
+typedef void (*tws_store_flushed_fn)(void *user, int rc, const char *err);
+
+/* Write `frozen` (not modified by anyone until `done` is called) into
+ * blocks, then move the checkpoint to `cut_lsn`. TW_EAGAIN-like TW_EFULL
+ * when a flush is already running. */
+int tws_store_flush(tws_store *st, const tws_head *frozen, uint64_t cut_lsn, tws_store_flushed_fn done,
+                    void *user);
+
+/* The same, on the caller's thread, waiting (start-up replay). */
+int tws_store_flush_now(tws_store *st, const tws_head *h, uint64_t cut_lsn, char err[256]);
+
+/* Run compaction and retention now (tests), waiting for them to finish. */
+void tws_store_maintain(tws_store *st);
+
+/* The spans of a trace in the blocks: *out receives `*n` batches (each to
+ * be freed with tws_batch_free, the array with tw__free). TW_OK (maybe
+ * n = 0), TW_EPARSE (a damaged block: *err says which; the other blocks'
+ * spans are still returned), TW_EIO, TW_ENOMEM. */
+int tws_store_find(tws_store *st, const char *tenant, const uint8_t trace_id[16], uint64_t start_ns,
+                   uint64_t end_ns, tws_batch **out, size_t *n, char err[256]);
+
+typedef struct tws_store_stats {
+    uint64_t blocks, block_bytes, block_spans;
+    uint64_t flushes, flush_failures, compactions, compaction_failures, retention_deletes;
+    uint64_t blocks_read; /* row groups decoded for queries */
+} tws_store_stats;
+void tws_store_get_stats(tws_store *st, tws_store_stats *out);
+
+#endif
