@@ -22,6 +22,7 @@
 
 #include <cmocka.h>
 
+#include "batch_fixture.h"
 #include "block/block.h"
 
 /* ---- fixtures ----------------------------------------------------------------- */
@@ -32,13 +33,6 @@ static uint64_t next(void) {
     rng ^= rng >> 7;
     rng ^= rng << 17;
     return rng;
-}
-
-static tw_str str(tws_batch *b, const char *s) {
-    size_t n = strlen(s);
-    char *d = tws_batch_alloc(b, n + 1);
-    memcpy(d, s, n + 1);
-    return (tw_str){d, n};
 }
 
 static tw_str strf(tws_batch *b, const char *fmt, unsigned long v) {
@@ -93,7 +87,7 @@ static void random_attrs(tws_batch *b, tws_attrs *a, uint32_t max, const char *p
 }
 
 /* A batch of `traces` traces of 1..max_spans spans, ids from the rng. */
-static void make_batch(tws_batch *b, uint32_t traces, uint32_t max_spans) {
+static void make_random_batch(tws_batch *b, uint32_t traces, uint32_t max_spans) {
     tws_batch_init(b);
     b->n_resources = 3;
     b->resources = tws_batch_alloc(b, 3 * sizeof *b->resources);
@@ -242,7 +236,7 @@ static int teardown(void **state) {
 static void test_round_trip(void **state) {
     fx *f = *state;
     tws_batch b;
-    make_batch(&b, 300, 12);
+    make_random_batch(&b, 300, 12);
     tws_block_meta m;
     assert_int_equal(write_block(f->st, "team-a", &b, 97, &m), TW_OK);
     assert_int_equal(m.spans, b.n_spans);
@@ -297,7 +291,7 @@ static void test_round_trip(void **state) {
 static void test_absent_ids_and_bloom(void **state) {
     fx *f = *state;
     tws_batch b;
-    make_batch(&b, 2000, 3);
+    make_random_batch(&b, 2000, 3);
     tws_block_meta m;
     assert_int_equal(write_block(f->st, "t", &b, 0, &m), TW_OK);
     tws_block *blk;
@@ -325,7 +319,7 @@ static void test_absent_ids_and_bloom(void **state) {
 static void test_time_filter(void **state) {
     fx *f = *state;
     tws_batch b;
-    make_batch(&b, 1, 1);
+    make_random_batch(&b, 1, 1);
     b.spans[0].start_ns = 5000;
     b.spans[0].end_ns = 6000;
     b.spans[0].n_events = 0;
@@ -352,7 +346,7 @@ static void test_time_filter(void **state) {
 static void test_many_keys(void **state) {
     fx *f = *state;
     tws_batch b;
-    make_batch(&b, 1, 1);
+    make_random_batch(&b, 1, 1);
     tws_span *s = &b.spans[0];
     s->attrs.n = 1500; /* more (key, type) pairs than a row group gives columns */
     s->attrs.items = tws_batch_alloc(&b, s->attrs.n * sizeof(tws_kv));
@@ -378,7 +372,7 @@ static void test_many_keys(void **state) {
 static void test_writer_refusals(void **state) {
     fx *f = *state;
     tws_batch b;
-    make_batch(&b, 2, 1);
+    make_random_batch(&b, 2, 1);
     tws_span_ref r0 = {&b, &b.spans[0]}, r1 = {&b, &b.spans[1]};
     if (memcmp(r0.span->trace_id, r1.span->trace_id, 16) > 0) {
         tws_span_ref t = r0;
@@ -446,7 +440,7 @@ static void test_meta_errors(void **state) {
 static void test_corruption(void **state) {
     fx *f = *state;
     tws_batch b;
-    make_batch(&b, 4, 3);
+    make_random_batch(&b, 4, 3);
     tws_block_meta m;
     assert_int_equal(write_block(f->st, "t", &b, 2, &m), TW_OK);
     char key[512];

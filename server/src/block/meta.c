@@ -213,7 +213,8 @@ int tws_block_delete(tws_objstore *store, const char *tenant, const char *id, ch
         tws_block_key(key, sizeof key, tenant, id, objects[i]);
         int rc = tws_obj_del(store, key, &oe);
         if (rc) {
-            snprintf(err, 256, "deleting %s: %s", key, oe.msg[0] ? oe.msg : tw_strerror(rc));
+            if (oe.msg[0]) snprintf(err, 256, "%.255s", oe.msg); /* names the key */
+            else snprintf(err, 256, "deleting %.200s: %s", key, tw_strerror(rc));
             return rc;
         }
     }

@@ -46,7 +46,8 @@ static int damaged(char err[256], const tws_block *b, const char *what) {
 }
 
 static int io_error(char err[256], const char *key, int rc, const tws_objstore_err *oe) {
-    snprintf(err, 256, "reading %s: %s", key, oe->msg[0] ? oe->msg : tw_strerror(rc));
+    if (oe->msg[0]) snprintf(err, 256, "%.255s", oe->msg); /* the store's message names the key */
+    else snprintf(err, 256, "reading %.200s: %s", key, tw_strerror(rc));
     return rc;
 }
 
@@ -70,7 +71,7 @@ int tws_block_open(tws_objstore *store, const char *tenant, const char *id, tws_
     tw__free(js);
     tws_block_meta *m = &b->meta;
     if (rc == TW_OK && (strcmp(m->id, id) || strcmp(m->tenant, tenant))) {
-        snprintf(err, 256, "%s names block %s/%s", key, m->tenant, m->id);
+        snprintf(err, 256, "%.100s names block %.100s/%.40s", key, m->tenant, m->id);
         rc = TW_EPARSE;
     }
     if (rc == TW_OK &&

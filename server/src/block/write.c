@@ -738,7 +738,8 @@ int tws_block_writer_finish(tws_block_writer *w, tws_objstore *store, tws_block_
         tw__buf_free(&js);
     }
     if (rc) {
-        snprintf(err, 256, "writing block %s: %s", m.id, oe.msg[0] ? oe.msg : tw_strerror(rc));
+        if (oe.msg[0]) snprintf(err, 256, "%.255s", oe.msg); /* names the key */
+        else snprintf(err, 256, "writing block %s: %s", m.id, tw_strerror(rc));
         return rc;
     }
     if (meta) *meta = m;

@@ -155,7 +155,7 @@ static int load_blocks(tws_store *st, char err[256]) {
     tws_objstore_err oe = {{0}};
     int rc = tws_obj_list(st->obj, "", on_key, &l, &oe);
     if (rc) {
-        snprintf(err, 256, "listing the blocks: %s", oe.msg[0] ? oe.msg : tw_strerror(rc));
+        snprintf(err, 256, "listing the blocks: %.200s", oe.msg[0] ? oe.msg : tw_strerror(rc));
         tw__free(l.keys);
         return rc;
     }
@@ -204,7 +204,7 @@ static int read_checkpoint(tws_store *st, uint64_t *lsn, char err[256]) {
     int rc = tws_obj_get(st->state, CHECKPOINT_KEY, &d, &n, &oe);
     if (rc == TW_ENOTFOUND) return TW_OK;
     if (rc) {
-        snprintf(err, 256, "reading the checkpoint: %s", oe.msg[0] ? oe.msg : tw_strerror(rc));
+        snprintf(err, 256, "reading the checkpoint: %.200s", oe.msg[0] ? oe.msg : tw_strerror(rc));
         return rc;
     }
     char text[64] = "";
@@ -226,7 +226,7 @@ static int write_checkpoint(tws_store *st, uint64_t lsn, char err[256]) {
     int n = snprintf(text, sizeof text, "tracewire-checkpoint 1 %llu\n", (unsigned long long)lsn);
     tws_objstore_err oe = {{0}};
     int rc = tws_obj_put(st->state, CHECKPOINT_KEY, text, (size_t)n, &oe);
-    if (rc) snprintf(err, 256, "writing the checkpoint: %s", oe.msg[0] ? oe.msg : tw_strerror(rc));
+    if (rc) snprintf(err, 256, "writing the checkpoint: %.200s", oe.msg[0] ? oe.msg : tw_strerror(rc));
     return rc;
 }
 
@@ -461,30 +461,42 @@ static int cmp_entry(const void *x, const void *y) {
     return strcmp(a->id, b->id);
 }
 
-/* Choose blocks to merge: the first tenant and time window holding two or
- * more blocks whose spans together fit in one block. The chosen entries
- * are referenced. Returns how many (0: nothing to do). */
+/* Within a group: lowest level first, then fewest spans, so a merged block
+ * is not rewritten by every later merge (the work stays ~log n per span). */
+static int cmp_cheapest(const void *x, const void *y) {
+    const tws_block_meta *a = tws_block_get_meta((*(entry *const *)x)->b), *b = tws_block_get_meta((*(entry *const *)y)->b);
+    if (a->level != b->level) return a->level < b->level ? -1 : 1;
+    if (a->spans != b->spans) return a->spans < b->spans ? -1 : 1;
+    return strcmp(a->id, b->id);
+}
+
+/* Choose blocks to merge: in the first tenant and time window (by start)
+ * holding two or more blocks that fit together in one block, the cheapest
+ * ones. The chosen entries are referenced. Returns how many (0: none). */
 static size_t plan_compaction(tws_store *st, entry **pick) {
     size_t n_pick = 0;
     pthread_mutex_lock(&st->mu);
     entry **all = tw__malloc((st->n ? st->n : 1) * sizeof *all);
     if (all) {
-        memcpy(all, st->set, st->n * sizeof *all);
+        if (st->n) memcpy(all, st->set, st->n * sizeof *all);
         qsort(all, st->n, sizeof *all, cmp_entry);
         uint64_t window = st->o.compact_window_s * 1000000000ull;
         for (size_t i = 0; i < st->n && n_pick < 2;) {
             const tws_block_meta *a = tws_block_get_meta(all[i]->b);
             size_t j = i;
-            uint64_t spans = 0;
-            n_pick = 0;
             while (j < st->n) {
                 const tws_block_meta *b = tws_block_get_meta(all[j]->b);
                 if (strcmp(a->tenant, b->tenant) || b->start_ns / window != a->start_ns / window) break;
-                if (n_pick < st->o.compact_max_inputs && spans + b->spans <= st->o.block_max_spans) {
-                    pick[n_pick++] = all[j];
-                    spans += b->spans;
-                }
                 j++;
+            }
+            qsort(all + i, j - i, sizeof *all, cmp_cheapest);
+            uint64_t spans = 0;
+            n_pick = 0;
+            for (size_t k = i; k < j && n_pick < st->o.compact_max_inputs; k++) {
+                const tws_block_meta *b = tws_block_get_meta(all[k]->b);
+                if (spans + b->spans > st->o.block_max_spans) continue;
+                pick[n_pick++] = all[k];
+                spans += b->spans;
             }
             i = j;
         }
@@ -622,7 +634,7 @@ int tws_store_open(tws_objstore *objects, const char *state_dir, const tws_store
     pthread_cond_init(&st->idle, NULL);
     tws_objstore_err oe = {{0}};
     int rc = tws_objstore_local_open(state_dir, &st->state, &oe);
-    if (rc) snprintf(err, 256, "opening %s: %s", state_dir, oe.msg[0] ? oe.msg : tw_strerror(rc));
+    if (rc) snprintf(err, 256, "opening %.100s: %.140s", state_dir, oe.msg[0] ? oe.msg : tw_strerror(rc));
     if (rc == TW_OK) rc = read_checkpoint(st, checkpoint_lsn, err);
     if (rc == TW_OK) rc = load_blocks(st, err);
     if (rc == TW_OK && pthread_create(&st->worker, NULL, worker_main, st) != 0) {
