@@ -6,8 +6,11 @@
  *
  * Keys are relative paths of '/'-separated segments ("tenant/block/data").
  * A valid key is 1..1024 bytes, has no empty segment, no segment "." or
- * "..", no leading or trailing '/', and no byte below 0x20 or 0x7f; every
- * operation refuses other keys with TW_EINVAL. Tenants and block ids are
+ * "..", no segment starting with ".tmp." (reserved for unfinished puts), no
+ * leading or trailing '/', and no byte below 0x20 or 0x7f; every operation
+ * refuses other keys with TW_EINVAL. Producers never make a key that is
+ * also another key's directory ("a" and "a/b"): the local store cannot
+ * hold both (TW_EIO), and segments longer than 255 bytes do not fit it. Tenants and block ids are
  * checked by their producers, so a key never escapes the store's root.
  *
  * Invariants:
@@ -40,20 +43,22 @@ typedef struct tws_objstore_err {
 } tws_objstore_err;
 
 /* Called once per key under the prefix, in no particular order; `size` is
- * the object's length. Return 0 to go on, or a TW_E* code to stop (list
+ * the object's length; `key` is valid only during the call. Return 0 to go on, or a TW_E* code to stop (list
  * then returns it). */
 typedef int (*tws_objstore_list_fn)(void *user, const char *key, uint64_t size);
 
 typedef struct tws_objstore_ops {
     int (*put)(tws_objstore *s, const char *key, const void *data, size_t len, tws_objstore_err *err);
-    /* The whole object into a tw__malloc'd buffer the caller frees. */
+    /* The whole object into a tw__malloc'd buffer the caller frees (never
+     * NULL on success, also for an empty object). */
     int (*get)(tws_objstore *s, const char *key, uint8_t **data, size_t *len, tws_objstore_err *err);
     /* Exactly `len` bytes at `off` into `out`; TW_ENOTFOUND when the object
      * is shorter than off + len. */
     int (*get_range)(tws_objstore *s, const char *key, uint64_t off, size_t len, void *out, tws_objstore_err *err);
     /* Every key starting with `prefix` ("" for all; a prefix normally ends in '/'). */
     int (*list)(tws_objstore *s, const char *prefix, tws_objstore_list_fn fn, void *user, tws_objstore_err *err);
-    /* Deleting a missing key is TW_OK (delete is idempotent). */
+    /* Deleting a missing key is TW_OK (delete is idempotent); a delete that
+     * returned TW_OK survives a crash. */
     int (*del)(tws_objstore *s, const char *key, tws_objstore_err *err);
     void (*close)(tws_objstore *s);
 } tws_objstore_ops;
