@@ -264,6 +264,8 @@ static void test_round_trip(void **state) {
                 if (tws_span_equal(&b.spans[j], &out.spans[k])) {
                     found = true;
                     assert_true(same_resource_scope(&b, &b.spans[j], &out, &out.spans[k]));
+                    for (uint32_t a = 0; a < b.spans[j].attrs.n; a++) /* and in the order sent */
+                        assert_true(tws_str_equal(b.spans[j].attrs.items[a].key, out.spans[k].attrs.items[a].key));
                 }
             assert_true(found);
             checked++;

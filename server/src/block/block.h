@@ -23,9 +23,10 @@
  *    checked, every column's CRC is verified before it is decompressed, and
  *    a damaged block yields TW_EPARSE with a message, never a crash.
  *  - Round trip: a span read back is tws_span_equal to the span written,
- *    except that span attributes come back grouped by (key, type) in their
- *    order of first appearance in the row group (attributes are a map;
- *    tws_attrs_equal ignores order).
+ *    its attributes in the order written (each span records its "shape":
+ *    its scope and the ordered list of its attribute columns). Only past
+ *    1000 (key, type) pairs in one row group do the extra attributes come
+ *    after the others.
  */
 #ifndef TWS_BLOCK_H
 #define TWS_BLOCK_H

@@ -61,16 +61,20 @@ enum {
     COL_STATUS_MSG,     /* varint id per span with SPB_STATUS_MSG */
     COL_TRACE_STATE,    /* varint id per span with SPB_TRACE_STATE */
     COL_FLAGS,          /* varint per span: OTLP Span.flags */
-    COL_SCOPE,          /* varint per span: scope index */
+    COL_SHAPE,          /* varint per span: index into COL_SHAPES */
     COL_DROPPED,        /* per span with SPB_DROPPED: varint dropped attributes, events, links */
     COL_EVENTS,         /* per span: varint n; per event: zigzag time - span start, name id, attrs (generic) */
     COL_LINKS,          /* per span: varint n; per link: 16 B trace id, 8 B span id, trace_state id + 1
                            (0: none), varint flags, attrs (generic) */
     COL_ATTR_MORE,      /* per span: span attributes that got no column (over the row group's column
                            limit), as generic kvs: varint n, n x (key id, generic value) */
-    COL_ATTR = 64,      /* one per (key, type) of span attributes: varint n entries; n varint span
-                           index deltas (the first from 0); n values of the type (below) */
+    COL_SHAPES,         /* varint n; per shape: varint scope index, varint k, k varint attribute-column
+                           positions (the i-th COL_ATTR in the directory is position i) */
+    COL_ATTR = 64,      /* one per (key, type) of span attributes: one value of the type (below) for
+                           each span whose shape lists the column, in span order */
 };
+
+#define TWS_COL_LAST_FIXED COL_SHAPES
 
 /* COL_BITS flags */
 enum { SPB_STATUS_MSG = 1u << 5, SPB_TRACE_STATE = 1u << 6, SPB_DROPPED = 1u << 7 };

@@ -144,13 +144,20 @@ typedef struct col {
     uint32_t key;
 } col;
 
+typedef struct shape {
+    uint32_t scope, off, len; /* its columns: shape_cols[off .. off + len) */
+} shape;
+
 typedef struct rg {
     tws_batch *out;
     char *err;
     const tws_block *blk;
-    col fixed[COL_ATTR_MORE + 1];
+    col fixed[TWS_COL_LAST_FIXED + 1];
     col *attrs;
     uint32_t n_attrs;
+    shape *shapes;
+    uint32_t n_shapes;
+    uint32_t *shape_cols; /* every shape's column positions, concatenated */
     void **owned; /* decompressed buffers */
     uint32_t n_owned;
     tw_str *dict;
@@ -300,7 +307,7 @@ static int rg_load(rg *r, const uint8_t *buf, size_t len) {
         col *c;
         if (id == COL_ATTR) {
             c = &r->attrs[r->n_attrs++];
-        } else if (id >= 1 && id <= COL_ATTR_MORE && !r->fixed[id].p) {
+        } else if (id >= 1 && id <= TWS_COL_LAST_FIXED && !r->fixed[id].p) {
             c = &r->fixed[id];
         } else {
             return rg_bad(r, "unknown or repeated column");
@@ -361,6 +368,28 @@ static int rg_load(rg *r, const uint8_t *buf, size_t len) {
         if (rc == TW_ENOMEM) return rc;
         if (rc) return rg_bad(r, "scope table");
     }
+    for (uint32_t c = 0; c < r->n_attrs; c++)
+        if (r->attrs[c].key >= r->n_dict || r->attrs[c].type > TWS_BYTES) return rg_bad(r, "attribute column key or type");
+    /* shapes: a scope and an ordered list of attribute columns */
+    d = col_rd(&r->fixed[COL_SHAPES]);
+    uint64_t nsh = tws_rd_varint(&d);
+    size_t room = r->fixed[COL_SHAPES].len;
+    if (d.bad || nsh == 0 || nsh > room) return rg_bad(r, "shape table");
+    r->shapes = tw__malloc(nsh * sizeof *r->shapes);
+    r->shape_cols = tw__malloc((room ? room : 1) * sizeof *r->shape_cols); /* a position takes a byte at least */
+    if (!r->shapes || !r->shape_cols) return TW_ENOMEM;
+    r->n_shapes = (uint32_t)nsh;
+    uint32_t used = 0;
+    for (uint32_t i = 0; i < nsh; i++) {
+        uint64_t sc = tws_rd_varint(&d), k = tws_rd_varint(&d);
+        if (d.bad || sc >= ns || k > (uint64_t)(d.end - d.p)) return rg_bad(r, "shape table");
+        r->shapes[i] = (shape){(uint32_t)sc, used, (uint32_t)k};
+        for (uint64_t j = 0; j < k; j++) {
+            uint64_t c = tws_rd_varint(&d);
+            if (d.bad || c >= r->n_attrs) return rg_bad(r, "shape table");
+            r->shape_cols[used++] = (uint32_t)c;
+        }
+    }
     return TW_OK;
 }
 
@@ -369,6 +398,8 @@ static void rg_free(rg *r) {
     tw__free(r->owned);
     tw__free(r->attrs);
     tw__free(r->dict);
+    tw__free(r->shapes);
+    tw__free(r->shape_cols);
 }
 
 /* Decode spans [s0, s1) of the row group into r->out, keeping those that
@@ -377,11 +408,12 @@ static int rg_spans(rg *r, uint32_t s0, uint32_t s1, uint64_t start, uint64_t en
     tws_batch *o = r->out;
     uint32_t want = s1 - s0;
     tws_span *spans = tws_batch_alloc(o, (want ? want : 1) * sizeof *spans);
-    uint32_t *n_attr = tw__calloc(want ? want : 1, sizeof *n_attr);
-    if (!spans || !n_attr) {
-        tw__free(n_attr);
+    tws_rd *ard = tw__calloc(r->n_attrs + 1, sizeof *ard); /* each attribute column, read in step */
+    if (!spans || !ard) {
+        tw__free(ard);
         return TW_ENOMEM;
     }
+    for (uint32_t c = 0; c < r->n_attrs; c++) ard[c] = col_rd(&r->attrs[c]);
     memset(spans, 0, want * sizeof *spans);
     int rc = TW_OK;
 #define BAD(what)                                                                                                    \
@@ -396,7 +428,7 @@ static int rg_spans(rg *r, uint32_t s0, uint32_t s1, uint64_t start, uint64_t en
     tws_rd st = col_rd(&r->fixed[COL_START]), dur = col_rd(&r->fixed[COL_DURATION]);
     tws_rd name = col_rd(&r->fixed[COL_NAME]), bits = col_rd(&r->fixed[COL_BITS]);
     tws_rd smsg = col_rd(&r->fixed[COL_STATUS_MSG]), tstate = col_rd(&r->fixed[COL_TRACE_STATE]);
-    tws_rd flags = col_rd(&r->fixed[COL_FLAGS]), scope = col_rd(&r->fixed[COL_SCOPE]);
+    tws_rd flags = col_rd(&r->fixed[COL_FLAGS]), shape_rd = col_rd(&r->fixed[COL_SHAPE]);
     tws_rd drop = col_rd(&r->fixed[COL_DROPPED]), ev = col_rd(&r->fixed[COL_EVENTS]);
     tws_rd lk = col_rd(&r->fixed[COL_LINKS]), more = col_rd(&r->fixed[COL_ATTR_MORE]);
     uint32_t s = 0;
@@ -432,10 +464,11 @@ static int rg_spans(rg *r, uint32_t s0, uint32_t s1, uint64_t start, uint64_t en
             if (sp->kind > 5 || sp->status_code > 2) BAD("span kind or status");
             if ((b & SPB_STATUS_MSG) && read_dict_id(r, &smsg, &sp->status_message)) BAD("status messages");
             if ((b & SPB_TRACE_STATE) && read_dict_id(r, &tstate, &sp->trace_state)) BAD("trace states");
-            uint64_t f = tws_rd_varint(&flags), sc = tws_rd_varint(&scope);
-            if (f > UINT32_MAX || sc >= o->n_scopes) BAD("flags or scope");
+            uint64_t f = tws_rd_varint(&flags), sh = tws_rd_varint(&shape_rd);
+            if (f > UINT32_MAX || sh >= r->n_shapes) BAD("flags or shape");
+            const shape *shp = &r->shapes[sh];
             sp->flags = (uint32_t)f;
-            sp->scope_idx = (uint32_t)sc;
+            sp->scope_idx = shp->scope;
             if (b & SPB_DROPPED) {
                 uint64_t da = tws_rd_varint(&drop), de = tws_rd_varint(&drop), dl = tws_rd_varint(&drop);
                 sp->attrs.dropped = da > UINT32_MAX ? UINT32_MAX : (uint32_t)da;
@@ -483,83 +516,47 @@ static int rg_spans(rg *r, uint32_t s0, uint32_t s1, uint64_t start, uint64_t en
                     BAD("links");
                 }
             }
-            /* attributes past the column limit: counted now, decoded below */
+            /* attributes: the shape's columns in order, then those past the column limit */
             uint64_t nm = tws_rd_varint(&more);
             if (more.bad || nm > (uint64_t)(more.end - more.p) / 2) BAD("extra attributes");
-            for (uint64_t i = 0; i < nm; i++) {
-                if (read_dict_id(r, &more, NULL)) BAD("extra attributes");
-                uint8_t ty = tws_rd_u8(&more);
-                if (read_value(r, &more, NULL, ty, 0)) BAD("extra attributes");
+            uint64_t na = shp->len + nm;
+            tws_kv *kvs = NULL;
+            if (keep && na && !(kvs = tws_batch_alloc(o, na * sizeof *kvs))) {
+                rc = TW_ENOMEM;
+                goto done;
             }
-            if (keep) n_attr[s - s0] = (uint32_t)nm;
-            if (parent.bad || st.bad || dur.bad || bits.bad || flags.bad || scope.bad || drop.bad) BAD("span columns");
+            for (uint32_t a = 0; a < shp->len; a++) {
+                uint32_t c = r->shape_cols[shp->off + a];
+                const col *cc = &r->attrs[c];
+                tws_kv *kv = kvs ? &kvs[a] : NULL;
+                if (kv) kv->key = r->dict[cc->key];
+                bool scalar = cc->type == TWS_STRING || cc->type == TWS_INT || cc->type == TWS_DOUBLE || cc->type == TWS_BOOL;
+                int e = read_value(r, &ard[c], kv ? &kv->val : NULL, scalar ? cc->type : tws_rd_u8(&ard[c]), 0);
+                if (e == TW_ENOMEM) {
+                    rc = e;
+                    goto done;
+                }
+                if (e) BAD("attribute values");
+            }
+            for (uint64_t i = 0; i < nm; i++) {
+                tws_kv *kv = kvs ? &kvs[shp->len + i] : NULL;
+                int e = read_dict_id(r, &more, kv ? &kv->key : NULL);
+                if (!e) e = read_value(r, &more, kv ? &kv->val : NULL, tws_rd_u8(&more), 0);
+                if (e == TW_ENOMEM) {
+                    rc = e;
+                    goto done;
+                }
+                if (e) BAD("extra attributes");
+            }
+            if (keep) {
+                sp->attrs.items = kvs;
+                sp->attrs.n = (uint32_t)na;
+            }
+            if (parent.bad || st.bad || dur.bad || bits.bad || flags.bad || shape_rd.bad || drop.bad) BAD("span columns");
         }
     }
     if (s < s1) BAD("fewer spans than the header says");
 
-    /* Span attributes: count each kept span's entries over all columns,
-     * then place them in column order, then the extra ones. */
-    tws_rd *ard = tw__calloc(r->n_attrs + 1, sizeof *ard);
-    if (!ard) {
-        rc = TW_ENOMEM;
-        goto done;
-    }
-    for (uint32_t c = 0; c < r->n_attrs && rc == TW_OK; c++) {
-        tws_rd d = col_rd(&r->attrs[c]);
-        uint64_t n = tws_rd_varint(&d), si = 0;
-        if (d.bad || n > (uint64_t)(d.end - d.p)) rc = rg_bad(r, "attribute column count");
-        for (uint64_t i = 0; i < n && rc == TW_OK; i++) {
-            si += tws_rd_varint(&d);
-            if (d.bad || si >= r->n_spans) rc = rg_bad(r, "attribute span index");
-            else if (si >= s0 && si < s1) n_attr[si - s0]++;
-        }
-        ard[c] = d; /* at the values now */
-    }
-    uint64_t total = 0;
-    for (uint32_t i = 0; i < want && rc == TW_OK; i++) total += n_attr[i];
-    tws_kv *kvs = rc == TW_OK && total ? tws_batch_alloc(o, total * sizeof *kvs) : NULL;
-    if (rc == TW_OK && total && !kvs) rc = TW_ENOMEM;
-    for (uint32_t i = 0, at = 0; i < want && rc == TW_OK; i++) {
-        spans[i].attrs.items = kvs ? kvs + at : NULL;
-        at += n_attr[i];
-        n_attr[i] = 0; /* now: filled so far */
-    }
-    for (uint32_t c = 0; c < r->n_attrs && rc == TW_OK; c++) {
-        tws_rd d = col_rd(&r->attrs[c]);
-        uint64_t n = tws_rd_varint(&d), si = 0;
-        tws_rd v = ard[c];
-        const col *cc = &r->attrs[c];
-        if (cc->key >= r->n_dict || cc->type > TWS_BYTES) {
-            rc = rg_bad(r, "attribute column key or type");
-            break;
-        }
-        for (uint64_t i = 0; i < n && rc == TW_OK; i++) {
-            si += tws_rd_varint(&d);
-            bool keep = si >= s0 && si < s1;
-            tws_kv *kv = keep ? &spans[si - s0].attrs.items[n_attr[si - s0]++] : NULL;
-            if (kv) kv->key = r->dict[cc->key];
-            int e = cc->type == TWS_STRING || cc->type == TWS_INT || cc->type == TWS_DOUBLE || cc->type == TWS_BOOL
-                        ? read_value(r, &v, kv ? &kv->val : NULL, cc->type, 0)
-                        : read_value(r, &v, kv ? &kv->val : NULL, tws_rd_u8(&v), 0);
-            if (e == TW_ENOMEM) rc = e;
-            else if (e) rc = rg_bad(r, "attribute values");
-        }
-    }
-    tw__free(ard);
-    /* the extra attributes, after the column ones */
-    more = col_rd(&r->fixed[COL_ATTR_MORE]);
-    for (uint32_t si = 0; si < s1 && rc == TW_OK; si++) {
-        uint64_t nm = tws_rd_varint(&more);
-        for (uint64_t i = 0; i < nm && rc == TW_OK; i++) {
-            bool keep = si >= s0;
-            tws_kv *kv = keep ? &spans[si - s0].attrs.items[n_attr[si - s0]++] : NULL;
-            int e = read_dict_id(r, &more, kv ? &kv->key : NULL);
-            if (!e) e = read_value(r, &more, kv ? &kv->val : NULL, tws_rd_u8(&more), 0);
-            if (e == TW_ENOMEM) rc = e;
-            else if (e) rc = rg_bad(r, "extra attributes");
-        }
-    }
-    for (uint32_t i = 0; i < want && rc == TW_OK; i++) spans[i].attrs.n = n_attr[i];
     if (rc == TW_OK) {
         uint32_t kept = 0;
         for (uint32_t i = 0; i < want; i++)
@@ -569,7 +566,7 @@ static int rg_spans(rg *r, uint32_t s0, uint32_t s1, uint64_t start, uint64_t en
     }
 done:
 #undef BAD
-    tw__free(n_attr);
+    tw__free(ard);
     return rc;
 }
 

@@ -25,7 +25,7 @@
 #include "common/crc32c.h"
 
 #define MAX_ATTR_COLUMNS 1000 /* more (key, type) pairs in a row group go to COL_ATTR_MORE */
-#define N_FIXED (COL_ATTR_MORE + 1)
+#define N_FIXED (TWS_COL_LAST_FIXED + 1)
 
 /* ---- dictionary --------------------------------------------------------------- */
 
@@ -102,16 +102,16 @@ static uint32_t dict_id(dict *d, tw_str s) {
 typedef struct attr_col {
     uint32_t key;  /* dictionary id */
     uint8_t type;  /* tws_type */
-    uint32_t n, last_span;
-    tw__buf idx, vals;
+    tw__buf vals;  /* one value per span whose shape lists the column */
 } attr_col;
 
-typedef struct table { /* a deduplicated list of encoded entries (resources, scopes) */
-    tw__buf out;       /* varint-free concatenation; the count is prepended when sealed */
+typedef struct table { /* a deduplicated list of encoded entries (resources, scopes, shapes) */
+    tw__buf out;       /* the entries concatenated; the count is prepended when sealed */
     uint32_t n;
     uint64_t *hash;    /* per entry */
     uint32_t *off, *len;
     uint32_t cap;
+    uint32_t *slots, n_slots; /* hash index: entry + 1, 0 empty; n_slots a power of two */
 } table;
 
 typedef struct span_pos {
@@ -142,7 +142,9 @@ struct tws_block_writer {
     attr_col *attrs;
     uint32_t n_attrs, cap_attrs;
     uint32_t *attr_slots, attr_slots_cap; /* (key, type) -> attr column + 1 */
-    table resources, scopes;
+    table resources, scopes, shapes;
+    uint32_t *span_cols; /* per attribute of the span being added: its column, or UINT32_MAX */
+    uint32_t span_cols_cap;
     scope_cache cache[8];
     uint32_t cache_next;
     uint32_t rg_traces, rg_spans;
@@ -174,6 +176,7 @@ int tws_block_writer_new(const char *tenant, const tws_block_writer_options *o, 
     for (int i = 0; i < N_FIXED; i++) tw__buf_init(&w->col[i], 0);
     tw__buf_init(&w->resources.out, 0);
     tw__buf_init(&w->scopes.out, 0);
+    tw__buf_init(&w->shapes.out, 0);
     w->start_ns = UINT64_MAX;
     uint8_t hdr[TWS_BLK_HEADER] = {0};
     memcpy(hdr, TWS_BLK_MAGIC, 7);
@@ -185,6 +188,7 @@ int tws_block_writer_new(const char *tenant, const tws_block_writer_options *o, 
 
 static void table_free(table *t) {
     tw__buf_free(&t->out);
+    tw__free(t->slots);
     tw__free(t->hash);
     tw__free(t->off);
     tw__free(t->len);
@@ -199,13 +203,14 @@ void tws_block_writer_free(tws_block_writer *w) {
     dict_free(&w->dict);
     for (int i = 0; i < N_FIXED; i++) tw__buf_free(&w->col[i]);
     for (uint32_t i = 0; i < w->n_attrs; i++) {
-        tw__buf_free(&w->attrs[i].idx);
         tw__buf_free(&w->attrs[i].vals);
     }
     tw__free(w->attrs);
     tw__free(w->attr_slots);
     table_free(&w->resources);
     table_free(&w->scopes);
+    table_free(&w->shapes);
+    tw__free(w->span_cols);
     tw__free(w->trace_ids);
     tw__free(w->pos);
     tw__free(w);
@@ -275,11 +280,39 @@ static void put_attrs(tws_block_writer *w, tw__buf *b, const tws_attrs *a) {
 
 /* ---- resources and scopes -------------------------------------------------------- */
 
-/* Index of the entry `e` (scratch bytes) in `t`, added when new. */
+static int table_grow_index(table *t) {
+    uint32_t n = t->n_slots ? t->n_slots * 2 : 64;
+    uint32_t *sl = tw__calloc(n, sizeof *sl);
+    if (!sl) return TW_ENOMEM;
+    for (uint32_t i = 0; i < t->n; i++) {
+        uint32_t j = (uint32_t)t->hash[i] & (n - 1);
+        while (sl[j]) j = (j + 1) & (n - 1);
+        sl[j] = i + 1;
+    }
+    tw__free(t->slots);
+    t->slots = sl;
+    t->n_slots = n;
+    return TW_OK;
+}
+
+static void table_reset(table *t) {
+    tw__buf_reset(&t->out);
+    t->n = 0;
+    if (t->slots) memset(t->slots, 0, t->n_slots * sizeof *t->slots);
+}
+
+/* Index of the entry `e` (encoded bytes) in `t`, added when new. */
 static uint32_t table_id(tws_block_writer *w, table *t, const tw__buf *e) {
+    if (e->failed || ((t->n + 1) * 2 > t->n_slots && table_grow_index(t))) {
+        w->failed = TW_ENOMEM;
+        return 0;
+    }
     uint64_t h = XXH3_64bits(e->data, e->len);
-    for (uint32_t i = 0; i < t->n; i++) /* few per row group */
+    uint32_t j = (uint32_t)h & (t->n_slots - 1);
+    for (; t->slots[j]; j = (j + 1) & (t->n_slots - 1)) {
+        uint32_t i = t->slots[j] - 1;
         if (t->hash[i] == h && t->len[i] == e->len && !memcmp(t->out.data + t->off[i], e->data, e->len)) return i;
+    }
     if (t->n == t->cap) {
         uint32_t cap = t->cap ? t->cap * 2 : 16;
         uint64_t *hh = tw__realloc(t->hash, cap * sizeof *hh);
@@ -298,6 +331,7 @@ static uint32_t table_id(tws_block_writer *w, table *t, const tw__buf *e) {
     t->off[t->n] = (uint32_t)t->out.len;
     t->len[t->n] = (uint32_t)e->len;
     tw__buf_append(&t->out, e->data, e->len);
+    t->slots[j] = t->n + 1;
     return t->n++;
 }
 
@@ -356,14 +390,26 @@ static attr_col *attr_column(tws_block_writer *w, uint32_t key, uint8_t type) {
     memset(c, 0, sizeof *c);
     c->key = key;
     c->type = type;
-    tw__buf_init(&c->idx, 0);
     tw__buf_init(&c->vals, 0);
     w->attr_slots[j] = ++w->n_attrs;
     return c;
 }
 
-static void put_span_attrs(tws_block_writer *w, const tws_attrs *a, uint32_t span) {
-    uint32_t more = 0;
+/* A span's attributes: each value into its (key, type) column, and the
+ * span's shape — its scope and the ordered list of its columns — as an id
+ * into the row group's shape table. Spans of one kind share a shape, so the
+ * id costs a fraction of a byte, and attributes come back in their order. */
+static void put_span_attrs(tws_block_writer *w, const tws_attrs *a, uint32_t scope) {
+    if (a->n > w->span_cols_cap) {
+        uint32_t *c = tw__realloc(w->span_cols, a->n * sizeof *c);
+        if (!c) {
+            w->failed = TW_ENOMEM;
+            return;
+        }
+        w->span_cols = c;
+        w->span_cols_cap = a->n;
+    }
+    uint32_t more = 0, n_cols = 0;
     for (uint32_t i = 0; i < a->n; i++) {
         const tws_kv *kv = &a->items[i];
         uint32_t key = dict_id(&w->dict, kv->key);
@@ -372,13 +418,12 @@ static void put_span_attrs(tws_block_writer *w, const tws_attrs *a, uint32_t spa
             return;
         }
         attr_col *c = attr_column(w, key, (uint8_t)kv->val.type);
+        w->span_cols[i] = c ? (uint32_t)(c - w->attrs) : UINT32_MAX;
         if (!c) {
             more++;
             continue;
         }
-        tw__pb_varint(&c->idx, span - (c->n ? c->last_span : 0));
-        c->last_span = span;
-        c->n++;
+        n_cols++;
         switch (kv->val.type) {
         case TWS_STRING: put_id(w, &c->vals, kv->val.u.s); break;
         case TWS_INT: tw__pb_varint(&c->vals, tws_zigzag(kv->val.u.i)); break;
@@ -387,22 +432,19 @@ static void put_span_attrs(tws_block_writer *w, const tws_attrs *a, uint32_t spa
         default: put_generic(w, &c->vals, &kv->val, 0); break;
         }
     }
+    tw__buf_reset(&w->scratch);
+    tw__pb_varint(&w->scratch, scope);
+    tw__pb_varint(&w->scratch, n_cols);
+    for (uint32_t i = 0; i < a->n; i++)
+        if (w->span_cols[i] != UINT32_MAX) tw__pb_varint(&w->scratch, w->span_cols[i]);
+    tw__pb_varint(&w->col[COL_SHAPE], table_id(w, &w->shapes, &w->scratch));
     /* Attributes past the column limit, in order, as generic key/values. */
     tw__buf *m = &w->col[COL_ATTR_MORE];
     tw__pb_varint(m, more);
     for (uint32_t i = 0; more && i < a->n; i++) {
-        const tws_kv *kv = &a->items[i];
-        uint32_t key = dict_id(&w->dict, kv->key);
-        uint64_t k = (uint64_t)key << 8 | (uint8_t)kv->val.type;
-        bool has_col = false;
-        uint32_t mask = w->attr_slots_cap - 1, j = (uint32_t)XXH3_64bits(&k, 8) & mask;
-        for (; w->attr_slots[j] && !has_col; j = (j + 1) & mask) {
-            const attr_col *c = &w->attrs[w->attr_slots[j] - 1];
-            has_col = c->key == key && c->type == (uint8_t)kv->val.type;
-        }
-        if (has_col) continue;
-        tw__pb_varint(m, key);
-        put_generic(w, m, &kv->val, 0);
+        if (w->span_cols[i] != UINT32_MAX) continue;
+        put_id(w, m, a->items[i].key);
+        put_generic(w, m, &a->items[i].val, 0);
     }
 }
 
@@ -444,31 +486,30 @@ static void put_column(tws_block_writer *w, tw__buf *dir, tw__buf *body, uint16_
 static int seal_row_group(tws_block_writer *w) {
     if (!w->rg_spans) return TW_OK;
     /* Tables get their count in front. */
-    tw__buf res, scopes, dir, body;
+    tw__buf res, scopes, shapes, dir, body;
     tw__buf_init(&res, 0);
     tw__buf_init(&scopes, 0);
+    tw__buf_init(&shapes, 0);
     tw__buf_init(&dir, 0);
     tw__buf_init(&body, 0);
     tw__pb_varint(&res, w->resources.n);
     tw__buf_append(&res, w->resources.out.data, w->resources.out.len);
     tw__pb_varint(&scopes, w->scopes.n);
     tw__buf_append(&scopes, w->scopes.out.data, w->scopes.out.len);
+    tw__pb_varint(&shapes, w->shapes.n);
+    tw__buf_append(&shapes, w->shapes.out.data, w->shapes.out.len);
     for (int id = 1; id < N_FIXED; id++) {
         const tw__buf *raw = id == COL_DICT_LENS   ? &w->dict.lens
                              : id == COL_DICT_DATA ? &w->dict.data
                              : id == COL_RESOURCES ? &res
                              : id == COL_SCOPES    ? &scopes
+                             : id == COL_SHAPES    ? &shapes
                                                    : &w->col[id];
         put_column(w, &dir, &body, (uint16_t)id, 0, 0, raw);
     }
-    for (uint32_t i = 0; i < w->n_attrs; i++) {
+    for (uint32_t i = 0; i < w->n_attrs; i++) { /* always listed: shapes refer to them by position */
         attr_col *c = &w->attrs[i];
-        /* n, the span index deltas, the values: one stream */
-        tw__buf_reset(&res);
-        tw__pb_varint(&res, c->n);
-        tw__buf_append(&res, c->idx.data, c->idx.len);
-        tw__buf_append(&res, c->vals.data, c->vals.len);
-        put_column(w, &dir, &body, COL_ATTR, c->type, c->key, &res);
+        put_column(w, &dir, &body, COL_ATTR, c->type, c->key, &c->vals);
     }
     uint64_t off = w->data.len;
     uint8_t h[TWS_RG_HEADER];
@@ -483,9 +524,10 @@ static int seal_row_group(tws_block_writer *w) {
     tw__buf_append(&w->data, dir.data, dir.len);
     tw__buf_append(&w->data, crc, 4);
     tw__buf_append(&w->data, body.data, body.len);
-    int failed = res.failed | scopes.failed | dir.failed | body.failed;
+    int failed = res.failed | scopes.failed | shapes.failed | dir.failed | body.failed;
     tw__buf_free(&res);
     tw__buf_free(&scopes);
+    tw__buf_free(&shapes);
     tw__buf_free(&dir);
     tw__buf_free(&body);
     if (failed) w->failed = failed;
@@ -505,16 +547,12 @@ static int seal_row_group(tws_block_writer *w) {
     /* reset the row group */
     dict_reset(&w->dict);
     for (int i = 0; i < N_FIXED; i++) tw__buf_reset(&w->col[i]);
-    for (uint32_t i = 0; i < w->n_attrs; i++) {
-        tw__buf_free(&w->attrs[i].idx);
-        tw__buf_free(&w->attrs[i].vals);
-    }
+    for (uint32_t i = 0; i < w->n_attrs; i++) tw__buf_free(&w->attrs[i].vals);
     w->n_attrs = 0;
     if (w->attr_slots) memset(w->attr_slots, 0, w->attr_slots_cap * sizeof *w->attr_slots);
-    tw__buf_reset(&w->resources.out);
-    w->resources.n = 0;
-    tw__buf_reset(&w->scopes.out);
-    w->scopes.n = 0;
+    table_reset(&w->resources);
+    table_reset(&w->scopes);
+    table_reset(&w->shapes);
     memset(w->cache, 0, sizeof w->cache);
     w->rg_traces = w->rg_spans = 0;
     if (w->data.failed || w->index.failed) w->failed = TW_ENOMEM;
@@ -522,9 +560,9 @@ static int seal_row_group(tws_block_writer *w) {
 }
 
 static uint64_t rg_bytes(const tws_block_writer *w) {
-    uint64_t n = w->dict.data.len + w->dict.lens.len + w->resources.out.len + w->scopes.out.len;
+    uint64_t n = w->dict.data.len + w->dict.lens.len + w->resources.out.len + w->scopes.out.len + w->shapes.out.len;
     for (int i = 0; i < N_FIXED; i++) n += w->col[i].len;
-    for (uint32_t i = 0; i < w->n_attrs; i++) n += w->attrs[i].idx.len + w->attrs[i].vals.len;
+    for (uint32_t i = 0; i < w->n_attrs; i++) n += w->attrs[i].vals.len;
     return n;
 }
 
@@ -590,7 +628,6 @@ int tws_block_writer_add_trace(tws_block_writer *w, const tws_span_ref *spans, s
     for (size_t i = 0; i < n; i++) {
         const tws_span *s = spans[i].span;
         const tws_batch *b = spans[i].batch;
-        uint32_t si = w->rg_spans + (uint32_t)i;
         tw__buf_append(&w->col[COL_SPAN_ID], s->span_id, 8);
         if (!s->has_parent) {
             tw__pb_varint(&w->col[COL_PARENT], 0);
@@ -613,7 +650,6 @@ int tws_block_writer_add_trace(tws_block_writer *w, const tws_span_ref *spans, s
         if (s->status_message.len) put_id(w, &w->col[COL_STATUS_MSG], s->status_message);
         if (s->trace_state.len) put_id(w, &w->col[COL_TRACE_STATE], s->trace_state);
         tw__pb_varint(&w->col[COL_FLAGS], s->flags);
-        tw__pb_varint(&w->col[COL_SCOPE], scope_index(w, b, s->scope_idx));
         if (dropped) {
             tw__pb_varint(&w->col[COL_DROPPED], s->attrs.dropped);
             tw__pb_varint(&w->col[COL_DROPPED], s->dropped_events);
@@ -642,7 +678,7 @@ int tws_block_writer_add_trace(tws_block_writer *w, const tws_span_ref *spans, s
             tw__pb_varint(lk, l->flags);
             put_attrs(w, lk, &l->attrs);
         }
-        put_span_attrs(w, &s->attrs, si);
+        put_span_attrs(w, &s->attrs, scope_index(w, b, s->scope_idx));
         if (s->start_ns < w->rg_min_start) w->rg_min_start = s->start_ns;
         if (s->end_ns > w->rg_max_end) w->rg_max_end = s->end_ns;
         if (s->start_ns < w->start_ns) w->start_ns = s->start_ns;
@@ -654,7 +690,7 @@ int tws_block_writer_add_trace(tws_block_writer *w, const tws_span_ref *spans, s
     for (int i = 0; i < N_FIXED; i++)
         if (w->col[i].failed) w->failed = TW_ENOMEM;
     for (uint32_t i = 0; i < w->n_attrs; i++)
-        if (w->attrs[i].idx.failed || w->attrs[i].vals.failed) w->failed = TW_ENOMEM;
+        if (w->attrs[i].vals.failed) w->failed = TW_ENOMEM;
     if (w->failed) return w->failed;
     if (w->rg_spans >= w->o.row_group_spans || rg_bytes(w) >= w->o.row_group_bytes) return seal_row_group(w);
     return TW_OK;
