@@ -81,7 +81,9 @@ enum { SPB_STATUS_MSG = 1u << 5, SPB_TRACE_STATE = 1u << 6, SPB_DROPPED = 1u << 
 
 /*
  * Values. In an attribute column (COL_ATTR, directory `type`):
- *   TWS_STRING varint dictionary id; TWS_INT zigzag; TWS_DOUBLE 8 B;
+ *   TWS_STRING varint 0 + varint length + bytes for a value new to the
+ *   column, else varint 1 + its number (values numbered from 0 in order of
+ *   appearance in the column); TWS_INT zigzag; TWS_DOUBLE 8 B;
  *   TWS_BOOL 1 B; TWS_BYTES/ARRAY/KVLIST/EMPTY a generic value.
  * Generic attrs: varint n, varint dropped, then n x (varint key id, generic value).
  * Generic value: 1 B type, then STRING id | BOOL 1 B | INT zigzag | DOUBLE 8 B |

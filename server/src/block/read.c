@@ -142,6 +142,8 @@ typedef struct col {
     size_t len;
     uint8_t type;
     uint32_t key;
+    tw_str *seen; /* string attribute columns: the values so far (into p) */
+    uint32_t n_seen, cap_seen;
 } col;
 
 typedef struct shape {
@@ -394,12 +396,46 @@ static int rg_load(rg *r, const uint8_t *buf, size_t len) {
 }
 
 static void rg_free(rg *r) {
+    for (uint32_t i = 0; r->attrs && i < r->n_attrs; i++) tw__free(r->attrs[i].seen);
     for (uint32_t i = 0; i < r->n_owned; i++) tw__free(r->owned[i]);
     tw__free(r->owned);
     tw__free(r->attrs);
     tw__free(r->dict);
     tw__free(r->shapes);
     tw__free(r->shape_cols);
+}
+
+/* One value of a string attribute column: 0, length, bytes for a value
+ * not seen before in the column, else 1 + its number. `out` NULL: skip. */
+static int read_col_string(rg *r, col *c, tws_rd *d, tws_value *out) {
+    uint64_t v = tws_rd_varint(d);
+    if (d->bad) return TW_EPARSE;
+    tw_str s;
+    if (v == 0) {
+        uint64_t n = tws_rd_varint(d);
+        const uint8_t *p = !d->bad && n <= (uint64_t)(d->end - d->p) ? tws_rd_bytes(d, (size_t)n) : NULL;
+        if (!p) return TW_EPARSE;
+        if (c->n_seen == c->cap_seen) {
+            uint32_t cap = c->cap_seen ? c->cap_seen * 2 : 256;
+            tw_str *t = tw__realloc(c->seen, cap * sizeof *t);
+            if (!t) return TW_ENOMEM;
+            c->seen = t;
+            c->cap_seen = cap;
+        }
+        s = c->seen[c->n_seen++] = (tw_str){(const char *)p, (size_t)n};
+    } else if (v - 1 < c->n_seen) {
+        s = c->seen[v - 1];
+    } else {
+        return TW_EPARSE;
+    }
+    if (!out) return TW_OK;
+    char *copy = tws_batch_alloc(r->out, s.len ? s.len : 1); /* the batch owns what it returns */
+    if (!copy) return TW_ENOMEM;
+    if (s.len) memcpy(copy, s.ptr, s.len);
+    out->type = TWS_STRING;
+    out->n = 0;
+    out->u.s = (tw_str){copy, s.len};
+    return TW_OK;
 }
 
 /* Decode spans [s0, s1) of the row group into r->out, keeping those that
@@ -527,11 +563,12 @@ static int rg_spans(rg *r, uint32_t s0, uint32_t s1, uint64_t start, uint64_t en
             }
             for (uint32_t a = 0; a < shp->len; a++) {
                 uint32_t c = r->shape_cols[shp->off + a];
-                const col *cc = &r->attrs[c];
+                col *cc = &r->attrs[c];
                 tws_kv *kv = kvs ? &kvs[a] : NULL;
                 if (kv) kv->key = r->dict[cc->key];
-                bool scalar = cc->type == TWS_STRING || cc->type == TWS_INT || cc->type == TWS_DOUBLE || cc->type == TWS_BOOL;
-                int e = read_value(r, &ard[c], kv ? &kv->val : NULL, scalar ? cc->type : tws_rd_u8(&ard[c]), 0);
+                bool scalar = cc->type == TWS_INT || cc->type == TWS_DOUBLE || cc->type == TWS_BOOL;
+                int e = cc->type == TWS_STRING ? read_col_string(r, cc, &ard[c], kv ? &kv->val : NULL)
+                        : read_value(r, &ard[c], kv ? &kv->val : NULL, scalar ? cc->type : tws_rd_u8(&ard[c]), 0);
                 if (e == TW_ENOMEM) {
                     rc = e;
                     goto done;

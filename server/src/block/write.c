@@ -103,6 +103,7 @@ typedef struct attr_col {
     uint32_t key;  /* dictionary id */
     uint8_t type;  /* tws_type */
     tw__buf vals;  /* one value per span whose shape lists the column */
+    dict seen;     /* string columns: the values so far, numbered in order of appearance */
 } attr_col;
 
 typedef struct table { /* a deduplicated list of encoded entries (resources, scopes, shapes) */
@@ -204,6 +205,7 @@ void tws_block_writer_free(tws_block_writer *w) {
     for (int i = 0; i < N_FIXED; i++) tw__buf_free(&w->col[i]);
     for (uint32_t i = 0; i < w->n_attrs; i++) {
         tw__buf_free(&w->attrs[i].vals);
+        dict_free(&w->attrs[i].seen);
     }
     tw__free(w->attrs);
     tw__free(w->attr_slots);
@@ -391,6 +393,8 @@ static attr_col *attr_column(tws_block_writer *w, uint32_t key, uint8_t type) {
     c->key = key;
     c->type = type;
     tw__buf_init(&c->vals, 0);
+    tw__buf_init(&c->seen.lens, 0);
+    tw__buf_init(&c->seen.data, 0);
     w->attr_slots[j] = ++w->n_attrs;
     return c;
 }
@@ -425,7 +429,19 @@ static void put_span_attrs(tws_block_writer *w, const tws_attrs *a, uint32_t sco
         }
         n_cols++;
         switch (kv->val.type) {
-        case TWS_STRING: put_id(w, &c->vals, kv->val.u.s); break;
+        case TWS_STRING: { /* inline when new (0, length, bytes), else 1 + its number */
+            uint32_t before = c->seen.n, id = dict_id(&c->seen, kv->val.u.s);
+            if (id == UINT32_MAX) {
+                w->failed = TW_ENOMEM;
+            } else if (id == before) {
+                tw__pb_varint(&c->vals, 0);
+                tw__pb_varint(&c->vals, kv->val.u.s.len);
+                tw__buf_append(&c->vals, kv->val.u.s.ptr, kv->val.u.s.len);
+            } else {
+                tw__pb_varint(&c->vals, (uint64_t)id + 1);
+            }
+            break;
+        }
         case TWS_INT: tw__pb_varint(&c->vals, tws_zigzag(kv->val.u.i)); break;
         case TWS_DOUBLE: put_double(&c->vals, kv->val.u.d); break;
         case TWS_BOOL: tw__buf_putc(&c->vals, kv->val.u.b); break;
@@ -547,7 +563,10 @@ static int seal_row_group(tws_block_writer *w) {
     /* reset the row group */
     dict_reset(&w->dict);
     for (int i = 0; i < N_FIXED; i++) tw__buf_reset(&w->col[i]);
-    for (uint32_t i = 0; i < w->n_attrs; i++) tw__buf_free(&w->attrs[i].vals);
+    for (uint32_t i = 0; i < w->n_attrs; i++) {
+        tw__buf_free(&w->attrs[i].vals);
+        dict_free(&w->attrs[i].seen);
+    }
     w->n_attrs = 0;
     if (w->attr_slots) memset(w->attr_slots, 0, w->attr_slots_cap * sizeof *w->attr_slots);
     table_reset(&w->resources);
