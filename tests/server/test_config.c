@@ -27,13 +27,20 @@ static const char full[] = "# every setting\n"
                            "  max_decompressed_bytes: 32MB\n"
                            "  max_attr_value_len: 4096\n"
                            "  max_trace_bytes: 6000000\n"
-                           "head:\n"
-                           "  max_bytes: 2GiB\n"
                            "wal:\n"
                            "  segment_bytes: 16KiB\n"
                            "  max_pending: 1GB\n"
                            "tenants:\n"
-                           "  default: acme\n";
+                           "  default: acme\n"
+                           "head:\n"
+                           "  max_bytes: 2GiB\n"
+                           "  flush_bytes: 128MiB\n"
+                           "  flush_interval: 5m\n"
+                           "blocks:\n"
+                           "  retention: 14d\n"
+                           "  compaction_interval: 45s\n"
+                           "  compaction_window: 2h\n"
+                           "  max_spans: 1000000\n";
 
 static void test_defaults(void **state) {
     tws_config c;
@@ -64,6 +71,12 @@ static void test_every_setting_from_yaml(void **state) {
     assert_int_equal(c.wal_segment_bytes, 16384);
     assert_int_equal(c.wal_max_pending, 1000000000);
     assert_string_equal(c.default_tenant, "acme");
+    assert_int_equal(c.head_flush_bytes, 128u << 20);
+    assert_int_equal(c.head_flush_interval_s, 300);
+    assert_int_equal(c.retention_s, 14 * 86400);
+    assert_int_equal(c.compaction_interval_s, 45);
+    assert_int_equal(c.compaction_window_s, 7200);
+    assert_int_equal(c.block_max_spans, 1000000);
 }
 
 static void expect_error(const char *yaml, const char *want) {
@@ -93,6 +106,10 @@ static void test_refusals(void **state) {
     expect_error("a: &x 1\nb: *x\n", "key 'a': unknown setting");
     expect_error("wal:\n  segment_bytes:\n    deeper: 1\n", "t.yaml:2:3: key 'wal.segment_bytes': expected a value or a section");
     expect_error("tenants:\n  default: ''\n", "key 'tenants.default': empty or too long");
+    expect_error("blocks:\n  retention: 2 weeks\n", "key 'blocks.retention': \"2 weeks\" is not a duration");
+    expect_error("blocks:\n  retention: 0s\n", "is not a duration");
+    expect_error("head:\n  flush_interval: 1.5s\n", "is not a duration");
+    expect_error("blocks:\n  compaction_window: 99999999999999999999d\n", "is not a duration");
 }
 
 static void test_empty_file_changes_nothing(void **state) {
@@ -147,6 +164,26 @@ static void test_flag_errors(void **state) {
     char *a4[] = {"serve", "--max-trace-bytes", "12x", NULL};
     assert_int_equal(tws_config_parse_args(&c, 3, a4, err, sizeof err), -1);
     assert_non_null(strstr(err, "is not a non-negative integer"));
+    char *a5[] = {"serve", "--retention", "forever", NULL};
+    assert_int_equal(tws_config_parse_args(&c, 3, a5, err, sizeof err), -1);
+    assert_non_null(strstr(err, "--retention: \"forever\" is not a duration"));
+    char *a6[] = {"serve", "--retention", "36h", NULL};
+    assert_int_equal(tws_config_parse_args(&c, 3, a6, err, sizeof err), 0);
+    assert_int_equal(c.retention_s, 36 * 3600);
+}
+
+static void test_durations(void **state) {
+    uint64_t v;
+    static const struct {
+        const char *in;
+        uint64_t s;
+    } ok[] = {{"45", 45}, {"45s", 45}, {"5m", 300}, {"336h", 336 * 3600}, {"14d", 14 * 86400}, {"2w", 14 * 86400}};
+    for (size_t i = 0; i < sizeof ok / sizeof *ok; i++) {
+        assert_int_equal(tws_parse_duration_s(ok[i].in, &v), 0);
+        assert_int_equal(v, ok[i].s);
+    }
+    static const char *const bad[] = {"", "s", "-5s", "5 s", "5ms", "1.5h", "5y", "99999999999999999999"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) assert_int_equal(tws_parse_duration_s(bad[i], &v), -1);
 }
 
 static void test_sizes(void **state) {
@@ -174,6 +211,7 @@ int main(void) {
         cmocka_unit_test(test_flags_override_the_file_in_any_order),
         cmocka_unit_test(test_flag_errors),
         cmocka_unit_test(test_sizes),
+        cmocka_unit_test(test_durations),
     };
     return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }

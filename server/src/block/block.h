@@ -121,6 +121,10 @@ void tws_block_key(char *out, size_t cap, const char *tenant, const char *id, co
 void tws_block_new_id(char out[TWS_BLOCK_ID_LEN + 1]);
 bool tws_block_id_valid(const char *id);
 
+/* Fuzz targets only: read without verifying checksums, so that the decoder
+ * behind them meets arbitrary bytes as well. */
+extern bool tws__block_skip_crc;
+
 /* Bloom filter over trace ids, shared by the writer and the reader. */
 typedef struct tws_bloom {
     uint64_t *words;

@@ -43,7 +43,7 @@ void tws_config_defaults(tws_config *c) {
     c->retention_s = 14 * 24 * 3600;
     c->compaction_interval_s = 30;
     c->compaction_window_s = 3600;
-    c->block_max_spans = 20000000;
+    c->block_max_spans = 5000000;
 }
 
 int tws_parse_duration_s(const char *s, uint64_t *out) {

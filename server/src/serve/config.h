@@ -31,7 +31,7 @@ typedef struct tws_config {
     uint64_t retention_s;          /* blocks deleted once their newest span is this old: 14 days */
     uint64_t compaction_interval_s; /* compaction and retention run this often: 30 */
     uint64_t compaction_window_s;  /* only blocks starting in one window merge: 1 h */
-    uint64_t block_max_spans;      /* spans per compacted block: 20,000,000 */
+    uint64_t block_max_spans;      /* spans per compacted block: 5,000,000 (a block is built in memory: ~150 MB) */
 } tws_config;
 
 void tws_config_defaults(tws_config *c);

@@ -29,7 +29,7 @@ struct tws_store {
     pthread_mutex_t mu;
     pthread_cond_t cv, idle;
     pthread_t worker;
-    bool worker_started, stop, busy, maintain_now;
+    bool worker_started, stop, maintain_now;
     uint64_t maintain_gen, maintain_done;
     entry **set;
     size_t n, cap;
@@ -525,11 +525,21 @@ static void retention(tws_store *st) {
     }
 }
 
-static void maintain(tws_store *st) {
+/* A flush frees the server's memory: it goes before further merges. */
+static bool flush_waiting(tws_store *st) {
+    pthread_mutex_lock(&st->mu);
+    bool w = st->flush_head != NULL;
+    pthread_mutex_unlock(&st->mu);
+    return w;
+}
+
+/* Retention, then merges until none is left to do. False when it stopped
+ * early for a flush (it is resumed right after). */
+static bool maintain(tws_store *st) {
     retention(st);
     entry *pick[64];
     if (st->o.compact_max_inputs > 64) st->o.compact_max_inputs = 64;
-    for (size_t n; !st->stop && (n = plan_compaction(st, pick)) > 0;) {
+    for (size_t n; !st->stop && !flush_waiting(st) && (n = plan_compaction(st, pick)) > 0;) {
         char err[256] = "";
         uint64_t spans = 0;
         for (size_t i = 0; i < n; i++) spans += tws_block_get_meta(pick[i]->b)->spans;
@@ -547,6 +557,7 @@ static void maintain(tws_store *st) {
             break;
         }
     }
+    return !flush_waiting(st);
 }
 
 /* ---- the worker -------------------------------------------------------------------------- */
@@ -565,7 +576,6 @@ static void *worker_main(void *arg) {
         if (st->flush_head) {
             const tws_head *h = st->flush_head;
             uint64_t lsn = st->flush_lsn;
-            st->busy = true;
             pthread_mutex_unlock(&st->mu);
             char err[256] = "";
             int rc = tws_store_flush_now(st, h, lsn, err);
@@ -573,7 +583,6 @@ static void *worker_main(void *arg) {
             tws_store_flushed_fn done = st->flush_done;
             void *user = st->flush_user;
             st->flush_head = NULL;
-            st->busy = false;
             pthread_mutex_unlock(&st->mu);
             if (rc && rc != TW_ESHUTDOWN) logf_(st, "flushing the head failed, will retry: %s", err);
             done(user, rc, err);
@@ -583,14 +592,12 @@ static void *worker_main(void *arg) {
         if (now_ms() >= next || st->maintain_now) {
             uint64_t gen = st->maintain_gen;
             st->maintain_now = false;
-            st->busy = true;
             pthread_mutex_unlock(&st->mu);
-            maintain(st);
+            bool finished = maintain(st);
             pthread_mutex_lock(&st->mu);
-            st->busy = false;
             st->maintain_done = gen;
             pthread_cond_broadcast(&st->idle);
-            next = now_ms() + st->o.maintenance_ms;
+            next = finished ? now_ms() + st->o.maintenance_ms : 0; /* resume after the flush */
             continue;
         }
         struct timespec until;
@@ -626,7 +633,7 @@ int tws_store_open(tws_objstore *objects, const char *state_dir, const tws_store
     if (!st->o.maintenance_ms) st->o.maintenance_ms = 30000;
     if (!st->o.compact_max_inputs) st->o.compact_max_inputs = 8;
     if (!st->o.compact_window_s) st->o.compact_window_s = 3600;
-    if (!st->o.block_max_spans) st->o.block_max_spans = 20000000;
+    if (!st->o.block_max_spans) st->o.block_max_spans = 5000000;
     if (!st->o.flush_zstd_level) st->o.flush_zstd_level = 3;
     if (!st->o.compact_zstd_level) st->o.compact_zstd_level = 9;
     pthread_mutex_init(&st->mu, NULL);
