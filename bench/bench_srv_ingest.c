@@ -5,13 +5,18 @@
  * Starts the server (path in argv[1] or TW_SERVER) on loopback ports with a
  * fresh data directory, then N client threads (TW_INGEST_CLIENTS, default 32), each on one keep-alive
  * connection, POST 100-span ExportTraceServiceRequests of realistic spans
- * for a fixed
- * time (the request of bench/otlp_workload.h, 512 variants with distinct
- * ids). Prints:
+ * for TW_INGEST_SECONDS (default 20: long enough for the head to be
+ * flushed into blocks several times, so the figure is a sustained one).
+ * The request is the one of bench/otlp_workload.h; every request sent gets
+ * fresh trace and span ids (a unique seed patched into the body), so the
+ * store sees new spans, never resends. The server runs with its default
+ * limits (1 GiB head, flushed at a quarter). Prints:
  *   ingest_spans_per_s   spans acknowledged per second
  *   ingest_requests_per_s
  *   ingest_p99_ms        request latency (send to 200), 99th percentile
  *   ingest_server_rss_mb the server's resident memory at the end
+ *   ingest_flushes       heads written to blocks during the run (from /metrics)
+ *   ingest_partial       200 answers that refused some spans (must be 0)
  *   startup_replay_s     time for a restarted server to replay that WAL and listen
  * Bodies are built before the clock starts, with distinct trace ids, so the
  * client spends its time sending, not encoding.
@@ -36,7 +41,7 @@
 
 extern char **environ;
 
-enum { SPANS = TW_BENCH_SPANS, BODIES = 512, MAX_THREADS = 256, SECONDS = 8 };
+enum { SPANS = TW_BENCH_SPANS, MAX_THREADS = 256, SEED_TAG = 0x5a000000 };
 
 static uint64_t mono_ns(void) {
     struct timespec ts;
@@ -44,11 +49,19 @@ static uint64_t mono_ns(void) {
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* The request, and where its 4-byte seed sits (in every trace, span and
+ * parent id): patching those gives a request with new ids. */
+typedef struct template {
+    tw__buf b;
+    size_t *at;
+    size_t n_at;
+} template;
+
 typedef struct worker {
     int port;
-    tw__buf *bodies;
-    uint64_t deadline, requests, spans, errors, *lat, n_lat, cap_lat;
-    unsigned seed;
+    const template *tmpl;
+    uint32_t seed_base;
+    uint64_t deadline, requests, spans, errors, partial, *lat, n_lat, cap_lat;
 } worker;
 
 static int connect_to(int port) {
@@ -75,8 +88,8 @@ static int write_all(int fd, const void *p, size_t n) {
     return 0;
 }
 
-/* Read one response; returns the status code or -1. */
-static int read_response(int fd, char *buf, size_t cap) {
+/* Read one response; returns the status code or -1; *body_len its body's length. */
+static int read_response(int fd, char *buf, size_t cap, size_t *body_len) {
     size_t have = 0;
     char *hdr_end = NULL;
     while (!hdr_end) {
@@ -89,6 +102,7 @@ static int read_response(int fd, char *buf, size_t cap) {
     int status = atoi(buf + 9);
     const char *cl = strcasestr(buf, "Content-Length:");
     size_t body = cl ? (size_t)atol(cl + 15) : 0, got = have - (size_t)(hdr_end + 4 - buf);
+    *body_len = body;
     while (got < body) {
         ssize_t r = read(fd, buf, cap - 1);
         if (r <= 0) return -1;
@@ -101,15 +115,22 @@ static void *run(void *arg) {
     worker *w = arg;
     int fd = connect_to(w->port);
     char head[256], resp[4096];
-    while (fd >= 0 && mono_ns() < w->deadline) {
-        tw__buf *b = &w->bodies[rand_r(&w->seed) % BODIES];
+    tw__buf own;
+    tw__buf_init(&own, 0);
+    tw__buf_append(&own, w->tmpl->b.data, w->tmpl->b.len);
+    tw__buf *b = &own;
+    for (uint32_t k = 0; fd >= 0 && mono_ns() < w->deadline; k++) {
+        uint32_t seed = w->seed_base + k; /* unique per request of the run */
+        for (size_t i = 0; i < w->tmpl->n_at; i++) memcpy(b->data + w->tmpl->at[i], &seed, 4);
         int hl = snprintf(head, sizeof head,
                           "POST /v1/traces HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-protobuf\r\n"
                           "Content-Length: %zu\r\n\r\n", b->len);
         uint64_t t0 = mono_ns();
         if (write_all(fd, head, (size_t)hl) || write_all(fd, b->data, b->len)) break;
-        int st = read_response(fd, resp, sizeof resp);
+        size_t body_len = 0;
+        int st = read_response(fd, resp, sizeof resp, &body_len);
         if (st < 0) break;
+        if (st == 200 && body_len > 0) w->partial++; /* a partial_success: some spans refused */
         if (st != 200) {
             w->errors++;
             continue;
@@ -123,7 +144,23 @@ static void *run(void *arg) {
         w->spans += SPANS;
     }
     if (fd >= 0) close(fd);
+    tw__buf_free(&own);
     return NULL;
+}
+
+/* GET /metrics and the value of one sample line, or -1. */
+static long long metric(int port, const char *name) {
+    int fd = connect_to(port);
+    if (fd < 0) return -1;
+    const char *req = "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+    static char buf[1 << 20];
+    size_t have = 0;
+    if (write_all(fd, req, strlen(req)) == 0)
+        for (ssize_t r; have < sizeof buf - 1 && (r = read(fd, buf + have, sizeof buf - 1 - have)) > 0;) have += (size_t)r;
+    close(fd);
+    buf[have] = 0;
+    const char *p = strstr(buf, name);
+    return p ? atoll(p + strlen(name)) : -1;
 }
 
 static int free_port(void) {
@@ -166,8 +203,10 @@ int main(int argc, char **argv) {
     char a1[64], a2[64];
     snprintf(a1, sizeof a1, "127.0.0.1:%d", otlp);
     snprintf(a2, sizeof a2, "127.0.0.1:%d", api);
+    char a3[64];
+    snprintf(a3, sizeof a3, "127.0.0.1:%d", free_port());
     char *args[] = {(char *)server, "serve", "--data-dir", dir, "--otlp-http-listen", a1, "--http-listen", a2,
-                    "--head-max-bytes", "17179869184", NULL};
+                    "--otlp-grpc-listen", a3, NULL};
     pid_t pid;
     if (posix_spawn(&pid, server, NULL, NULL, args, environ) != 0) return 1;
     for (int i = 0; i < 200; i++) { /* wait until it listens */
@@ -179,28 +218,37 @@ int main(int argc, char **argv) {
         usleep(20000);
     }
 
-    tw__buf *bodies = calloc(BODIES, sizeof *bodies);
-    size_t bytes = 0;
-    for (int i = 0; i < BODIES; i++) {
-        tw__buf_init(&bodies[i], 0);
-        tw_bench_otlp_request(&bodies[i], (uint32_t)i + 1);
-        bytes += bodies[i].len;
+    template tmpl = {0};
+    tw__buf_init(&tmpl.b, 0);
+    uint32_t tag = SEED_TAG; /* a seed no other bytes of the request contain */
+    tw_bench_otlp_request(&tmpl.b, tag);
+    tmpl.at = malloc(tmpl.b.len * sizeof *tmpl.at);
+    for (size_t i = 0; i + 4 <= tmpl.b.len; i++)
+        if (!memcmp(tmpl.b.data + i, &tag, 4)) tmpl.at[tmpl.n_at++] = i;
+    if (tmpl.n_at != 3 * SPANS) { /* trace, span and parent id of every span */
+        fprintf(stderr, "the seed was found %zu times, expected %d\n", tmpl.n_at, 3 * SPANS);
+        return 1;
     }
+    size_t bytes = tmpl.b.len;
+    int seconds = getenv("TW_INGEST_SECONDS") ? atoi(getenv("TW_INGEST_SECONDS")) : 20;
+    if (seconds < 1) seconds = 20;
     int threads = getenv("TW_INGEST_CLIENTS") ? atoi(getenv("TW_INGEST_CLIENTS")) : 32;
     if (threads < 1 || threads > MAX_THREADS) threads = 32;
     static worker w[MAX_THREADS];
     static pthread_t th[MAX_THREADS];
     uint64_t t0 = mono_ns();
     for (int i = 0; i < threads; i++) {
-        w[i] = (worker){.port = otlp, .bodies = bodies, .deadline = t0 + SECONDS * 1000000000ull, .seed = (unsigned)i + 1};
+        w[i] = (worker){.port = otlp, .tmpl = &tmpl, .deadline = t0 + (uint64_t)seconds * 1000000000ull,
+                        .seed_base = (uint32_t)i << 24};
         pthread_create(&th[i], NULL, run, &w[i]);
     }
-    uint64_t spans = 0, reqs = 0, errors = 0, n_lat = 0;
+    uint64_t spans = 0, reqs = 0, errors = 0, n_lat = 0, partial = 0;
     for (int i = 0; i < threads; i++) {
         pthread_join(th[i], NULL);
         spans += w[i].spans;
         reqs += w[i].requests;
         errors += w[i].errors;
+        partial += w[i].partial;
         n_lat += w[i].n_lat;
     }
     double secs = (double)(mono_ns() - t0) / 1e9;
@@ -213,6 +261,7 @@ int main(int argc, char **argv) {
     }
     qsort(lat, n_lat, sizeof *lat, cmp_u64);
     long rss = rss_kb(pid);
+    long long flushes = metric(api, "tracewire_head_flushes_total{result=\"ok\"} ");
     kill(pid, SIGTERM);
     waitpid(pid, NULL, 0);
 
@@ -237,11 +286,13 @@ int main(int argc, char **argv) {
     printf("ingest_requests_per_s %.0f requests/s\n", (double)reqs / secs);
     printf("ingest_p99_ms %.2f ms\n", n_lat ? (double)lat[n_lat * 99 / 100] / 1e6 : 0.0);
     printf("ingest_non_200 %llu requests\n", (unsigned long long)errors);
-    printf("ingest_request_bytes %zu bytes\n", bytes / BODIES);
+    printf("ingest_partial %llu requests\n", (unsigned long long)partial);
+    printf("ingest_flushes %lld\n", flushes);
+    printf("ingest_request_bytes %zu bytes\n", bytes);
     printf("ingest_server_rss_mb %.0f MB\n", rss / 1024.0);
     printf("startup_replay_s %.2f s for %llu spans in the WAL\n", replay_s, (unsigned long long)spans);
-    for (int i = 0; i < BODIES; i++) tw__buf_free(&bodies[i]);
-    free(bodies);
+    tw__buf_free(&tmpl.b);
+    free(tmpl.at);
     free(lat);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);

@@ -131,6 +131,11 @@ static void test_flush_find_reopen(void **state) {
     tws_batch b;
     make_batch(&b, 0x22, 1, 3, "v", now_ns());
     assert_int_equal(tws_head_add(h, "b", &b, 4096), TW_OK);
+    uint64_t t_big = now_ns();
+    for (int k = 0; k < 2; k++) { /* a 40-span trace sent twice: the large-trace path of the flush */
+        make_batch(&b, 0x33, 100, 40, "v", t_big);
+        assert_int_equal(tws_head_add(h, "a", &b, 4096), TW_OK);
+    }
     make_batch(&b, 0x11, 1, 5, "v", now_ns()); /* a resend: exact duplicates */
     /* same start time as the first: make_batch derives times from `start` */
     assert_int_equal(tws_head_add(h, "a", &b, 4096), TW_OK);
@@ -139,11 +144,12 @@ static void test_flush_find_reopen(void **state) {
     tws_store_stats s;
     tws_store_get_stats(st, &s);
     assert_int_equal(s.blocks, 2); /* one per tenant */
-    assert_int_equal(s.block_spans, 8);
+    assert_int_equal(s.block_spans, 48);
+    assert_int_equal(count(st, "a", 0x33), 40);
     assert_int_equal(count(st, "a", 0x11), 5);
     assert_int_equal(count(st, "b", 0x22), 3);
     assert_int_equal(count(st, "b", 0x11), 0); /* tenants apart */
-    assert_int_equal(count(st, "a", 0x33), 0);
+    assert_int_equal(count(st, "a", 0x99), 0);
     tws_store_close(st);
     st = open_store(f, NULL, &lsn);
     assert_int_equal(lsn, 1234);

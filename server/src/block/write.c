@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#define XXH_INLINE_ALL /* short strings: the call would cost more than the hash */
 #include <xxhash.h>
 #include <zstd.h>
 

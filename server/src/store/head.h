@@ -65,7 +65,7 @@ void tws_head_result_free(tws_head_result *r);
 size_t tws_head_n_tenants(const tws_head *h);
 const char *tws_head_tenant(const tws_head *h, size_t i);
 /* Every indexed span of tenant `i` (a tw__malloc'd array the caller frees),
- * grouped by trace. Read-only. */
+ * the spans of each trace contiguous. Read-only. */
 int tws_head_tenant_spans(const tws_head *h, size_t i, tws_span_ref **out, size_t *n);
 
 typedef struct tws_head_stats {

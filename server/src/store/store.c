@@ -232,21 +232,38 @@ static int write_checkpoint(tws_store *st, uint64_t lsn, char err[256]) {
 
 /* ---- writing traces ----------------------------------------------------------------------- */
 
+/* Ids compare as big-endian integers: memcmp's order, without the call. */
+static int cmp_u64(uint64_t a, uint64_t b) { return (a > b) - (a < b); }
+
 static int cmp_span_id(const void *x, const void *y) {
     const tws_span_ref *a = x, *b = y;
-    return memcmp(a->span->span_id, b->span->span_id, 8);
+    return cmp_u64(tw__load_be64(a->span->span_id), tw__load_be64(b->span->span_id));
 }
 
 static int cmp_start(const void *x, const void *y) {
     const tws_span_ref *a = x, *b = y;
     if (a->span->start_ns != b->span->start_ns) return a->span->start_ns < b->span->start_ns ? -1 : 1;
-    return memcmp(a->span->span_id, b->span->span_id, 8);
+    return cmp_span_id(x, y);
 }
 
 /* The spans of one trace: exact duplicates dropped, ordered by start time.
  * Returns how many are left at the front of r. */
 static size_t prepare_trace(tws_span_ref *r, size_t n) {
-    if (n > 1) qsort(r, n, sizeof *r, cmp_span_id);
+    if (n <= 16) { /* the common small trace: pairwise, and an insertion sort */
+        size_t kept = 0;
+        for (size_t i = 0; i < n; i++) {
+            bool dup = false;
+            for (size_t j = 0; j < kept && !dup; j++)
+                dup = !memcmp(r[i].span->span_id, r[j].span->span_id, 8) && tws_span_equal(r[i].span, r[j].span);
+            if (dup) continue;
+            tws_span_ref x = r[i];
+            size_t k = kept++;
+            for (; k > 0 && cmp_start(&r[k - 1], &x) > 0; k--) r[k] = r[k - 1];
+            r[k] = x;
+        }
+        return kept;
+    }
+    qsort(r, n, sizeof *r, cmp_span_id);
     size_t kept = 0;
     for (size_t i = 0, group = 0; i < n; i++) {
         if (i == 0 || memcmp(r[i].span->span_id, r[i - 1].span->span_id, 8)) group = kept;
@@ -342,9 +359,15 @@ static int out_commit(out_blocks *o, entry **old, size_t n_old) {
     return rc;
 }
 
+typedef struct group {
+    tws_span_ref first; /* first member: cmp_ref_trace sorts groups by it */
+    size_t at, n;
+} group;
+
 static int cmp_ref_trace(const void *x, const void *y) {
-    const tws_span_ref *a = x, *b = y;
-    return memcmp(a->span->trace_id, b->span->trace_id, 16);
+    const uint8_t *a = ((const tws_span_ref *)x)->span->trace_id, *b = ((const tws_span_ref *)y)->span->trace_id;
+    int c = cmp_u64(tw__load_be64(a), tw__load_be64(b));
+    return c ? c : cmp_u64(tw__load_be64(a + 8), tw__load_be64(b + 8));
 }
 
 static int do_flush(tws_store *st, const tws_head *h, char err[256]) {
@@ -354,15 +377,28 @@ static int do_flush(tws_store *st, const tws_head *h, char err[256]) {
         size_t n;
         if ((rc = tws_head_tenant_spans(h, t, &r, &n))) break;
         if (n == 0) continue;
-        qsort(r, n, sizeof *r, cmp_ref_trace);
+        /* The head hands spans over grouped by trace: sort the groups (one
+         * entry per trace), not the spans. */
+        size_t n_groups = 0;
+        for (size_t i = 0; i < n; i++) n_groups += i == 0 || memcmp(r[i].span->trace_id, r[i - 1].span->trace_id, 16);
+        group *g = tw__malloc(n_groups * sizeof *g);
+        if (!g) {
+            tw__free(r);
+            rc = TW_ENOMEM;
+            break;
+        }
+        for (size_t i = 0, k = 0; i < n; i++) {
+            if (i == 0 || memcmp(r[i].span->trace_id, r[i - 1].span->trace_id, 16)) g[k++] = (group){r[i], i, 0};
+            g[k - 1].n++;
+        }
+        qsort(g, n_groups, sizeof *g, cmp_ref_trace); /* a group starts with its first span's ref */
         out_blocks o = {.st = st, .tenant = tws_head_tenant(h, t), .max_spans = UINT64_MAX,
                         .wo = {.row_group_spans = st->o.row_group_spans, .zstd_level = st->o.flush_zstd_level}};
-        for (size_t i = 0, j; i < n && rc == TW_OK; i = j) {
-            for (j = i + 1; j < n && !memcmp(r[j].span->trace_id, r[i].span->trace_id, 16); j++) {
-            }
-            rc = out_add(&o, r + i, j - i, err);
+        for (size_t i = 0; i < n_groups && rc == TW_OK; i++) {
+            rc = out_add(&o, r + g[i].at, g[i].n, err);
             if (rc == TW_OK && st->stop) rc = TW_ESHUTDOWN;
         }
+        tw__free(g);
         if (rc == TW_OK) rc = out_finish(&o, err);
         if (rc == TW_OK) rc = out_commit(&o, NULL, 0);
         else out_abandon(&o);
@@ -634,7 +670,7 @@ int tws_store_open(tws_objstore *objects, const char *state_dir, const tws_store
     if (!st->o.compact_max_inputs) st->o.compact_max_inputs = 8;
     if (!st->o.compact_window_s) st->o.compact_window_s = 3600;
     if (!st->o.block_max_spans) st->o.block_max_spans = 5000000;
-    if (!st->o.flush_zstd_level) st->o.flush_zstd_level = 3;
+    if (!st->o.flush_zstd_level) st->o.flush_zstd_level = 1; /* fast: compaction recompresses */
     if (!st->o.compact_zstd_level) st->o.compact_zstd_level = 9;
     pthread_mutex_init(&st->mu, NULL);
     pthread_cond_init(&st->cv, NULL);

@@ -40,7 +40,7 @@ typedef struct tws_store_options {
     uint32_t compact_max_inputs;  /* blocks merged at once; 0: 8 */
     uint64_t compact_window_s;    /* only blocks starting in the same window merge; 0: 1 h */
     uint64_t block_max_spans;     /* a compacted block holds at most this many; 0: 5,000,000 (built in memory: ~30 bytes each) */
-    int flush_zstd_level;         /* 0: 3 */
+    int flush_zstd_level;         /* 0: 1 */
     int compact_zstd_level;       /* 0: 9 */
     uint32_t row_group_spans;     /* 0: the writer's default */
 } tws_store_options;
