@@ -167,17 +167,29 @@ static void on_durable(void *user, int rc, uint64_t lsn) {
     event_active(r->ev, EV_TIMEOUT, 0);
 }
 
-/* The WAL payload: version, tenant, then the accepted spans as protobuf. */
-static int wal_payload(const ingest_req *r, const uint8_t *raw_pb, size_t raw_len, tw__buf *out) {
+/* The WAL payload: version, tenant, then the accepted spans as protobuf,
+ * as parts[0..*n): when every span of a protobuf request was accepted, the
+ * request's own bytes are the second part (the WAL copies them once);
+ * otherwise the accepted spans are encoded into `out` after the header. */
+static int wal_payload(const ingest_req *r, const uint8_t *raw_pb, size_t raw_len, tw__buf *out, tw_str parts[2],
+                       size_t *n) {
     uint8_t hdr[2 + 160];
     size_t tl = strlen(r->tenant);
     hdr[0] = TWS_WAL_TRACES_V1;
     hdr[1] = (uint8_t)tl;
     memcpy(hdr + 2, r->tenant, tl);
-    tw__buf_append(out, hdr, 2 + tl);
-    if (raw_pb && r->batch.n_rejected == 0) return tw__buf_append(out, raw_pb, raw_len);
-    tws_selection sel = {&r->batch, NULL, 0};
-    return tws_otlp_encode_pb(&sel, 1, 1, out);
+    int rc = tw__buf_append(out, hdr, 2 + tl);
+    if (rc == TW_OK && raw_pb && r->batch.n_rejected == 0) {
+        if (raw_len > TWS_WAL_MAX_RECORD - out->len) return TW_ERANGE;
+        parts[1] = (tw_str){(const char *)raw_pb, raw_len};
+        *n = 2;
+    } else {
+        tws_selection sel = {&r->batch, NULL, 0};
+        if (rc == TW_OK) rc = tws_otlp_encode_pb(&sel, 1, 1, out);
+        *n = 1;
+    }
+    parts[0] = (tw_str){(const char *)out->data, out->len};
+    return rc;
 }
 
 /* ---- the pipeline, shared by the receivers ------------------------------------------------- */
@@ -234,7 +246,9 @@ void tws_ingest_submit(tws_server *s, int proto, const char *tenant, const uint8
 
     tw__buf payload;
     tw__buf_init(&payload, TWS_WAL_MAX_RECORD);
-    rc = wal_payload(r, proto != TWS_PROTO_HTTP_JSON ? data : NULL, len, &payload);
+    tw_str parts[2];
+    size_t n_parts = 0;
+    rc = wal_payload(r, proto != TWS_PROTO_HTTP_JSON ? data : NULL, len, &payload, parts, &n_parts);
     r->ev = event_new(s->base, -1, 0, on_durable_loop, r);
     if (rc != TW_OK || !r->ev) {
         tws_ingest_refuse(s, sink, ctx, proto, rc == TW_ERANGE ? TWS_REFUSE_TOO_LARGE : TWS_REFUSE_OVERLOADED,
@@ -246,8 +260,7 @@ void tws_ingest_submit(tws_server *s, int proto, const char *tenant, const uint8
         req_free(r);
         return;
     }
-    tw_str part = {(const char *)payload.data, payload.len};
-    rc = tws_wal_append_async(s->wal, TWS_WAL_TRACES, &part, 1, on_durable, r, &r->lsn);
+    rc = tws_wal_append_async(s->wal, TWS_WAL_TRACES, parts, n_parts, on_durable, r, &r->lsn);
     tw__buf_free(&payload); /* the WAL copied it */
     if (rc != TW_OK) {
         bool full = rc == TW_EFULL;
@@ -259,7 +272,7 @@ void tws_ingest_submit(tws_server *s, int proto, const char *tenant, const uint8
         req_free(r);
         return;
     }
-    atomic_fetch_add(&s->metrics.wal_bytes, part.len);
+    atomic_fetch_add(&s->metrics.wal_bytes, parts[0].len + (n_parts > 1 ? parts[1].len : 0));
     s->inflight++;
     r->prev = s->wal_last; /* LSNs grow with each append: the list stays in LSN order */
     if (s->wal_last) s->wal_last->next = r;
