@@ -66,6 +66,16 @@ static inline bool tw__ref_release(_Atomic uint32_t *refs) {
     return atomic_fetch_sub_explicit(refs, 1, memory_order_acq_rel) == 1;
 }
 
+/* A 64-bit mixer (splitmix64's finalizer): every input bit affects every
+ * output bit. For hashing ids and for deterministic test data. */
+static inline uint64_t tw__mix64(uint64_t x) {
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ull;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
+
 static inline uint64_t tw__load_le64(const uint8_t *p) {
     uint64_t v;
     memcpy(&v, p, 8);

@@ -28,7 +28,7 @@ import { OTLPTraceExporter as GrpcExporter } from '@opentelemetry/exporter-trace
 import grpc from '@grpc/grpc-js';
 import { trace, context, SpanKind, SpanStatusCode } from '@opentelemetry/api';
 
-import { Server, sleep, b64ToHex, sendCheckout, checkTrace, attrMap, decodeValue, hex, jsonRequest, span } from './tw_server_lib.mjs';
+import { Server, sleep, b64ToHex, sendCheckout, checkTrace, attrMap, decodeValue, hex, jsonRequest, span, killWhileSending } from './tw_server_lib.mjs';
 
 let srv, dir;
 before(async () => {
@@ -268,34 +268,7 @@ test('/api/echo, /api/status/buildinfo and /metrics', async () => {
 // ---- acknowledged means durable ------------------------------------------------------------------
 
 test('kill -9 while a client sends: every acknowledged span is there after restart', async () => {
-  const acked = [];
-  for (let cycle = 0; cycle < 4; cycle++) {
-    let stop = false;
-    const senders = [0, 1, 2].map(async (w) => {
-      while (!stop) {
-        const tid = hex(32), spans = [];
-        for (let i = 0; i < 20; i++) spans.push(span(tid, hex(16), `c${cycle}-w${w}-${i}`));
-        try {
-          const r = await post(JSON.stringify(jsonRequest(spans, 'crash')), { 'Content-Type': 'application/json' });
-          if (r.status === 200) acked.push({ tid, n: spans.length });
-        } catch { /* the server died mid-request: not acknowledged */ }
-      }
-    });
-    await sleep(300 + Math.random() * 700);
-    const st = await srv.kill9();
-    stop = true;
-    await Promise.all(senders);
-    assert.equal(st.sig, 'SIGKILL');
-    await srv.start();
-    for (const { tid, n } of acked) {
-      const r = await fetch(srv.url(`/api/v2/traces/${tid}`));
-      assert.equal(r.status, 200, `acknowledged trace ${tid} lost after kill -9 (cycle ${cycle})`);
-      const body = await r.json();
-      const count = body.trace.resourceSpans.reduce((a, rs) => a + rs.scopeSpans.reduce((b, ss) => b + ss.spans.length, 0), 0);
-      assert.equal(count, n);
-    }
-  }
-  assert.ok(acked.length > 20, `only ${acked.length} requests were acknowledged`);
+  await killWhileSending(srv, { cycles: 4, clients: 3, spans: 20, waitMs: () => 300 + Math.random() * 700 });
 });
 
 test('a full head answers 429, and every request answered 200 is readable at once', async () => {

@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OTLPTraceExporter as ProtoExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 
-import { Server, sleep, sendCheckout, checkTrace, hex, jsonRequest, span } from './tw_server_lib.mjs';
+import { Server, sleep, sendCheckout, checkTrace, hex, jsonRequest, span, spanCount, killWhileSending } from './tw_server_lib.mjs';
 
 const dirs = [];
 function tempDir(tag) {
@@ -55,15 +55,6 @@ async function waitFor(what, fn, ms = 15000) {
 
 const postJson = (srv, body, tenant) => fetch(srv.otlpUrl(), { method: 'POST', body: JSON.stringify(body),
   headers: { 'Content-Type': 'application/json', ...(tenant ? { 'X-Scope-OrgID': tenant } : {}) } });
-
-async function spanCount(srv, tid, tenant) {
-  const r = await fetch(srv.url(`/api/v2/traces/${tid}`), { headers: tenant ? { 'X-Scope-OrgID': tenant } : {} });
-  if (r.status !== 200) return { status: r.status, n: 0, names: [] };
-  const body = await r.json();
-  const names = [];
-  for (const rs of body.trace.resourceSpans) for (const ss of rs.scopeSpans) for (const s of ss.spans) names.push(s.name);
-  return { status: 200, n: names.length, names: names.sort() };
-}
 
 const flushed = (srv) => waitFor('the head to be flushed', async () =>
   (await metric(srv, 'tracewire_head_spans')) === 0 && (await metric(srv, 'tracewire_blocks')) > 0);
@@ -158,33 +149,9 @@ test('tenants stay apart in blocks', async () => {
 
 test('kill -9 while sending and flushing: every acknowledged span is there after restart', async () => {
   const srv = await startServer('crash');
-  const acked = [];
   try {
-    for (let cycle = 0; cycle < 3; cycle++) {
-      let stop = false;
-      const senders = [0, 1].map(async (w) => {
-        while (!stop) {
-          const tid = hex(32), spans = [];
-          for (let i = 0; i < 10; i++) spans.push(span(tid, hex(16), `c${cycle}-w${w}-${i}`));
-          try {
-            const r = await postJson(srv, jsonRequest(spans, 'crash'));
-            if (r.status === 200) acked.push({ tid, n: spans.length });
-          } catch { /* the server died mid-request: not acknowledged */ }
-        }
-      });
-      await sleep(1200 + Math.random() * 1500); // across at least one flush
-      const st = await srv.kill9();
-      stop = true;
-      await Promise.all(senders);
-      assert.equal(st.sig, 'SIGKILL');
-      await srv.start();
-      for (const { tid, n } of acked) {
-        const got = await spanCount(srv, tid);
-        assert.equal(got.status, 200, `acknowledged trace ${tid} lost after kill -9 (cycle ${cycle})`);
-        assert.equal(got.n, n, `trace ${tid}: ${got.n} of ${n} spans after kill -9 (cycle ${cycle})`);
-      }
-    }
-    assert.ok(acked.length > 20, `only ${acked.length} requests were acknowledged`);
+    // each cycle lasts across at least one flush (every second)
+    await killWhileSending(srv, { cycles: 3, clients: 2, spans: 10, waitMs: () => 1200 + Math.random() * 1500 });
     assert.ok((await metric(srv, 'tracewire_blocks')) > 0, 'no block was written');
   } finally {
     await srv.stop();

@@ -193,3 +193,48 @@ export function jsonRequest(spans, service = 'bad-input') {
 const startNs = BigInt(Date.now()) * 1000000n;
 export const span = (traceId, spanId, name = 'x') => ({ traceId, spanId, name, kind: 1, startTimeUnixNano: String(startNs),
   endTimeUnixNano: String(startNs + 100000000n) });
+
+// The spans of a trace as the Tempo API returns them (tenant optional).
+export async function spanCount(srv, tid, tenant) {
+  const r = await fetch(srv.url(`/api/v2/traces/${tid}`), { headers: tenant ? { 'X-Scope-OrgID': tenant } : {} });
+  if (r.status !== 200) return { status: r.status, n: 0, names: [] };
+  const body = await r.json();
+  const names = [];
+  for (const rs of body.trace.resourceSpans) for (const ss of rs.scopeSpans) for (const s of ss.spans) names.push(s.name);
+  return { status: 200, n: names.length, names: names.sort() };
+}
+
+// Acknowledged means durable: `cycles` times, `clients` senders post traces
+// of `spans` spans without pause, the server is killed with SIGKILL after
+// waitMs() and restarted, and every trace answered 200 so far must come
+// back whole. Returns the acknowledged traces.
+export async function killWhileSending(srv, { cycles, clients, spans: perTrace, waitMs }) {
+  const acked = [];
+  for (let cycle = 0; cycle < cycles; cycle++) {
+    let stop = false;
+    const senders = [...Array(clients).keys()].map(async (w) => {
+      while (!stop) {
+        const tid = hex(32), spans = [];
+        for (let i = 0; i < perTrace; i++) spans.push(span(tid, hex(16), `c${cycle}-w${w}-${i}`));
+        try {
+          const r = await fetch(srv.otlpUrl(), { method: 'POST', body: JSON.stringify(jsonRequest(spans, 'crash')),
+            headers: { 'Content-Type': 'application/json' } });
+          if (r.status === 200) acked.push({ tid, n: spans.length });
+        } catch { /* the server died mid-request: not acknowledged */ }
+      }
+    });
+    await sleep(waitMs());
+    const st = await srv.kill9();
+    stop = true;
+    await Promise.all(senders);
+    assert.equal(st.sig, 'SIGKILL');
+    await srv.start();
+    for (const { tid, n } of acked) {
+      const got = await spanCount(srv, tid);
+      assert.equal(got.status, 200, `acknowledged trace ${tid} lost after kill -9 (cycle ${cycle})`);
+      assert.equal(got.n, n, `trace ${tid}: ${got.n} of ${n} spans after kill -9 (cycle ${cycle})`);
+    }
+  }
+  assert.ok(acked.length > 20, `only ${acked.length} requests were acknowledged`);
+  return acked;
+}

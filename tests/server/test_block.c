@@ -22,6 +22,8 @@
 
 #include <cmocka.h>
 
+#include "fs_util.h"
+
 #include "batch_fixture.h"
 #include "block/block.h"
 
@@ -226,9 +228,7 @@ static int setup(void **state) {
 static int teardown(void **state) {
     fx *f = *state;
     tws_obj_close(f->st);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", f->dir);
-    if (system(cmd)) return -1;
+    rm_rf(f->dir);
     free(f);
     return 0;
 }

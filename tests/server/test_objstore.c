@@ -45,6 +45,8 @@
 
 #include <cmocka.h>
 
+#include "fs_util.h"
+
 #include "objstore/objstore.h"
 
 /* ---- the fsync shim ------------------------------------------------------ */
@@ -106,26 +108,6 @@ static int rec_count(void) {
 }
 
 /* ---- helpers ------------------------------------------------------------- */
-
-static void rm_rf(const char *path) {
-    struct stat st;
-    if (lstat(path, &st) != 0) return;
-    if (S_ISDIR(st.st_mode)) {
-        chmod(path, 0755);
-        DIR *d = opendir(path);
-        struct dirent *e;
-        while (d && (e = readdir(d))) {
-            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-            char sub[8192];
-            snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
-            rm_rf(sub);
-        }
-        if (d) closedir(d);
-        rmdir(path);
-    } else {
-        unlink(path);
-    }
-}
 
 static char *new_dir(void) {
     char *p = malloc(4096);
@@ -217,16 +199,9 @@ static tws_objstore *open_store(const char *root) {
     return s;
 }
 
-static uint64_t mix(uint64_t x) {
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdull;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ull;
-    return x ^ (x >> 33);
-}
 
 static void fill(uint8_t *p, size_t n, uint64_t seed) {
-    uint64_t s = mix(seed) | 1;
+    uint64_t s = tw__mix64(seed) | 1;
     for (size_t i = 0; i < n; i++) {
         s ^= s << 13;
         s ^= s >> 7;
@@ -939,7 +914,7 @@ static void own_key(int id, int k, char *out, size_t n) {
 static uint8_t *ct_gen(const char *key, uint32_t ver, size_t *len) {
     uint64_t h = 1469598103934665603ull;
     for (const char *c = key; *c; c++) h = (h ^ (uint8_t)*c) * 1099511628211ull;
-    *len = 4 + (size_t)(mix(h ^ ver) % 3000);
+    *len = 4 + (size_t)(tw__mix64(h ^ ver) % 3000);
     uint8_t *p = malloc(*len);
     for (int i = 0; i < 4; i++) p[i] = (uint8_t)(ver >> (8 * i));
     fill(p + 4, *len - 4, h ^ ((uint64_t)ver << 32));
@@ -969,10 +944,10 @@ static void ct_fail(ct_arg *a, const char *fmt, ...) {
 
 static void *ct_thread(void *arg) {
     ct_arg *a = arg;
-    uint64_t rng = mix((uint64_t)a->id + 100);
+    uint64_t rng = tw__mix64((uint64_t)a->id + 100);
     uint32_t next_ver = (uint32_t)a->id << 24;
     for (int i = 0; i < CT_OPS; i++) {
-        rng = mix(rng + (uint64_t)i);
+        rng = tw__mix64(rng + (uint64_t)i);
         int op = (int)(rng % 10), k = (int)((rng >> 8) % CT_OWN);
         bool shared = (rng >> 20) % 5 == 0;
         char key[64];

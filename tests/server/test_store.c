@@ -24,6 +24,8 @@
 
 #include <cmocka.h>
 
+#include "fs_util.h"
+
 #include "batch_fixture.h"
 #include "store/store.h"
 
@@ -45,11 +47,9 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
     fx *f = *state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", f->dir);
-    int rc = system(cmd);
+    rm_rf(f->dir);
     free(f);
-    return rc ? -1 : 0;
+    return 0;
 }
 
 static tws_store *open_store(fx *f, const tws_store_options *o, uint64_t *lsn) {

@@ -40,6 +40,8 @@
 
 #include <cmocka.h>
 
+#include "fs_util.h"
+
 #include "common/crc32c.h"
 #include "wal/wal.h"
 
@@ -71,25 +73,6 @@ static uint64_t now_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static void rm_rf(const char *path) {
-    struct stat st;
-    if (lstat(path, &st) != 0) return;
-    if (S_ISDIR(st.st_mode)) {
-        DIR *d = opendir(path);
-        struct dirent *e;
-        while (d && (e = readdir(d))) {
-            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-            char sub[4096];
-            snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
-            rm_rf(sub);
-        }
-        if (d) closedir(d);
-        rmdir(path);
-    } else {
-        unlink(path);
-    }
 }
 
 static char *new_dir(void) {
@@ -158,19 +141,12 @@ static size_t list_segs(const char *dir, uint64_t *out, size_t max) {
 
 /* Test records describe themselves: id (8 bytes LE), length (4), then
  * bytes drawn from the id. Type is 1 + id % 254; type 255 is an empty record. */
-static uint64_t mix(uint64_t x) {
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdull;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ull;
-    return x ^ (x >> 33);
-}
 
 static void make_payload(uint64_t id, uint8_t *p, size_t len) {
     if (len < 12) abort();
     for (int i = 0; i < 8; i++) p[i] = (uint8_t)(id >> (8 * i));
     for (int i = 0; i < 4; i++) p[8 + i] = (uint8_t)(len >> (8 * i));
-    uint64_t s = mix(id) | 1;
+    uint64_t s = tw__mix64(id) | 1;
     for (size_t i = 12; i < len; i++) {
         s ^= s << 13;
         s ^= s >> 7;
@@ -201,7 +177,7 @@ static uint64_t check_payload(uint8_t type, const uint8_t *p, size_t len) {
 static int append_id(tws_wal *w, uint64_t id, size_t len, uint64_t *lsn) {
     uint8_t *p = malloc(len);
     make_payload(id, p, len);
-    size_t a = (size_t)(mix(id + 1) % (len + 1)), b = a + (size_t)(mix(id + 2) % (len - a + 1));
+    size_t a = (size_t)(tw__mix64(id + 1) % (len + 1)), b = a + (size_t)(tw__mix64(id + 2) % (len - a + 1));
     tw_str parts[3] = {{(const char *)p, a}, {(const char *)p + a, b - a}, {(const char *)p + b, len - b}};
     int rc = tws_wal_append(w, type_of(id), parts, 3, lsn);
     free(p);
@@ -315,7 +291,7 @@ static void test_crc32c(void **state) {
     /* Every length up to 300 at every alignment, and chaining. */
     uint8_t buf[1100];
     uint64_t x = 42;
-    for (size_t i = 0; i < sizeof buf; i++) buf[i] = (uint8_t)((x = mix(x + i)) >> 24);
+    for (size_t i = 0; i < sizeof buf; i++) buf[i] = (uint8_t)((x = tw__mix64(x + i)) >> 24);
     for (size_t al = 0; al < 8; al++) {
         for (size_t n = 0; n <= 300; n++) {
             uint32_t want = crc_bitwise(buf + al, n);
@@ -350,7 +326,7 @@ static void test_round_trip_rotation(void **state) {
             lens[i] = 0;
         } else {
             ids[i] = 1000 + (uint64_t)i;
-            lens[i] = (uint32_t)(12 + mix((uint64_t)i) % (i % 50 == 0 ? 9000 : 700));
+            lens[i] = (uint32_t)(12 + tw__mix64((uint64_t)i) % (i % 50 == 0 ? 9000 : 700));
             assert_int_equal(append_id(w, ids[i], lens[i], &lsns[i]), TW_OK);
         }
         assert_int_equal(lsns[i], next);
@@ -640,7 +616,7 @@ static void test_corrupt_old_segment(void **state) {
     uint64_t lsn[N];
     uint32_t len[N];
     for (int i = 0; i < N; i++) {
-        len[i] = (uint32_t)(100 + mix((uint64_t)i) % 200);
+        len[i] = (uint32_t)(100 + tw__mix64((uint64_t)i) % 200);
         assert_int_equal(append_id(w, (uint64_t)i, len[i], &lsn[i]), TW_OK);
     }
     tws_wal_close(w);
@@ -1136,7 +1112,7 @@ static void *mix_thread(void *p) {
     uint8_t buf[600];
     for (int i = 0; i < MIX_PER; i++) {
         uint64_t id = (uint64_t)a->t << 32 | (uint64_t)i;
-        size_t len = 12 + (size_t)(mix(id) % 580);
+        size_t len = 12 + (size_t)(tw__mix64(id) % 580);
         make_payload(id, buf, len);
         tw_str part = {(const char *)buf, len};
         int rc;
@@ -1212,7 +1188,7 @@ static void *crash_appender(void *p) {
     crash_arg *a = p;
     for (uint64_t i = 0;; i++) {
         uint64_t id = a->base | i, lsn;
-        size_t len = 12 + (size_t)(mix(id) % 6000);
+        size_t len = 12 + (size_t)(tw__mix64(id) % 6000);
         int rc = append_id(a->w, id, len, &lsn);
         if (rc == TW_EFULL) continue;
         if (rc != TW_OK) _exit(20);

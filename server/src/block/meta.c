@@ -49,14 +49,6 @@ bool tws_block_id_valid(const char *id) {
 
 /* ---- bloom filter ------------------------------------------------------------------ */
 
-static uint64_t mix64(uint64_t x) {
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ull;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebull;
-    return x ^ (x >> 31);
-}
-
 int tws_bloom_init(tws_bloom *b, uint64_t n_items) {
     uint64_t words = (n_items * 10 + 63) / 64; /* 10 bits per item, 7 probes: ~0.8% false positives */
     if (words == 0) words = 1;
@@ -70,8 +62,8 @@ int tws_bloom_init(tws_bloom *b, uint64_t n_items) {
 
 static void probes(const tws_bloom *b, const uint8_t id[16], uint64_t *h1, uint64_t *h2) {
     (void)b;
-    *h1 = mix64(tw__load_le64(id));
-    *h2 = mix64(tw__load_le64(id + 8) ^ 0x9e3779b97f4a7c15ull) | 1;
+    *h1 = tw__mix64(tw__load_le64(id));
+    *h2 = tw__mix64(tw__load_le64(id + 8) ^ 0x9e3779b97f4a7c15ull) | 1;
 }
 
 void tws_bloom_add(tws_bloom *b, const uint8_t id[16]) {

@@ -46,24 +46,6 @@ void tws_config_defaults(tws_config *c) {
     c->block_max_spans = 5000000;
 }
 
-int tws_parse_duration_s(const char *s, uint64_t *out) {
-    char *end;
-    errno = 0;
-    if (!*s || *s == '-' || *s == '+' || *s == ' ') return -1;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || end == s) return -1;
-    static const struct { const char *u; uint64_t m; } units[] = {
-        {"", 1}, {"s", 1}, {"m", 60}, {"h", 3600}, {"d", 86400}, {"w", 7 * 86400},
-    };
-    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
-        if (strcmp(end, units[i].u) != 0) continue;
-        if (v > UINT64_MAX / 1000000000ull / units[i].m) return -1; /* kept in nanoseconds elsewhere */
-        *out = v * units[i].m;
-        return 0;
-    }
-    return -1;
-}
-
 int tws_split_hostport(const char *s, char *host, size_t host_len, uint16_t *port) {
     const char *colon = strrchr(s, ':');
     if (!colon || colon == s) return -1;
@@ -82,6 +64,16 @@ int tws_split_hostport(const char *s, char *host, size_t host_len, uint16_t *por
     memcpy(host, h, hl);
     host[hl] = '\0';
     *port = (uint16_t)p;
+    return 0;
+}
+
+static int set_duration(const char *flag, const char *v, uint64_t *out, char *err, size_t n) {
+    uint64_t d;
+    if (tws_parse_duration_s(v, &d) != 0 || d == 0) {
+        snprintf(err, n, "%s: \"%.80s\" is not a duration (e.g. 60s, 90m, 336h, 14d)", flag, v);
+        return -1;
+    }
+    *out = d;
     return 0;
 }
 
@@ -164,15 +156,9 @@ int tws_config_parse_args(tws_config *c, int argc, char **argv, char *err, size_
             if (set_uint(name, v, &x, err, n)) return -1;
             c->max_attr_value_len = x > UINT32_MAX ? UINT32_MAX : (uint32_t)x;
         } else if (strcmp(name, "--retention") == 0) {
-            if (tws_parse_duration_s(v, &c->retention_s) != 0 || c->retention_s == 0) {
-                snprintf(err, n, "%s: \"%.80s\" is not a duration (e.g. 14d, 336h, 90m)", name, v);
-                return -1;
-            }
+            if (set_duration(name, v, &c->retention_s, err, n)) return -1;
         } else if (strcmp(name, "--head-flush-interval") == 0) { /* tests; in the YAML as head.flush_interval */
-            if (tws_parse_duration_s(v, &c->head_flush_interval_s) != 0 || c->head_flush_interval_s == 0) {
-                snprintf(err, n, "%s: \"%.80s\" is not a duration (e.g. 60s)", name, v);
-                return -1;
-            }
+            if (set_duration(name, v, &c->head_flush_interval_s, err, n)) return -1;
         } else if (strcmp(name, "--wal-no-sync") == 0) { /* benchmarks only; undocumented */
             c->wal_no_sync = strcmp(v, "true") == 0;
         } else if (strcmp(name, "--config") == 0) {

@@ -61,23 +61,40 @@ static const setting settings[] = {
     SIZE("blocks.max_spans", block_max_spans),
 };
 
-int tws_parse_size(const char *s, uint64_t *out) {
+typedef struct unit {
+    const char *u;
+    uint64_t m;
+} unit;
+
+/* A decimal number followed by exactly one of `units` (no space); the
+ * product must stay below `max`. 0 or -1. */
+static int parse_with_units(const char *s, const unit *units, size_t n_units, uint64_t max, uint64_t *out) {
     char *end;
     errno = 0;
     if (!*s || *s == '-' || *s == '+' || *s == ' ') return -1;
     unsigned long long v = strtoull(s, &end, 10);
     if (errno || end == s) return -1;
-    static const struct { const char *u; uint64_t m; } units[] = {
-        {"", 1}, {"B", 1}, {"KB", 1000}, {"MB", 1000000}, {"GB", 1000000000}, {"KiB", 1024},
-        {"MiB", 1024 * 1024}, {"GiB", 1024ull * 1024 * 1024},
-    };
-    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
+    for (size_t i = 0; i < n_units; i++) {
         if (strcmp(end, units[i].u) != 0) continue;
-        if (v > UINT64_MAX / units[i].m) return -1;
+        if (v > max / units[i].m) return -1;
         *out = v * units[i].m;
         return 0;
     }
     return -1;
+}
+
+int tws_parse_size(const char *s, uint64_t *out) {
+    static const unit units[] = {
+        {"", 1}, {"B", 1}, {"KB", 1000}, {"MB", 1000000}, {"GB", 1000000000}, {"KiB", 1024},
+        {"MiB", 1024 * 1024}, {"GiB", 1024ull * 1024 * 1024},
+    };
+    return parse_with_units(s, units, sizeof units / sizeof *units, UINT64_MAX, out);
+}
+
+int tws_parse_duration_s(const char *s, uint64_t *out) {
+    static const unit units[] = {{"", 1}, {"s", 1}, {"m", 60}, {"h", 3600}, {"d", 86400}, {"w", 7 * 86400}};
+    /* kept in nanoseconds elsewhere: seconds times 1e9 must fit */
+    return parse_with_units(s, units, sizeof units / sizeof *units, UINT64_MAX / 1000000000ull, out);
 }
 
 typedef struct walker {

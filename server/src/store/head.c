@@ -77,9 +77,7 @@ static uint16_t tenant_id(tws_head *h, const char *tenant, bool add) {
 /* All 16 bytes count: 64-bit trace ids (Zipkin, Jaeger) arrive with eight
  * zero bytes in front, and some clients vary only a few bytes. */
 static size_t slot_hash(const uint8_t id[16], uint16_t tenant) {
-    uint64_t x = tw__load_le64(id) * 0x9e3779b97f4a7c15ull ^ tw__load_le64(id + 8) ^ (uint64_t)tenant << 48;
-    x *= 0xbf58476d1ce4e5b9ull;
-    return (size_t)(x ^ x >> 31);
+    return (size_t)tw__mix64(tw__load_le64(id) * 0x9e3779b97f4a7c15ull ^ tw__load_le64(id + 8) ^ (uint64_t)tenant << 48);
 }
 
 static trace_entry *lookup(tws_head *h, const uint8_t id[16], uint16_t tenant) {
