@@ -103,3 +103,22 @@ void tws_metrics_render(const tws_metrics *m, const tws_gauges *g, tw__buf *o) {
     tw__buf_printf(o, "tracewire_query_duration_seconds_sum %.9f\ntracewire_query_duration_seconds_count %llu\n",
                    (double)LOAD(m->query_ns_sum) / 1e9, LOAD(m->query_count));
 }
+
+void tws_metrics_to_openmetrics(const tw__buf *in, tw__buf *out) {
+    const char *p = (const char *)in->data, *end = p + in->len;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *eol = nl ? nl : end;
+        bool meta = eol - p > 7 && (!memcmp(p, "# HELP ", 7) || !memcmp(p, "# TYPE ", 7));
+        const char *name_end = meta ? memchr(p + 7, ' ', (size_t)(eol - p - 7)) : NULL;
+        if (name_end && name_end - (p + 7) > 6 && !memcmp(name_end - 6, "_total", 6)) {
+            tw__buf_append(out, p, (size_t)(name_end - 6 - p)); /* the family name, without _total */
+            tw__buf_append(out, name_end, (size_t)(eol - name_end));
+        } else {
+            tw__buf_append(out, p, (size_t)(eol - p));
+        }
+        tw__buf_putc(out, '\n');
+        p = eol + 1;
+    }
+    tw__buf_puts(out, "# EOF\n");
+}

@@ -45,5 +45,9 @@ typedef struct tws_gauges {
         retention_deletes;
 } tws_gauges;
 void tws_metrics_render(const tws_metrics *m, const tws_gauges *g, tw__buf *out);
+/* The Prometheus text `in` as OpenMetrics into `out`: counter families
+ * named without "_total" in their HELP and TYPE lines (samples keep it),
+ * and the closing "# EOF". Exemplars are written by the renderers. */
+void tws_metrics_to_openmetrics(const tw__buf *in, tw__buf *out);
 
 #endif

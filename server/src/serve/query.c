@@ -209,10 +209,20 @@ static void handle_metrics(tws_server *s, struct evhttp_request *req) {
     tws_gauges g = {hs.bytes, hs.spans, hs.traces, ws.pending_bytes, ws.syncs, ws.segments,
                     ss.blocks, ss.block_bytes, ss.block_spans, ss.flushes, ss.flush_failures, ss.compactions,
                     ss.compaction_failures, ss.retention_deletes};
-    tw__buf b;
-    tw__buf_init(&b, 1u << 24);
-    tws_metrics_render(&s->metrics, &g, &b);
-    reply_buf(req, 200, "OK", "text/plain; version=0.0.4; charset=utf-8", &b);
+    /* OpenMetrics (with exemplars) when the scraper asks for it, as
+     * Prometheus does with exemplar storage on; the 0.0.4 text otherwise. */
+    const char *accept = evhttp_find_header(evhttp_request_get_input_headers(req), "Accept");
+    bool om = accept && strstr(accept, "application/openmetrics-text") != NULL;
+    tw__buf text, b;
+    tw__buf_init(&text, 1u << 28);
+    tw__buf_init(&b, 1u << 28);
+    tws_metrics_render(&s->metrics, &g, &text);
+    tws_spanmetrics_render(s->spanmetrics, om, &text);
+    if (om) tws_metrics_to_openmetrics(&text, &b);
+    reply_buf(req, 200, "OK", om ? "application/openmetrics-text; version=1.0.0; charset=utf-8"
+                                 : "text/plain; version=0.0.4; charset=utf-8",
+              om ? &b : &text);
+    tw__buf_free(&text);
     tw__buf_free(&b);
 }
 

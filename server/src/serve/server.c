@@ -183,7 +183,9 @@ int tws_serve(const tws_config *cfg) {
         goto out;
     }
     tws_head_options ho = {.max_bytes = cfg->head_max_bytes, .max_trace_bytes = cfg->max_trace_bytes};
-    if (tws_head_new(&ho, &s->head) != TW_OK || tws_flush_start(s) != TW_OK) goto out;
+    if (tws_head_new(&ho, &s->head) != TW_OK || tws_flush_start(s) != TW_OK ||
+        tws_spanmetrics_new(NULL, &s->spanmetrics) != TW_OK)
+        goto out;
     /* Blocks first: the checkpoint says which WAL records they already hold. */
     if ((lock_fd = lock_data_dir(cfg->data_dir)) < 0 || open_store(s) != TW_OK) goto out;
 
@@ -243,6 +245,7 @@ out:
     if (s->otlp_http) evhttp_free(s->otlp_http);
     if (s->api_http) evhttp_free(s->api_http);
     tws_head_free(s->head);
+    tws_spanmetrics_free(s->spanmetrics);
     if (s->base) event_base_free(s->base);
     tw__free(s);
     if (lock_fd >= 0) close(lock_fd);

@@ -17,6 +17,7 @@
 #include "serve/metrics.h"
 #include "store/head.h"
 #include "store/store.h"
+#include "red/spanmetrics.h"
 #include "wal/wal.h"
 
 /* WAL record types. */
@@ -50,6 +51,7 @@ typedef struct tws_server {
     char flush_err[256];
     struct event *flush_done_ev, *flush_timer;
     struct ingest_req *wal_first, *wal_last; /* requests waiting for the WAL, in LSN order */
+    tws_spanmetrics *spanmetrics; /* RED metrics of every acknowledged span (red/) */
 } tws_server;
 
 /* ingest.c */

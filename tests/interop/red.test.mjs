@@ -1,0 +1,137 @@
+// red.test.mjs — RED metrics from spans, proven against a real Prometheus
+// (Debian's `prometheus`, started here on a loopback port with exemplar
+// storage): the article's Verify steps 3 and 4.
+//
+//  1. Spans from the OpenTelemetry JavaScript SDK with known durations;
+//     after scrapes, traces_span_metrics_calls_total has the expected series
+//     and counts, and the p99 from histogram_quantile over the duration
+//     buckets lands in the bucket of the slow spans.
+//  2. /api/v1/query_exemplars returns trace ids, and each resolves through
+//     /api/traces/<id> to a trace holding that span.
+//  3. Head-sampled spans count as their adjusted count (ot=th).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BasicTracerProvider, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { OTLPTraceExporter as ProtoExporter } from '@opentelemetry/exporter-trace-otlp-proto';
+import { SpanKind } from '@opentelemetry/api';
+
+import { Server, freePort, sleep, hex, jsonRequest, span } from './tw_server_lib.mjs';
+
+const PROMETHEUS = process.env.TW_PROMETHEUS || 'prometheus';
+
+let dir, srv, prom, promPort, promLog = '';
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'tracewire-red-'));
+  srv = new Server(join(dir, 'data'));
+  await srv.start();
+  promPort = await freePort();
+  writeFileSync(join(dir, 'prometheus.yml'), `global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: tracewire\n` +
+    `    static_configs:\n      - targets: ['127.0.0.1:${srv.api}']\n`);
+  prom = spawn(PROMETHEUS, [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'tsdb')}`,
+    `--web.listen-address=127.0.0.1:${promPort}`, '--enable-feature=exemplar-storage'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  prom.stderr.on('data', (d) => { promLog += d; });
+  await waitFor('prometheus to be ready', async () => {
+    try { return (await fetch(`http://127.0.0.1:${promPort}/-/ready`)).ok; } catch { return false; }
+  });
+});
+after(async () => {
+  if (prom && prom.exitCode === null) { prom.kill('SIGTERM'); await new Promise((r) => prom.once('exit', r)); }
+  if (srv) await srv.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function waitFor(what, fn, ms = 30000) {
+  const until = Date.now() + ms;
+  for (;;) {
+    if (await fn()) return;
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}\n${promLog.slice(-2000)}`);
+    await sleep(200);
+  }
+}
+
+async function promQuery(q) {
+  const r = await fetch(`http://127.0.0.1:${promPort}/api/v1/query?query=${encodeURIComponent(q)}`);
+  const body = await r.json();
+  assert.equal(body.status, 'success', JSON.stringify(body));
+  return body.data.result;
+}
+
+const value = (results, name) => Number((results.find((x) => x.metric.span_name === name) || { value: [0, 'NaN'] }).value[1]);
+
+// `n` spans named `name` lasting `ms` milliseconds, through the JS SDK's protobuf exporter.
+async function sendSpans(name, n, ms) {
+  const p = new BasicTracerProvider({ resource: resourceFromAttributes({ 'service.name': 'red-checkout' }),
+    spanProcessors: [new SimpleSpanProcessor(new ProtoExporter({ url: srv.otlpUrl() }))] });
+  const t = p.getTracer('red-test');
+  const spans = [];
+  for (let i = 0; i < n; i++) {
+    const start = Date.now() - 1000;
+    const s = t.startSpan(name, { kind: SpanKind.SERVER, startTime: start });
+    s.end(start + ms);
+    spans.push(s.spanContext());
+  }
+  await p.forceFlush();
+  await p.shutdown();
+  return spans;
+}
+
+test('RED metrics with exemplars reach a real Prometheus, and exemplars open their traces', async () => {
+  // two waves, so that rate() sees the counters grow between scrapes
+  for (let wave = 1; wave <= 2; wave++) {
+    await sendSpans('GET /fast', 20, 3);
+    await sendSpans('GET /slow', 5, 300);
+    await waitFor(`wave ${wave} in Prometheus`, async () => {
+      const r = await promQuery('traces_span_metrics_calls_total{service_name="red-checkout"}');
+      return value(r, 'GET /fast') === 20 * wave && value(r, 'GET /slow') === 5 * wave;
+    });
+  }
+  const calls = await promQuery('traces_span_metrics_calls_total{service_name="red-checkout"}');
+  assert.equal(calls.length, 2);
+  for (const c of calls) {
+    assert.equal(c.metric.span_kind, 'SPAN_KIND_SERVER');
+    assert.equal(c.metric.status_code, 'STATUS_CODE_UNSET');
+  }
+  // p99 by span name lands in the right bucket: fast (3 ms) in (0, 5], slow (300 ms) in (250, 500]
+  const q = await promQuery('histogram_quantile(0.99, sum by (le, span_name) ' +
+    '(rate(traces_span_metrics_duration_milliseconds_bucket{service_name="red-checkout"}[5m])))');
+  const fast = value(q, 'GET /fast'), slow = value(q, 'GET /slow');
+  assert.ok(fast > 0 && fast <= 5, `p99 of GET /fast is ${fast}`);
+  assert.ok(slow > 250 && slow <= 500, `p99 of GET /slow is ${slow}`);
+
+  // exemplars: trace ids that resolve to traces holding that span
+  const now = Math.floor(Date.now() / 1000);
+  let ex = [];
+  await waitFor('exemplars', async () => {
+    const r = await fetch(`http://127.0.0.1:${promPort}/api/v1/query_exemplars?query=` +
+      encodeURIComponent('traces_span_metrics_duration_milliseconds_bucket{service_name="red-checkout"}') +
+      `&start=${now - 3600}&end=${now + 60}`);
+    const body = await r.json();
+    ex = (body.data || []).flatMap((s) => s.exemplars.map((e) => ({ ...e.labels, value: Number(e.value), le: s.seriesLabels.le })));
+    return ex.length > 0;
+  });
+  for (const e of ex) {
+    assert.match(e.trace_id, /^[0-9a-f]{32}$/);
+    assert.ok(e.value <= Number(e.le === '+Inf' ? Infinity : e.le), 'an exemplar sits in its own bucket');
+    const r = await fetch(srv.url(`/api/traces/${e.trace_id}`));
+    assert.equal(r.status, 200, `exemplar trace ${e.trace_id} does not resolve`);
+    const body = await r.json();
+    const ids = body.batches.flatMap((b) => b.scopeSpans.flatMap((s) => s.spans.map((x) => Buffer.from(x.spanId, 'base64').toString('hex'))));
+    assert.ok(ids.includes(e.span_id), `trace ${e.trace_id} lacks span ${e.span_id}`);
+  }
+});
+
+test('head-sampled spans count as their adjusted count', async () => {
+  // 10 spans sampled at 1/8 (ot=th:e) stand for 80 calls
+  const spans = [];
+  for (let i = 0; i < 10; i++) spans.push({ ...span(hex(32), hex(16), 'GET /sampled'), traceState: 'ot=th:e' });
+  const body = jsonRequest(spans, 'red-sampled');
+  const r = await fetch(srv.otlpUrl(), { method: 'POST', body: JSON.stringify(body), headers: { 'Content-Type': 'application/json' } });
+  assert.equal(r.status, 200);
+  await waitFor('the adjusted count in Prometheus', async () =>
+    value(await promQuery('traces_span_metrics_calls_total{service_name="red-sampled"}'), 'GET /sampled') === 80);
+});
