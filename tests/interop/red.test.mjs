@@ -9,6 +9,8 @@
 //  2. /api/v1/query_exemplars returns trace ids, and each resolves through
 //     /api/traces/<id> to a trace holding that span.
 //  3. Head-sampled spans count as their adjusted count (ot=th).
+// The server runs with the article's spanmetrics settings (buckets and
+// dimensions) in its YAML.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
@@ -27,7 +29,10 @@ const PROMETHEUS = process.env.TW_PROMETHEUS || 'prometheus';
 let dir, srv, prom, promPort, promLog = '';
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'tracewire-red-'));
-  srv = new Server(join(dir, 'data'));
+  // the article's connector settings, as written there
+  writeFileSync(join(dir, 'tracewire.yaml'), 'spanmetrics:\n  buckets: [5ms, 10ms, 25ms, 50ms, 100ms, 250ms, 500ms, 1s, 2s, 5s]\n' +
+    '  dimensions:\n    - name: http.route\n    - name: http.response.status_code\n');
+  srv = new Server(join(dir, 'data'), ['--config', join(dir, 'tracewire.yaml')]);
   await srv.start();
   promPort = await freePort();
   writeFileSync(join(dir, 'prometheus.yml'), `global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: tracewire\n` +
@@ -71,7 +76,8 @@ async function sendSpans(name, n, ms) {
   const spans = [];
   for (let i = 0; i < n; i++) {
     const start = Date.now() - 1000;
-    const s = t.startSpan(name, { kind: SpanKind.SERVER, startTime: start });
+    const s = t.startSpan(name, { kind: SpanKind.SERVER, startTime: start,
+      attributes: { 'http.route': name.split(' ')[1], 'http.response.status_code': 200 } });
     s.end(start + ms);
     spans.push(s.spanContext());
   }
@@ -95,6 +101,8 @@ test('RED metrics with exemplars reach a real Prometheus, and exemplars open the
   for (const c of calls) {
     assert.equal(c.metric.span_kind, 'SPAN_KIND_SERVER');
     assert.equal(c.metric.status_code, 'STATUS_CODE_UNSET');
+    assert.equal(c.metric.http_route, c.metric.span_name.split(' ')[1]); // configured dimensions
+    assert.equal(c.metric.http_response_status_code, '200');
   }
   // p99 by span name lands in the right bucket: fast (3 ms) in (0, 5], slow (300 ms) in (250, 500]
   const q = await promQuery('histogram_quantile(0.99, sum by (le, span_name) ' +

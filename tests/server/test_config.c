@@ -40,7 +40,14 @@ static const char full[] = "# every setting\n"
                            "  retention: 14d\n"
                            "  compaction_interval: 45s\n"
                            "  compaction_window: 2h\n"
-                           "  max_spans: 1000000\n";
+                           "  max_spans: 1000000\n"
+                           "spanmetrics:\n"
+                           "  buckets: [5ms, 10ms, 25ms, 50ms, 100ms, 250ms, 500ms, 1s, 2s, 5s]\n"
+                           "  dimensions:\n"
+                           "    - name: http.route\n"
+                           "    - name: http.response.status_code\n"
+                           "      default: '0'\n"
+                           "  max_series: 500\n";
 
 static void test_defaults(void **state) {
     tws_config c;
@@ -77,6 +84,14 @@ static void test_every_setting_from_yaml(void **state) {
     assert_int_equal(c.compaction_interval_s, 45);
     assert_int_equal(c.compaction_window_s, 7200);
     assert_int_equal(c.block_max_spans, 1000000);
+    assert_int_equal(c.spanmetrics.n_buckets, 10); /* the article's list, as written */
+    assert_true(c.spanmetrics.buckets_ms[0] == 5 && c.spanmetrics.buckets_ms[7] == 1000 && c.spanmetrics.buckets_ms[9] == 5000);
+    assert_int_equal(c.spanmetrics.n_dims, 2);
+    assert_string_equal(c.spanmetrics.dims[0].name, "http.route");
+    assert_string_equal(c.spanmetrics.dims[0].fallback, "");
+    assert_string_equal(c.spanmetrics.dims[1].name, "http.response.status_code");
+    assert_string_equal(c.spanmetrics.dims[1].fallback, "0");
+    assert_int_equal(c.spanmetrics.max_series, 500);
 }
 
 static void expect_error(const char *yaml, const char *want) {
@@ -106,6 +121,14 @@ static void test_refusals(void **state) {
     expect_error("a: &x 1\nb: *x\n", "key 'a': unknown setting");
     expect_error("wal:\n  segment_bytes:\n    deeper: 1\n", "t.yaml:2:3: key 'wal.segment_bytes': expected a value or a section");
     expect_error("tenants:\n  default: ''\n", "key 'tenants.default': empty or too long");
+    expect_error("spanmetrics:\n  buckets: [5ms, 1s, 500ms]\n", "t.yaml:2:22: key 'spanmetrics.buckets': buckets must be in ascending order");
+    expect_error("spanmetrics:\n  buckets: [5 ms]\n", "a bucket is a duration such as 5ms");
+    expect_error("spanmetrics:\n  buckets: []\n", "needs at least one bucket");
+    expect_error("spanmetrics:\n  buckets: [1ms]\n  buckets: [2ms]\n", "key 'spanmetrics.buckets': given twice");
+    expect_error("spanmetrics:\n  dimensions:\n    - http.route\n", "each dimension is a mapping with a name");
+    expect_error("spanmetrics:\n  dimensions:\n    - default: x\n", "a dimension needs a name");
+    expect_error("spanmetrics:\n  dimensions:\n    - name: a\n      color: red\n", "t.yaml:4:7: key 'spanmetrics.dimensions': a dimension has only name and default");
+    expect_error("spanmetrics:\n  max_series: many\n", "is not an integer");
     expect_error("blocks:\n  retention: 2 weeks\n", "key 'blocks.retention': \"2 weeks\" is not a duration");
     expect_error("blocks:\n  retention: 0s\n", "is not a duration");
     expect_error("head:\n  flush_interval: 1.5s\n", "is not a duration");
@@ -172,6 +195,20 @@ static void test_flag_errors(void **state) {
     assert_int_equal(c.retention_s, 36 * 3600);
 }
 
+static void test_durations_ms(void **state) {
+    double v;
+    static const struct {
+        const char *in;
+        double ms;
+    } ok[] = {{"5ms", 5}, {"1s", 1000}, {"1.5s", 1500}, {"250us", 0.25}, {"2m", 120000}, {"100ns", 0.0001}};
+    for (size_t i = 0; i < sizeof ok / sizeof *ok; i++) {
+        assert_int_equal(tws_parse_duration_ms(ok[i].in, &v), 0);
+        assert_true(v > ok[i].ms * 0.999999 && v < ok[i].ms * 1.000001);
+    }
+    static const char *const bad[] = {"", "5", "ms", "-1ms", "5 ms", "5d", "nan", "1e99s"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) assert_int_equal(tws_parse_duration_ms(bad[i], &v), -1);
+}
+
 static void test_durations(void **state) {
     uint64_t v;
     static const struct {
@@ -212,6 +249,7 @@ int main(void) {
         cmocka_unit_test(test_flag_errors),
         cmocka_unit_test(test_sizes),
         cmocka_unit_test(test_durations),
+        cmocka_unit_test(test_durations_ms),
     };
     return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }

@@ -11,6 +11,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "red/spanmetrics.h"
+
 typedef struct tws_config {
     char data_dir[512];
     char otlp_http_listen[128]; /* host:port */
@@ -32,6 +34,9 @@ typedef struct tws_config {
     uint64_t compaction_interval_s; /* compaction and retention run this often: 30 */
     uint64_t compaction_window_s;  /* only blocks starting in one window merge: 1 h */
     uint64_t block_max_spans;      /* spans per compacted block: 5,000,000 (a block is built in memory: ~150 MB) */
+    /* RED metrics: spanmetrics.buckets (durations), .dimensions (- name: K
+     * [default: V]), .max_series; zeros mean spanmetrics.h's defaults */
+    tws_spanmetrics_options spanmetrics;
 } tws_config;
 
 void tws_config_defaults(tws_config *c);
@@ -50,6 +55,10 @@ int tws_parse_size(const char *s, uint64_t *out);
 
 /* "30s", "5m", "336h", "14d", or plain seconds -> seconds. 0 or -1. */
 int tws_parse_duration_s(const char *s, uint64_t *out);
+
+/* "250us", "5ms", "1.5s", "2m" -> milliseconds (Go-style durations, as the
+ * Collector's bucket lists are written). 0 or -1. */
+int tws_parse_duration_ms(const char *s, double *out);
 
 /* Split "host:port" (IPv6 as "[::1]:4318"). 0 or -1. */
 int tws_split_hostport(const char *s, char *host, size_t host_len, uint16_t *port);

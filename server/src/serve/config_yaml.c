@@ -59,6 +59,7 @@ static const setting settings[] = {
     DUR("blocks.compaction_interval", compaction_interval_s),
     DUR("blocks.compaction_window", compaction_window_s),
     SIZE("blocks.max_spans", block_max_spans),
+    U32("spanmetrics.max_series", spanmetrics.max_series),
 };
 
 typedef struct unit {
@@ -103,6 +104,7 @@ typedef struct walker {
     size_t err_len;
     tws_config next; /* applied only when the whole file is good */
     bool seen[sizeof settings / sizeof settings[0]];
+    bool seen_buckets, seen_dims;
 } walker;
 
 static int fail(walker *w, const yaml_mark_t *m, const char *key, const char *fmt, const char *detail) {
@@ -157,6 +159,105 @@ static int set_value(walker *w, const char *path, const yaml_event_t *ev, const 
     return -1;
 }
 
+int tws_parse_duration_ms(const char *s, double *out) {
+    char *end;
+    if (!*s || *s == '-' || *s == '+' || *s == ' ') return -1;
+    double v = strtod(s, &end);
+    if (end == s || !(v >= 0) || v > 1e12) return -1;
+    static const struct {
+        const char *u;
+        double ms;
+    } units[] = {{"ns", 1e-6}, {"us", 1e-3}, {"\xc2\xb5s", 1e-3}, {"ms", 1}, {"s", 1e3}, {"m", 6e4}, {"h", 3.6e6}};
+    for (size_t i = 0; i < sizeof units / sizeof *units; i++)
+        if (strcmp(end, units[i].u) == 0) {
+            *out = v * units[i].ms;
+            return 0;
+        }
+    return -1;
+}
+
+/* The next event, which must be a scalar; its text into out. */
+static int next_scalar(walker *w, yaml_parser_t *p, const char *path, char *out, size_t cap, yaml_mark_t *m) {
+    yaml_event_t ev;
+    if (!yaml_parser_parse(p, &ev)) return fail(w, &p->problem_mark, NULL, "malformed YAML: %s", p->problem);
+    *m = ev.start_mark;
+    int rc = 0;
+    if (ev.type != YAML_SCALAR_EVENT) rc = fail(w, &ev.start_mark, path, "%sexpected a value", "");
+    else if (strlen((const char *)ev.data.scalar.value) >= cap) rc = fail(w, &ev.start_mark, path, "%stoo long", "");
+    else strcpy(out, (const char *)ev.data.scalar.value);
+    yaml_event_delete(&ev);
+    return rc;
+}
+
+/* spanmetrics.buckets: [5ms, 10ms, ...], ascending. The sequence-start
+ * event has been consumed. */
+static int walk_buckets(walker *w, yaml_parser_t *p, const char *path, const yaml_mark_t *key_mark) {
+    tws_spanmetrics_options *o = &w->next.spanmetrics;
+    o->n_buckets = 0;
+    for (;;) {
+        yaml_event_t ev;
+        if (!yaml_parser_parse(p, &ev)) return fail(w, &p->problem_mark, NULL, "malformed YAML: %s", p->problem);
+        if (ev.type == YAML_SEQUENCE_END_EVENT) {
+            yaml_event_delete(&ev);
+            return o->n_buckets ? 0 : fail(w, key_mark, path, "%sneeds at least one bucket", "");
+        }
+        double ms = 0;
+        int rc = 0;
+        if (ev.type != YAML_SCALAR_EVENT || tws_parse_duration_ms((const char *)ev.data.scalar.value, &ms) != 0)
+            rc = fail(w, &ev.start_mark, path, "%sa bucket is a duration such as 5ms, 250us or 1.5s", "");
+        else if (o->n_buckets == TWS_SM_MAX_BUCKETS)
+            rc = fail(w, &ev.start_mark, path, "%sat most 64 buckets", "");
+        else if (o->n_buckets && ms <= o->buckets_ms[o->n_buckets - 1])
+            rc = fail(w, &ev.start_mark, path, "%sbuckets must be in ascending order", "");
+        else
+            o->buckets_ms[o->n_buckets++] = ms;
+        yaml_event_delete(&ev);
+        if (rc) return rc;
+    }
+}
+
+/* spanmetrics.dimensions: [{name: http.route, default: "x"}, ...]. */
+static int walk_dimensions(walker *w, yaml_parser_t *p, const char *path) {
+    tws_spanmetrics_options *o = &w->next.spanmetrics;
+    o->n_dims = 0;
+    for (;;) {
+        yaml_event_t ev;
+        if (!yaml_parser_parse(p, &ev)) return fail(w, &p->problem_mark, NULL, "malformed YAML: %s", p->problem);
+        yaml_event_type_t t = ev.type;
+        yaml_mark_t m = ev.start_mark;
+        yaml_event_delete(&ev);
+        if (t == YAML_SEQUENCE_END_EVENT) return 0;
+        if (t != YAML_MAPPING_START_EVENT) return fail(w, &m, path, "%seach dimension is a mapping with a name", "");
+        if (o->n_dims == TWS_SM_MAX_DIMS) return fail(w, &m, path, "%sat most 16 dimensions", "");
+        tws_sm_dimension *d = &o->dims[o->n_dims];
+        memset(d, 0, sizeof *d);
+        for (;;) {
+            char k[32];
+            yaml_event_t kev;
+            if (!yaml_parser_parse(p, &kev)) return fail(w, &p->problem_mark, NULL, "malformed YAML: %s", p->problem);
+            if (kev.type == YAML_MAPPING_END_EVENT) {
+                yaml_event_delete(&kev);
+                break;
+            }
+            bool scalar = kev.type == YAML_SCALAR_EVENT && strlen((const char *)kev.data.scalar.value) < sizeof k;
+            if (scalar) strcpy(k, (const char *)kev.data.scalar.value);
+            yaml_mark_t km = kev.start_mark;
+            yaml_event_delete(&kev);
+            yaml_mark_t vm;
+            if (scalar && strcmp(k, "name") == 0) {
+                if (next_scalar(w, p, path, d->name, sizeof d->name, &vm)) return -1;
+                if (!d->name[0]) return fail(w, &vm, path, "%sa dimension's name is empty", "");
+            } else if (scalar && strcmp(k, "default") == 0) {
+                if (next_scalar(w, p, path, d->fallback, sizeof d->fallback, &vm)) return -1;
+            } else {
+                return fail(w, &km, path, "%sa dimension has only name and default", "");
+            }
+        }
+        if (!d->name[0]) return fail(w, &m, path, "%sa dimension needs a name", "");
+        o->n_dims++;
+    }
+}
+
 /* Walk one mapping whose keys extend `prefix`. The mapping-start event has
  * been consumed. Depth is bounded by the settings (two levels). */
 static int walk_mapping(walker *w, yaml_parser_t *p, const char *prefix, int depth) {
@@ -183,6 +284,12 @@ static int walk_mapping(walker *w, yaml_parser_t *p, const char *prefix, int dep
             rc = set_value(w, path, &val, &key_mark);
         } else if (val.type == YAML_MAPPING_START_EVENT && depth < 2) {
             rc = walk_mapping(w, p, path, depth + 1);
+        } else if (val.type == YAML_SEQUENCE_START_EVENT && strcmp(path, "spanmetrics.buckets") == 0) {
+            rc = w->seen_buckets ? fail(w, &key_mark, path, "%sgiven twice", "") : walk_buckets(w, p, path, &key_mark);
+            w->seen_buckets = true;
+        } else if (val.type == YAML_SEQUENCE_START_EVENT && strcmp(path, "spanmetrics.dimensions") == 0) {
+            rc = w->seen_dims ? fail(w, &key_mark, path, "%sgiven twice", "") : walk_dimensions(w, p, path);
+            w->seen_dims = true;
         } else if (val.type == YAML_ALIAS_EVENT) {
             rc = fail(w, &key_mark, path, "%saliases are not supported", "");
         } else {

@@ -184,7 +184,7 @@ int tws_serve(const tws_config *cfg) {
     }
     tws_head_options ho = {.max_bytes = cfg->head_max_bytes, .max_trace_bytes = cfg->max_trace_bytes};
     if (tws_head_new(&ho, &s->head) != TW_OK || tws_flush_start(s) != TW_OK ||
-        tws_spanmetrics_new(NULL, &s->spanmetrics) != TW_OK)
+        tws_spanmetrics_new(&cfg->spanmetrics, &s->spanmetrics) != TW_OK)
         goto out;
     /* Blocks first: the checkpoint says which WAL records they already hold. */
     if ((lock_fd = lock_data_dir(cfg->data_dir)) < 0 || open_store(s) != TW_OK) goto out;
