@@ -9,6 +9,8 @@
 //  2. /api/v1/query_exemplars returns trace ids, and each resolves through
 //     /api/traces/<id> to a trace holding that span.
 //  3. Head-sampled spans count as their adjusted count (ot=th).
+//  4. The same metrics pushed with remote_write (snappy protobuf) instead
+//     of scraped, exemplars included.
 // The server runs with the article's spanmetrics settings (buckets and
 // dimensions) in its YAML.
 import { test, before, after } from 'node:test';
@@ -38,7 +40,7 @@ before(async () => {
   writeFileSync(join(dir, 'prometheus.yml'), `global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: tracewire\n` +
     `    static_configs:\n      - targets: ['127.0.0.1:${srv.api}']\n`);
   prom = spawn(PROMETHEUS, [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'tsdb')}`,
-    `--web.listen-address=127.0.0.1:${promPort}`, '--enable-feature=exemplar-storage'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    `--web.listen-address=127.0.0.1:${promPort}`, '--enable-feature=exemplar-storage', '--web.enable-remote-write-receiver'], { stdio: ['ignore', 'pipe', 'pipe'] });
   prom.stderr.on('data', (d) => { promLog += d; });
   await waitFor('prometheus to be ready', async () => {
     try { return (await fetch(`http://127.0.0.1:${promPort}/-/ready`)).ok; } catch { return false; }
@@ -69,9 +71,9 @@ async function promQuery(q) {
 const value = (results, name) => Number((results.find((x) => x.metric.span_name === name) || { value: [0, 'NaN'] }).value[1]);
 
 // `n` spans named `name` lasting `ms` milliseconds, through the JS SDK's protobuf exporter.
-async function sendSpans(name, n, ms) {
-  const p = new BasicTracerProvider({ resource: resourceFromAttributes({ 'service.name': 'red-checkout' }),
-    spanProcessors: [new SimpleSpanProcessor(new ProtoExporter({ url: srv.otlpUrl() }))] });
+async function sendSpans(name, n, ms, to = srv, service = 'red-checkout') {
+  const p = new BasicTracerProvider({ resource: resourceFromAttributes({ 'service.name': service }),
+    spanProcessors: [new SimpleSpanProcessor(new ProtoExporter({ url: to.otlpUrl() }))] });
   const t = p.getTracer('red-test');
   const spans = [];
   for (let i = 0; i < n; i++) {
@@ -142,4 +144,29 @@ test('head-sampled spans count as their adjusted count', async () => {
   assert.equal(r.status, 200);
   await waitFor('the adjusted count in Prometheus', async () =>
     value(await promQuery('traces_span_metrics_calls_total{service_name="red-sampled"}'), 'GET /sampled') === 80);
+});
+
+test('the same through remote_write: counts and exemplars pushed into Prometheus', async () => {
+  // a second server, not scraped, pushing to Prometheus's remote-write receiver every second
+  const cfg = join(dir, 'rw.yaml');
+  writeFileSync(cfg, `spanmetrics:\n  remote_write_url: http://127.0.0.1:${promPort}/api/v1/write\n  remote_write_interval: 1s\n`);
+  const pusher = new Server(join(dir, 'data-rw'), ['--config', cfg]);
+  await pusher.start();
+  try {
+    const sent = await sendSpans('GET /pushed', 12, 40, pusher, 'red-rw');
+    await waitFor('pushed counts in Prometheus', async () =>
+      value(await promQuery('traces_span_metrics_calls_total{service_name="red-rw"}'), 'GET /pushed') === 12);
+    const b = await promQuery('traces_span_metrics_duration_milliseconds_bucket{service_name="red-rw",le="50"}');
+    assert.equal(value(b, 'GET /pushed'), 12); // 40 ms spans: all at or below the 50 ms bucket
+    const now = Math.floor(Date.now() / 1000);
+    await waitFor('pushed exemplars', async () => {
+      const r = await fetch(`http://127.0.0.1:${promPort}/api/v1/query_exemplars?query=` +
+        encodeURIComponent('traces_span_metrics_duration_milliseconds_bucket{service_name="red-rw"}') +
+        `&start=${now - 3600}&end=${now + 60}`);
+      const ex = ((await r.json()).data || []).flatMap((x) => x.exemplars);
+      return ex.length > 0 && ex.every((e) => sent.some((c) => c.traceId === e.labels.trace_id && c.spanId === e.labels.span_id));
+    });
+  } finally {
+    await pusher.stop();
+  }
 });

@@ -11,6 +11,7 @@
 
 #include <xxhash.h>
 
+#include "common/pb.h"
 #include "red/spanmetrics.h"
 
 typedef struct exemplar {
@@ -25,6 +26,8 @@ typedef struct series {
     size_t key_len;
     uint64_t hash;
     char *labels;
+    char *pairs;      /* "name\0value\0" per label, for remote_write */
+    size_t pairs_len;
     double calls, sum_ms;
     double *buckets;  /* n_buckets + 1 (the last is +Inf) */
     exemplar *ex;     /* per bucket */
@@ -39,7 +42,7 @@ struct tws_spanmetrics {
     uint32_t *slots, n_slots;
     series *overflow;
     uint64_t overflowed;
-    tw__buf key, labels; /* scratch */
+    tw__buf key, labels, pairs; /* scratch */
 };
 
 static const char *const kind_names[] = {"SPAN_KIND_UNSPECIFIED", "SPAN_KIND_INTERNAL", "SPAN_KIND_SERVER",
@@ -80,6 +83,7 @@ int tws_spanmetrics_new(const tws_spanmetrics_options *o, tws_spanmetrics **out)
     for (uint32_t i = 0; i < sm->o.n_dims; i++) label_name(sm->o.dims[i].name, sm->dim_labels[i], sizeof sm->dim_labels[i]);
     tw__buf_init(&sm->key, 1 << 20);
     tw__buf_init(&sm->labels, 1 << 20);
+    tw__buf_init(&sm->pairs, 1 << 20);
     *out = sm;
     return TW_OK;
 }
@@ -88,6 +92,7 @@ static void series_free(series *s) {
     if (!s) return;
     tw__free(s->key);
     tw__free(s->labels);
+    tw__free(s->pairs);
     tw__free(s->buckets);
     tw__free(s->ex);
     tw__free(s);
@@ -101,6 +106,7 @@ void tws_spanmetrics_free(tws_spanmetrics *sm) {
     tw__free(sm->slots);
     tw__buf_free(&sm->key);
     tw__buf_free(&sm->labels);
+    tw__buf_free(&sm->pairs);
     tw__free(sm);
 }
 
@@ -183,14 +189,17 @@ static series *series_new(tws_spanmetrics *sm, const char *labels, size_t labels
     if (!s) return NULL;
     s->key = tw__malloc(sm->key.len ? sm->key.len : 1);
     s->labels = tw__strndup(labels, labels_len);
+    s->pairs = tw__malloc(sm->pairs.len ? sm->pairs.len : 1);
     s->buckets = tw__calloc(sm->o.n_buckets + 1, sizeof *s->buckets);
     s->ex = tw__calloc(sm->o.n_buckets + 1, sizeof *s->ex);
-    if (!s->key || !s->labels || !s->buckets || !s->ex) {
+    if (!s->key || !s->labels || !s->pairs || !s->buckets || !s->ex) {
         series_free(s);
         return NULL;
     }
     memcpy(s->key, sm->key.data, sm->key.len);
     s->key_len = sm->key.len;
+    if (sm->pairs.len) memcpy(s->pairs, sm->pairs.data, sm->pairs.len);
+    s->pairs_len = sm->pairs.len;
     return s;
 }
 
@@ -212,7 +221,7 @@ static int grow_slots(tws_spanmetrics *sm) {
 /* The series of the label set in sm->key / sm->labels; the overflow series
  * past the limit; NULL on memory failure. */
 static series *lookup(tws_spanmetrics *sm) {
-    if (sm->key.failed || sm->labels.failed) return NULL;
+    if (sm->key.failed || sm->labels.failed || sm->pairs.failed) return NULL;
     uint64_t h = XXH3_64bits(sm->key.data, sm->key.len);
     if (sm->n_slots) {
         for (uint32_t j = (uint32_t)h & (sm->n_slots - 1); sm->slots[j]; j = (j + 1) & (sm->n_slots - 1)) {
@@ -224,6 +233,8 @@ static series *lookup(tws_spanmetrics *sm) {
         sm->overflowed++;
         if (!sm->overflow) {
             tw__buf_reset(&sm->key);
+            tw__buf_reset(&sm->pairs);
+            tw__buf_append(&sm->pairs, "otel_metric_overflow\0true", 26);
             const char *ov = "otel_metric_overflow=\"true\"";
             sm->overflow = series_new(sm, ov, strlen(ov));
         }
@@ -251,6 +262,9 @@ static void key_part(tws_spanmetrics *sm, const char *lname, const char *v, size
     tw__buf_append(&sm->key, v, n);
     tw__buf_putc(&sm->key, 0x1f);
     label(&sm->labels, lname, v, n);
+    tw__buf_append(&sm->pairs, lname, strlen(lname) + 1);
+    tw__buf_append(&sm->pairs, v, n);
+    tw__buf_putc(&sm->pairs, 0);
 }
 
 static void set_exemplar(exemplar *e, const tws_span *s, double ms) {
@@ -271,6 +285,7 @@ void tws_spanmetrics_add(tws_spanmetrics *sm, const tws_batch *b) {
         const tws_attrs *res = &b->resources[sc->resource_idx].attrs;
         tw__buf_reset(&sm->key);
         tw__buf_reset(&sm->labels);
+        tw__buf_reset(&sm->pairs);
         const tws_value *svc = find_attr(res, "service.name");
         if (svc && svc->type == TWS_STRING) key_part(sm, "service_name", svc->u.s.ptr, svc->u.s.len);
         else key_part(sm, "service_name", "unknown_service", 15);
@@ -360,4 +375,74 @@ int tws_spanmetrics_render(const tws_spanmetrics *sm, bool om, tw__buf *out) {
 void tws_spanmetrics_get_stats(const tws_spanmetrics *sm, tws_spanmetrics_stats *out) {
     out->series = sm->n + (sm->overflow != NULL);
     out->overflowed_spans = sm->overflowed;
+}
+
+/* ---- remote_write -------------------------------------------------------------------- */
+
+typedef struct pair {
+    const char *name, *value;
+} pair;
+
+static int cmp_pair(const void *x, const void *y) { return strcmp(((const pair *)x)->name, ((const pair *)y)->name); }
+
+static void pb_label(tw__buf *o, uint32_t field, const char *name, const char *value) {
+    tw__pb_mark m = tw__pb_begin(o, field, 2);
+    tw__pb_bytes(o, 1, name, strlen(name));
+    tw__pb_bytes(o, 2, value, strlen(value));
+    tw__pb_end(o, m);
+}
+
+/* One TimeSeries (WriteRequest field 1): __name__, the series' labels and
+ * an extra one (le), sorted by name as the protocol requires. */
+static void pb_series(tw__buf *o, const char *metric, const series *s, const char *extra_name, const char *extra_value,
+                      double v, int64_t ts_ms, const exemplar *ex) {
+    pair p[2 * TWS_SM_MAX_DIMS + 8];
+    size_t n = 0;
+    p[n++] = (pair){"__name__", metric};
+    for (const char *q = s->pairs; q < s->pairs + s->pairs_len && n + 1 < sizeof p / sizeof *p;) {
+        const char *name = q, *value = q + strlen(q) + 1;
+        p[n++] = (pair){name, value};
+        q = value + strlen(value) + 1;
+    }
+    if (extra_name) p[n++] = (pair){extra_name, extra_value};
+    qsort(p, n, sizeof *p, cmp_pair);
+    tw__pb_mark m = tw__pb_begin(o, 1, 3);
+    for (size_t i = 0; i < n; i++) pb_label(o, 1, p[i].name, p[i].value);
+    tw__pb_mark sm = tw__pb_begin(o, 2, 1); /* Sample */
+    tw__pb_double(o, 1, v);
+    tw__pb_uint64(o, 2, (uint64_t)ts_ms);
+    tw__pb_end(o, sm);
+    if (ex && ex->set) { /* Exemplar */
+        char t[33], sp[17];
+        tw__hex_encode(ex->trace, 16, t);
+        tw__hex_encode(ex->span, 8, sp);
+        t[32] = sp[16] = 0;
+        tw__pb_mark em = tw__pb_begin(o, 3, 2);
+        pb_label(o, 1, "trace_id", t);
+        pb_label(o, 1, "span_id", sp);
+        tw__pb_double(o, 2, ex->value);
+        tw__pb_uint64(o, 3, ex->ts_ns / 1000000);
+        tw__pb_end(o, em);
+    }
+    tw__pb_end(o, m);
+}
+
+static void pb_all(const tws_spanmetrics *sm, const series *s, int64_t ts_ms, tw__buf *o) {
+    pb_series(o, "traces_span_metrics_calls_total", s, NULL, NULL, s->calls, ts_ms, &s->ex_calls);
+    double cum = 0;
+    for (uint32_t i = 0; i <= sm->o.n_buckets; i++) {
+        char le[32];
+        cum += s->buckets[i];
+        if (i < sm->o.n_buckets) snprintf(le, sizeof le, "%g", sm->o.buckets_ms[i]);
+        else strcpy(le, "+Inf");
+        pb_series(o, "traces_span_metrics_duration_milliseconds_bucket", s, "le", le, cum, ts_ms, &s->ex[i]);
+    }
+    pb_series(o, "traces_span_metrics_duration_milliseconds_sum", s, NULL, NULL, s->sum_ms, ts_ms, NULL);
+    pb_series(o, "traces_span_metrics_duration_milliseconds_count", s, NULL, NULL, s->calls, ts_ms, NULL);
+}
+
+int tws_spanmetrics_encode_remote_write(const tws_spanmetrics *sm, int64_t now_ms, tw__buf *out) {
+    for (uint32_t i = 0; i < sm->n; i++) pb_all(sm, sm->all[i], now_ms, out);
+    if (sm->overflow) pb_all(sm, sm->overflow, now_ms, out);
+    return out->failed;
 }

@@ -54,6 +54,10 @@ void tws_spanmetrics_add(tws_spanmetrics *sm, const tws_batch *b);
  * "_total" in OpenMetrics, as it requires. Returns out->failed. */
 int tws_spanmetrics_render(const tws_spanmetrics *sm, bool openmetrics, tw__buf *out);
 
+/* Every series as a Prometheus remote-write WriteRequest (protobuf, not
+ * compressed), samples at `now_ms`, exemplars included. Returns out->failed. */
+int tws_spanmetrics_encode_remote_write(const tws_spanmetrics *sm, int64_t now_ms, tw__buf *out);
+
 /* The adjusted count of a span from its tracestate: 1 / p for an
  * `ot=th:<hex>` threshold, 1 without one (or a malformed one). */
 double tws_adjusted_count(tw_str tracestate);

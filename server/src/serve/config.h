@@ -37,6 +37,8 @@ typedef struct tws_config {
     /* RED metrics: spanmetrics.buckets (durations), .dimensions (- name: K
      * [default: V]), .max_series; zeros mean spanmetrics.h's defaults */
     tws_spanmetrics_options spanmetrics;
+    char remote_write_url[512];      /* spanmetrics.remote_write_url: push the RED metrics there ("" = off) */
+    uint64_t remote_write_interval_s; /* spanmetrics.remote_write_interval: 15 */
 } tws_config;
 
 void tws_config_defaults(tws_config *c);

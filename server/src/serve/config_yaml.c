@@ -60,6 +60,8 @@ static const setting settings[] = {
     DUR("blocks.compaction_window", compaction_window_s),
     SIZE("blocks.max_spans", block_max_spans),
     U32("spanmetrics.max_series", spanmetrics.max_series),
+    STR("spanmetrics.remote_write_url", remote_write_url),
+    DUR("spanmetrics.remote_write_interval", remote_write_interval_s),
 };
 
 typedef struct unit {

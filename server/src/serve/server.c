@@ -11,6 +11,7 @@
 #include <event2/thread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <time.h>
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -136,6 +137,31 @@ static struct evhttp *listen_http(tws_server *s, const char *addr, const char *w
     return h;
 }
 
+/* ---- RED metrics pushed by remote_write ---------------------------------------------------- */
+
+static void push_metrics(evutil_socket_t fd, short what, void *arg) {
+    tws_server *s = arg;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    tw__buf b;
+    tw__buf_init(&b, 64u << 20);
+    if (tws_spanmetrics_encode_remote_write(s->spanmetrics, (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, &b) == 0 &&
+        b.len && tws_remote_write_push(s->remote_write, b.data, b.len) == TW_EFULL)
+        fprintf(stderr, "tracewire: remote_write queue full: a push of RED metrics was dropped\n");
+    tw__buf_free(&b);
+}
+
+static int start_remote_write(tws_server *s) {
+    if (!s->cfg.remote_write_url[0]) return TW_OK;
+    tws_remote_write_options o;
+    memset(&o, 0, sizeof o);
+    snprintf(o.url, sizeof o.url, "%s", s->cfg.remote_write_url);
+    if (tws_remote_write_new(&o, &s->remote_write) != TW_OK) return TW_ENOMEM;
+    s->remote_write_timer = event_new(s->base, -1, EV_PERSIST, push_metrics, s);
+    struct timeval tv = {(time_t)s->cfg.remote_write_interval_s, 0};
+    return s->remote_write_timer && event_add(s->remote_write_timer, &tv) == 0 ? TW_OK : TW_ENOMEM;
+}
+
 /* ---- shutdown --------------------------------------------------------------------- */
 
 static void check_drained(evutil_socket_t fd, short what, void *arg) {
@@ -184,7 +210,7 @@ int tws_serve(const tws_config *cfg) {
     }
     tws_head_options ho = {.max_bytes = cfg->head_max_bytes, .max_trace_bytes = cfg->max_trace_bytes};
     if (tws_head_new(&ho, &s->head) != TW_OK || tws_flush_start(s) != TW_OK ||
-        tws_spanmetrics_new(&cfg->spanmetrics, &s->spanmetrics) != TW_OK)
+        tws_spanmetrics_new(&cfg->spanmetrics, &s->spanmetrics) != TW_OK || start_remote_write(s) != TW_OK)
         goto out;
     /* Blocks first: the checkpoint says which WAL records they already hold. */
     if ((lock_fd = lock_data_dir(cfg->data_dir)) < 0 || open_store(s) != TW_OK) goto out;
@@ -245,6 +271,9 @@ out:
     if (s->otlp_http) evhttp_free(s->otlp_http);
     if (s->api_http) evhttp_free(s->api_http);
     tws_head_free(s->head);
+    if (s->remote_write_timer) event_free(s->remote_write_timer);
+    if (s->remote_write && s->spanmetrics) push_metrics(-1, 0, s); /* the last counts, then drain */
+    tws_remote_write_free(s->remote_write);
     tws_spanmetrics_free(s->spanmetrics);
     if (s->base) event_base_free(s->base);
     tw__free(s);

@@ -17,6 +17,7 @@
 #include "serve/metrics.h"
 #include "store/head.h"
 #include "store/store.h"
+#include "red/remote_write.h"
 #include "red/spanmetrics.h"
 #include "wal/wal.h"
 
@@ -52,6 +53,8 @@ typedef struct tws_server {
     struct event *flush_done_ev, *flush_timer;
     struct ingest_req *wal_first, *wal_last; /* requests waiting for the WAL, in LSN order */
     tws_spanmetrics *spanmetrics; /* RED metrics of every acknowledged span (red/) */
+    tws_remote_write *remote_write; /* when spanmetrics.remote_write_url is set */
+    struct event *remote_write_timer;
 } tws_server;
 
 /* ingest.c */
