@@ -9,6 +9,8 @@
 //  2. /api/v1/query_exemplars returns trace ids, and each resolves through
 //     /api/traces/<id> to a trace holding that span.
 //  3. Head-sampled spans count as their adjusted count (ot=th).
+//  5. The service graph of the article's checkout trace (sent by the JS
+//     SDK) and of a producer/consumer pair, queried from Prometheus.
 //  4. The same metrics pushed with remote_write (snappy protobuf) instead
 //     of scraped, exemplars included.
 // The server runs with the article's spanmetrics settings (buckets and
@@ -24,7 +26,7 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import { OTLPTraceExporter as ProtoExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { SpanKind } from '@opentelemetry/api';
 
-import { Server, freePort, sleep, hex, jsonRequest, span } from './tw_server_lib.mjs';
+import { Server, freePort, sleep, hex, jsonRequest, span, sendCheckout } from './tw_server_lib.mjs';
 
 const PROMETHEUS = process.env.TW_PROMETHEUS || 'prometheus';
 
@@ -33,7 +35,7 @@ before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'tracewire-red-'));
   // the article's connector settings, as written there
   writeFileSync(join(dir, 'tracewire.yaml'), 'spanmetrics:\n  buckets: [5ms, 10ms, 25ms, 50ms, 100ms, 250ms, 500ms, 1s, 2s, 5s]\n' +
-    '  dimensions:\n    - name: http.route\n    - name: http.response.status_code\n');
+    '  dimensions:\n    - name: http.route\n    - name: http.response.status_code\nservice_graph:\n  wait: 1s\n');
   srv = new Server(join(dir, 'data'), ['--config', join(dir, 'tracewire.yaml')]);
   await srv.start();
   promPort = await freePort();
@@ -169,4 +171,25 @@ test('the same through remote_write: counts and exemplars pushed into Prometheus
   } finally {
     await pusher.stop();
   }
+});
+
+test('the service graph of the checkout trace and a Kafka pair, in Prometheus', async () => {
+  await sendCheckout(() => new ProtoExporter({ url: srv.otlpUrl() }));
+  const tid = hex(32), producer = hex(16), now = BigInt(Date.now()) * 1000000n;
+  const msg = (svc, id, parent, kind, ms) => ({ resource: { attributes: [{ key: 'service.name', value: { stringValue: svc } }] },
+    scopeSpans: [{ scope: { name: 'kafka' }, spans: [{ traceId: tid, spanId: id, ...(parent ? { parentSpanId: parent } : {}),
+      name: 'order.placed', kind, startTimeUnixNano: String(now), endTimeUnixNano: String(now + BigInt(ms) * 1000000n) }] }] });
+  const body = { resourceSpans: [msg('orders-api', producer, hex(16), 4, 2), msg('settlement', hex(16), producer, 5, 900)] };
+  const r = await fetch(srv.otlpUrl(), { method: 'POST', body: JSON.stringify(body), headers: { 'Content-Type': 'application/json' } });
+  assert.equal(r.status, 200);
+  const edge = async (client, server, extra = '') =>
+    Number(((await promQuery(`traces_service_graph_request_total{client="${client}",server="${server}"${extra}}`))[0] || { value: [0, '0'] }).value[1]);
+  await waitFor('the service graph in Prometheus', async () =>
+    (await edge('checkout', 'inventory')) === 1 && (await edge('user', 'checkout', ',connection_type="virtual_node"')) >= 1 &&
+    (await edge('inventory-db', 'postgresql', ',connection_type="database"')) === 1 &&
+    (await edge('orders-api', 'settlement', ',connection_type="messaging_system"')) === 1);
+  const failed = await promQuery('traces_service_graph_request_failed_total{client="checkout",server="inventory"}');
+  assert.equal(Number(failed[0].value[1]), 1); // the inventory call failed (status Error on the client side)
+  const consumerSide = await promQuery('traces_service_graph_request_server_seconds_bucket{client="orders-api",server="settlement",le="0.8"}');
+  assert.equal(Number(consumerSide[0].value[1]), 0); // the consumer's 900 ms is past 0.8 s
 });

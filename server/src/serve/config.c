@@ -45,6 +45,7 @@ void tws_config_defaults(tws_config *c) {
     c->compaction_window_s = 3600;
     c->block_max_spans = 5000000;
     c->remote_write_interval_s = 15;
+    c->service_graph_wait_s = 10;
 }
 
 int tws_split_hostport(const char *s, char *host, size_t host_len, uint16_t *port) {

@@ -62,6 +62,7 @@ static const setting settings[] = {
     U32("spanmetrics.max_series", spanmetrics.max_series),
     STR("spanmetrics.remote_write_url", remote_write_url),
     DUR("spanmetrics.remote_write_interval", remote_write_interval_s),
+    DUR("service_graph.wait", service_graph_wait_s),
 };
 
 typedef struct unit {

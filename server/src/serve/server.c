@@ -162,6 +162,27 @@ static int start_remote_write(tws_server *s) {
     return s->remote_write_timer && event_add(s->remote_write_timer, &tv) == 0 ? TW_OK : TW_ENOMEM;
 }
 
+/* ---- the service graph's clock ------------------------------------------------------------- */
+
+uint64_t tws_mono_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void expire_graph(evutil_socket_t fd, short what, void *arg) {
+    tws_server *s = arg;
+    tws_servicegraph_expire(s->servicegraph, tws_mono_ms());
+}
+
+static int start_servicegraph(tws_server *s) {
+    tws_servicegraph_options o = {.wait_ms = s->cfg.service_graph_wait_s * 1000};
+    if (tws_servicegraph_new(&o, &s->servicegraph) != TW_OK) return TW_ENOMEM;
+    s->servicegraph_timer = event_new(s->base, -1, EV_PERSIST, expire_graph, s);
+    struct timeval tv = {0, 250000};
+    return s->servicegraph_timer && event_add(s->servicegraph_timer, &tv) == 0 ? TW_OK : TW_ENOMEM;
+}
+
 /* ---- shutdown --------------------------------------------------------------------- */
 
 static void check_drained(evutil_socket_t fd, short what, void *arg) {
@@ -210,7 +231,8 @@ int tws_serve(const tws_config *cfg) {
     }
     tws_head_options ho = {.max_bytes = cfg->head_max_bytes, .max_trace_bytes = cfg->max_trace_bytes};
     if (tws_head_new(&ho, &s->head) != TW_OK || tws_flush_start(s) != TW_OK ||
-        tws_spanmetrics_new(&cfg->spanmetrics, &s->spanmetrics) != TW_OK || start_remote_write(s) != TW_OK)
+        tws_spanmetrics_new(&cfg->spanmetrics, &s->spanmetrics) != TW_OK || start_remote_write(s) != TW_OK ||
+        start_servicegraph(s) != TW_OK)
         goto out;
     /* Blocks first: the checkpoint says which WAL records they already hold. */
     if ((lock_fd = lock_data_dir(cfg->data_dir)) < 0 || open_store(s) != TW_OK) goto out;
@@ -275,6 +297,8 @@ out:
     if (s->remote_write && s->spanmetrics) push_metrics(-1, 0, s); /* the last counts, then drain */
     tws_remote_write_free(s->remote_write);
     tws_spanmetrics_free(s->spanmetrics);
+    if (s->servicegraph_timer) event_free(s->servicegraph_timer);
+    tws_servicegraph_free(s->servicegraph);
     if (s->base) event_base_free(s->base);
     tw__free(s);
     if (lock_fd >= 0) close(lock_fd);

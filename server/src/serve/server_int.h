@@ -18,6 +18,7 @@
 #include "store/head.h"
 #include "store/store.h"
 #include "red/remote_write.h"
+#include "red/servicegraph.h"
 #include "red/spanmetrics.h"
 #include "wal/wal.h"
 
@@ -55,6 +56,8 @@ typedef struct tws_server {
     tws_spanmetrics *spanmetrics; /* RED metrics of every acknowledged span (red/) */
     tws_remote_write *remote_write; /* when spanmetrics.remote_write_url is set */
     struct event *remote_write_timer;
+    tws_servicegraph *servicegraph; /* service-graph metrics (red/) */
+    struct event *servicegraph_timer;
 } tws_server;
 
 /* ingest.c */
@@ -116,6 +119,9 @@ void tws_flush_note_add(tws_server *s);
 int tws_flush_now(tws_server *s, uint64_t cut);
 /* Room check for a batch of `bytes` (the head, reservations and a frozen head). */
 bool tws_flush_has_room(const tws_server *s, uint64_t bytes);
+
+/* A monotonic clock in milliseconds (server.c). */
+uint64_t tws_mono_ms(void);
 
 /* query.c */
 void tws_query_register(tws_server *s);
