@@ -9,6 +9,7 @@
 //  2. /api/v1/query_exemplars returns trace ids, and each resolves through
 //     /api/traces/<id> to a trace holding that span.
 //  3. Head-sampled spans count as their adjusted count (ot=th).
+//  6. The same loop with libtracewire's exporter (examples/hello).
 //  5. The service graph of the article's checkout trace (sent by the JS
 //     SDK) and of a producer/consumer pair, queried from Prometheus.
 //  4. The same metrics pushed with remote_write (snappy protobuf) instead
@@ -192,4 +193,27 @@ test('the service graph of the checkout trace and a Kafka pair, in Prometheus', 
   assert.equal(Number(failed[0].value[1]), 1); // the inventory call failed (status Error on the client side)
   const consumerSide = await promQuery('traces_service_graph_request_server_seconds_bucket{client="orders-api",server="settlement",le="0.8"}');
   assert.equal(Number(consumerSide[0].value[1]), 0); // the consumer's 900 ms is past 0.8 s
+});
+
+test("libtracewire's spans (examples/hello) become RED metrics whose exemplars open their trace", async () => {
+  const hello = process.env.TW_HELLO;
+  assert.ok(hello, 'TW_HELLO must name examples/hello');
+  const out = await new Promise((resolve, reject) => {
+    const p = spawn(hello, [], { env: { ...process.env, OTEL_TRACES_EXPORTER: 'otlp', OTEL_SERVICE_NAME: 'red-c-sdk',
+      OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${srv.otlp}` } });
+    let err = '';
+    p.stderr.on('data', (d) => { err += d; });
+    p.on('exit', (code) => (code === 0 ? resolve(err) : reject(new Error(`hello exited ${code}: ${err}`))));
+  });
+  const traceId = JSON.parse(out.split('\n').find((l) => l.startsWith('{'))).trace_id;
+  await waitFor('the C SDK service in Prometheus', async () =>
+    (await promQuery('traces_span_metrics_calls_total{service_name="red-c-sdk"}')).length > 0);
+  const now = Math.floor(Date.now() / 1000);
+  await waitFor('an exemplar of the C SDK trace', async () => {
+    const r = await fetch(`http://127.0.0.1:${promPort}/api/v1/query_exemplars?query=` +
+      encodeURIComponent('traces_span_metrics_duration_milliseconds_bucket{service_name="red-c-sdk"}') +
+      `&start=${now - 3600}&end=${now + 60}`);
+    return ((await r.json()).data || []).some((x) => x.exemplars.some((e) => e.labels.trace_id === traceId));
+  });
+  assert.equal((await fetch(srv.url(`/api/traces/${traceId}`))).status, 200);
 });
