@@ -10,7 +10,8 @@
  * The request is the one of bench/otlp_workload.h; every request sent gets
  * fresh trace and span ids (a unique seed patched into the body), so the
  * store sees new spans, never resends. The server runs with its default
- * limits (1 GiB head, flushed at a quarter). Prints:
+ * limits (1 GiB head, flushed at a quarter) and RED metrics on;
+ * TW_INGEST_CONFIG names a YAML file to give it instead. Prints:
  *   ingest_spans_per_s   spans acknowledged per second
  *   ingest_requests_per_s
  *   ingest_p99_ms        request latency (send to 200), 99th percentile
@@ -205,8 +206,10 @@ int main(int argc, char **argv) {
     snprintf(a2, sizeof a2, "127.0.0.1:%d", api);
     char a3[64];
     snprintf(a3, sizeof a3, "127.0.0.1:%d", free_port());
+    /* TW_INGEST_CONFIG: a YAML file for the server (e.g. span metrics off, to compare) */
+    const char *cfg = getenv("TW_INGEST_CONFIG");
     char *args[] = {(char *)server, "serve", "--data-dir", dir, "--otlp-http-listen", a1, "--http-listen", a2,
-                    "--otlp-grpc-listen", a3, NULL};
+                    "--otlp-grpc-listen", a3, cfg ? "--config" : NULL, (char *)cfg, NULL};
     pid_t pid;
     if (posix_spawn(&pid, server, NULL, NULL, args, environ) != 0) return 1;
     for (int i = 0; i < 200; i++) { /* wait until it listens */

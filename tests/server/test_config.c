@@ -47,7 +47,11 @@ static const char full[] = "# every setting\n"
                            "    - name: http.route\n"
                            "    - name: http.response.status_code\n"
                            "      default: '0'\n"
-                           "  max_series: 500\n";
+                           "  max_series: 500\n"
+                           "  enabled: false\n"
+                           "service_graph:\n"
+                           "  enabled: false\n"
+                           "  wait: 3s\n";
 
 static void test_defaults(void **state) {
     tws_config c;
@@ -92,6 +96,9 @@ static void test_every_setting_from_yaml(void **state) {
     assert_string_equal(c.spanmetrics.dims[1].name, "http.response.status_code");
     assert_string_equal(c.spanmetrics.dims[1].fallback, "0");
     assert_int_equal(c.spanmetrics.max_series, 500);
+    assert_false(c.spanmetrics_enabled);
+    assert_false(c.service_graph_enabled);
+    assert_int_equal(c.service_graph_wait_s, 3);
 }
 
 static void expect_error(const char *yaml, const char *want) {
@@ -129,6 +136,7 @@ static void test_refusals(void **state) {
     expect_error("spanmetrics:\n  dimensions:\n    - default: x\n", "a dimension needs a name");
     expect_error("spanmetrics:\n  dimensions:\n    - name: a\n      color: red\n", "t.yaml:4:7: key 'spanmetrics.dimensions': a dimension has only name and default");
     expect_error("spanmetrics:\n  max_series: many\n", "is not an integer");
+    expect_error("spanmetrics:\n  enabled: yes\n", "\"yes\" is not true or false");
     expect_error("blocks:\n  retention: 2 weeks\n", "key 'blocks.retention': \"2 weeks\" is not a duration");
     expect_error("blocks:\n  retention: 0s\n", "is not a duration");
     expect_error("head:\n  flush_interval: 1.5s\n", "is not a duration");

@@ -97,7 +97,9 @@ static item *insert(tws_servicegraph *sg, const uint8_t trace[16], const uint8_t
     uint32_t i = sg->free_list;
     item *it = &sg->items[i - 1];
     sg->free_list = it->next;
-    memset(it, 0, sizeof *it);
+    /* only the flags and the first byte of each name: the rest is written when used */
+    it->has_client = it->has_server = it->client_failed = it->server_failed = it->messaging = it->peer_is_db = false;
+    it->client[0] = it->server[0] = it->peer[0] = 0;
     memcpy(it->trace, trace, 16);
     memcpy(it->call, call, 8);
     it->expires_ms = now_ms + sg->o.wait_ms;
@@ -154,15 +156,25 @@ static void count(tws_servicegraph *sg, const char *client, const char *server, 
     if (server_s >= 0) observe(&e->server_h, server_s);
 }
 
-static void text_attr(const tws_attrs *a, const char *key, char out[NAME]) {
-    size_t n = strlen(key);
+/* Copy a string into a NAME buffer (cut to fit). */
+static void set_name(char out[NAME], const char *p, size_t n) {
+    if (n > NAME - 1) n = NAME - 1;
+    memcpy(out, p, n);
+    out[n] = 0;
+}
+
+/* The string attribute `key` of `a`, or NULL. */
+static const tw_str *str_attr(const tws_attrs *a, const char *key, size_t n) {
     for (uint32_t i = 0; i < a->n; i++) {
         const tws_kv *kv = &a->items[i];
-        if (kv->key.len == n && !memcmp(kv->key.ptr, key, n) && kv->val.type == TWS_STRING) {
-            snprintf(out, NAME, "%.*s", (int)(kv->val.u.s.len < NAME ? kv->val.u.s.len : NAME - 1), kv->val.u.s.ptr);
-            return;
-        }
+        if (kv->key.len == n && !memcmp(kv->key.ptr, key, n) && kv->val.type == TWS_STRING) return &kv->val.u.s;
     }
+    return NULL;
+}
+
+static void text_attr(const tws_attrs *a, const char *key, char out[NAME]) {
+    const tw_str *v = str_attr(a, key, strlen(key));
+    if (v) set_name(out, v->ptr, v->len);
 }
 
 void tws_servicegraph_add(tws_servicegraph *sg, const tws_batch *b, uint64_t now_ms) {
@@ -171,8 +183,10 @@ void tws_servicegraph_add(tws_servicegraph *sg, const tws_batch *b, uint64_t now
         if (s->reject) continue;
         bool client = s->kind == 3 || s->kind == 4, server = s->kind == 2 || s->kind == 5;
         if (!client && !server) continue;
-        char svc[NAME] = "unknown_service";
-        text_attr(&b->resources[b->scopes[s->scope_idx].resource_idx].attrs, "service.name", svc);
+        const tw_str *sv = str_attr(&b->resources[b->scopes[s->scope_idx].resource_idx].attrs, "service.name", 12);
+        char svc[NAME];
+        if (sv) set_name(svc, sv->ptr, sv->len);
+        else memcpy(svc, "unknown_service", 16);
         double secs = s->end_ns > s->start_ns ? (double)(s->end_ns - s->start_ns) / 1e9 : 0;
         bool failed = s->status_code == 2;
         if (server && !s->has_parent) { /* a root: called by a user, not by a traced service */
@@ -187,20 +201,20 @@ void tws_servicegraph_add(tws_servicegraph *sg, const tws_batch *b, uint64_t now
             it->client_failed = failed;
             it->client_s = secs;
             it->messaging = s->kind == 4;
-            snprintf(it->client, NAME, "%s", svc);
+            memcpy(it->client, svc, strlen(svc) + 1);
             text_attr(&s->attrs, "server.address", it->peer);
             char db[NAME] = "";
             text_attr(&s->attrs, "db.system", db);
-            if (db[0]) snprintf(it->peer, NAME, "%s", db), it->peer_is_db = true;
+            if (db[0]) memcpy(it->peer, db, strlen(db) + 1), it->peer_is_db = true;
             char ps[NAME] = "";
             text_attr(&s->attrs, "peer.service", ps);
-            if (ps[0]) snprintf(it->peer, NAME, "%s", ps), it->peer_is_db = false;
+            if (ps[0]) memcpy(it->peer, ps, strlen(ps) + 1), it->peer_is_db = false;
         } else if (server && !it->has_server) {
             it->has_server = true;
             it->server_failed = failed;
             it->server_s = secs;
             it->messaging = it->messaging || s->kind == 5;
-            snprintf(it->server, NAME, "%s", svc);
+            memcpy(it->server, svc, strlen(svc) + 1);
         }
         if (it->has_client && it->has_server) {
             count(sg, it->client, it->server, it->messaging ? "messaging_system" : "", it->client_failed || it->server_failed,

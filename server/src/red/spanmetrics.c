@@ -2,7 +2,8 @@
  * spanmetrics.c — RED metrics from spans (spanmetrics.h).
  *
  * Series are found through an open-addressing table keyed by the label
- * values joined with 0x1f; each keeps its labels pre-rendered (escaped),
+ * pairs ("name\0value\0" ...; an absent dimension has no pair); a new
+ * series renders its labels (escaped) once from that key, and keeps
  * its count, its bucket counts (not cumulative; summed when rendered), its
  * sum, and the newest exemplar of each bucket and of the counter.
  */
@@ -25,9 +26,7 @@ typedef struct series {
     char *key;
     size_t key_len;
     uint64_t hash;
-    char *labels;
-    char *pairs;      /* "name\0value\0" per label, for remote_write */
-    size_t pairs_len;
+    char *labels;     /* rendered from the key: a="x",b="y" */
     double calls, sum_ms;
     double *buckets;  /* n_buckets + 1 (the last is +Inf) */
     exemplar *ex;     /* per bucket */
@@ -42,7 +41,7 @@ struct tws_spanmetrics {
     uint32_t *slots, n_slots;
     series *overflow;
     uint64_t overflowed;
-    tw__buf key, labels, pairs; /* scratch */
+    tw__buf key; /* scratch: the label pairs of the span at hand */
 };
 
 static const char *const kind_names[] = {"SPAN_KIND_UNSPECIFIED", "SPAN_KIND_INTERNAL", "SPAN_KIND_SERVER",
@@ -82,8 +81,6 @@ int tws_spanmetrics_new(const tws_spanmetrics_options *o, tws_spanmetrics **out)
     if (!sm->o.max_series) sm->o.max_series = 10000;
     for (uint32_t i = 0; i < sm->o.n_dims; i++) label_name(sm->o.dims[i].name, sm->dim_labels[i], sizeof sm->dim_labels[i]);
     tw__buf_init(&sm->key, 1 << 20);
-    tw__buf_init(&sm->labels, 1 << 20);
-    tw__buf_init(&sm->pairs, 1 << 20);
     *out = sm;
     return TW_OK;
 }
@@ -92,7 +89,6 @@ static void series_free(series *s) {
     if (!s) return;
     tw__free(s->key);
     tw__free(s->labels);
-    tw__free(s->pairs);
     tw__free(s->buckets);
     tw__free(s->ex);
     tw__free(s);
@@ -105,8 +101,6 @@ void tws_spanmetrics_free(tws_spanmetrics *sm) {
     tw__free(sm->all);
     tw__free(sm->slots);
     tw__buf_free(&sm->key);
-    tw__buf_free(&sm->labels);
-    tw__buf_free(&sm->pairs);
     tw__free(sm);
 }
 
@@ -184,22 +178,29 @@ static void label(tw__buf *b, const char *name, const char *v, size_t n) {
     tw__buf_putc(b, '"');
 }
 
-static series *series_new(tws_spanmetrics *sm, const char *labels, size_t labels_len) {
+static series *series_new(tws_spanmetrics *sm) {
     series *s = tw__calloc(1, sizeof *s);
-    if (!s) return NULL;
-    s->key = tw__malloc(sm->key.len ? sm->key.len : 1);
-    s->labels = tw__strndup(labels, labels_len);
-    s->pairs = tw__malloc(sm->pairs.len ? sm->pairs.len : 1);
-    s->buckets = tw__calloc(sm->o.n_buckets + 1, sizeof *s->buckets);
-    s->ex = tw__calloc(sm->o.n_buckets + 1, sizeof *s->ex);
-    if (!s->key || !s->labels || !s->pairs || !s->buckets || !s->ex) {
+    tw__buf lb;
+    tw__buf_init(&lb, 1 << 20);
+    for (const char *q = (const char *)sm->key.data, *end = q + sm->key.len; q < end;) {
+        const char *name = q, *value = q + strlen(q) + 1;
+        label(&lb, name, value, strlen(value));
+        q = value + strlen(value) + 1;
+    }
+    tw__buf_putc(&lb, 0);
+    if (s) {
+        s->key = tw__malloc(sm->key.len ? sm->key.len : 1);
+        s->labels = lb.failed ? NULL : (char *)lb.data;
+        s->buckets = tw__calloc(sm->o.n_buckets + 1, sizeof *s->buckets);
+        s->ex = tw__calloc(sm->o.n_buckets + 1, sizeof *s->ex);
+    }
+    if (!s || !s->key || !s->labels || !s->buckets || !s->ex) {
+        if (!s || !s->labels) tw__buf_free(&lb);
         series_free(s);
         return NULL;
     }
-    memcpy(s->key, sm->key.data, sm->key.len);
+    if (sm->key.len) memcpy(s->key, sm->key.data, sm->key.len);
     s->key_len = sm->key.len;
-    if (sm->pairs.len) memcpy(s->pairs, sm->pairs.data, sm->pairs.len);
-    s->pairs_len = sm->pairs.len;
     return s;
 }
 
@@ -218,10 +219,10 @@ static int grow_slots(tws_spanmetrics *sm) {
     return TW_OK;
 }
 
-/* The series of the label set in sm->key / sm->labels; the overflow series
+/* The series of the label set in sm->key; the overflow series
  * past the limit; NULL on memory failure. */
 static series *lookup(tws_spanmetrics *sm) {
-    if (sm->key.failed || sm->labels.failed || sm->pairs.failed) return NULL;
+    if (sm->key.failed) return NULL;
     uint64_t h = XXH3_64bits(sm->key.data, sm->key.len);
     if (sm->n_slots) {
         for (uint32_t j = (uint32_t)h & (sm->n_slots - 1); sm->slots[j]; j = (j + 1) & (sm->n_slots - 1)) {
@@ -233,10 +234,8 @@ static series *lookup(tws_spanmetrics *sm) {
         sm->overflowed++;
         if (!sm->overflow) {
             tw__buf_reset(&sm->key);
-            tw__buf_reset(&sm->pairs);
-            tw__buf_append(&sm->pairs, "otel_metric_overflow\0true", 26);
-            const char *ov = "otel_metric_overflow=\"true\"";
-            sm->overflow = series_new(sm, ov, strlen(ov));
+            tw__buf_append(&sm->key, "otel_metric_overflow\0true", 26);
+            sm->overflow = series_new(sm);
         }
         return sm->overflow;
     }
@@ -248,7 +247,7 @@ static series *lookup(tws_spanmetrics *sm) {
         sm->all = a;
         sm->cap = cap;
     }
-    series *s = series_new(sm, (const char *)sm->labels.data, sm->labels.len);
+    series *s = series_new(sm);
     if (!s) return NULL;
     s->hash = h;
     uint32_t j = (uint32_t)h & (sm->n_slots - 1);
@@ -258,13 +257,14 @@ static series *lookup(tws_spanmetrics *sm) {
     return s;
 }
 
+/* A label pair of the key. A NUL inside a value would end it early: the
+ * value is cut there (label values are text). */
 static void key_part(tws_spanmetrics *sm, const char *lname, const char *v, size_t n) {
+    const char *nul = n ? memchr(v, 0, n) : NULL;
+    if (nul) n = (size_t)(nul - v);
+    tw__buf_append(&sm->key, lname, strlen(lname) + 1);
     tw__buf_append(&sm->key, v, n);
-    tw__buf_putc(&sm->key, 0x1f);
-    label(&sm->labels, lname, v, n);
-    tw__buf_append(&sm->pairs, lname, strlen(lname) + 1);
-    tw__buf_append(&sm->pairs, v, n);
-    tw__buf_putc(&sm->pairs, 0);
+    tw__buf_putc(&sm->key, 0);
 }
 
 static void set_exemplar(exemplar *e, const tws_span *s, double ms) {
@@ -284,8 +284,6 @@ void tws_spanmetrics_add(tws_spanmetrics *sm, const tws_batch *b) {
         const tws_scope *sc = &b->scopes[s->scope_idx];
         const tws_attrs *res = &b->resources[sc->resource_idx].attrs;
         tw__buf_reset(&sm->key);
-        tw__buf_reset(&sm->labels);
-        tw__buf_reset(&sm->pairs);
         const tws_value *svc = find_attr(res, "service.name");
         if (svc && svc->type == TWS_STRING) key_part(sm, "service_name", svc->u.s.ptr, svc->u.s.len);
         else key_part(sm, "service_name", "unknown_service", 15);
@@ -298,10 +296,7 @@ void tws_spanmetrics_add(tws_spanmetrics *sm, const tws_batch *b) {
             if (!v) v = find_attr(res, sm->o.dims[d].name);
             tw__buf_reset(&text);
             if (!(v && value_text(v, &text))) {
-                if (!sm->o.dims[d].fallback[0]) {
-                    tw__buf_putc(&sm->key, 0x1e); /* absent: no label, but a different key */
-                    continue;
-                }
+                if (!sm->o.dims[d].fallback[0]) continue; /* absent: no label (and no pair in the key) */
                 tw__buf_puts(&text, sm->o.dims[d].fallback);
             }
             key_part(sm, sm->dim_labels[d], (const char *)text.data, text.len);
@@ -399,7 +394,7 @@ static void pb_series(tw__buf *o, const char *metric, const series *s, const cha
     pair p[2 * TWS_SM_MAX_DIMS + 8];
     size_t n = 0;
     p[n++] = (pair){"__name__", metric};
-    for (const char *q = s->pairs; q < s->pairs + s->pairs_len && n + 1 < sizeof p / sizeof *p;) {
+    for (const char *q = s->key; q < s->key + s->key_len && n + 1 < sizeof p / sizeof *p;) {
         const char *name = q, *value = q + strlen(q) + 1;
         p[n++] = (pair){name, value};
         q = value + strlen(value) + 1;

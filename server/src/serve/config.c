@@ -46,6 +46,7 @@ void tws_config_defaults(tws_config *c) {
     c->block_max_spans = 5000000;
     c->remote_write_interval_s = 15;
     c->service_graph_wait_s = 10;
+    c->spanmetrics_enabled = c->service_graph_enabled = true;
 }
 
 int tws_split_hostport(const char *s, char *host, size_t host_len, uint16_t *port) {

@@ -39,6 +39,8 @@ typedef struct tws_config {
     tws_spanmetrics_options spanmetrics;
     char remote_write_url[512];      /* spanmetrics.remote_write_url: push the RED metrics there ("" = off) */
     uint64_t remote_write_interval_s; /* spanmetrics.remote_write_interval: 15 */
+    bool spanmetrics_enabled;        /* spanmetrics.enabled: true */
+    bool service_graph_enabled;      /* service_graph.enabled: true */
     uint64_t service_graph_wait_s;   /* service_graph.wait: how long a call's two sides wait for each other: 10 */
 } tws_config;
 

@@ -25,7 +25,7 @@
 
 #include "serve/config.h"
 
-typedef enum { K_STR, K_ADDR, K_SIZE, K_U32, K_DUR } kind;
+typedef enum { K_STR, K_ADDR, K_SIZE, K_U32, K_DUR, K_BOOL } kind;
 
 typedef struct setting {
     const char *path; /* "limits.max_trace_bytes" */
@@ -39,6 +39,7 @@ typedef struct setting {
 #define SIZE(p, f) {p, K_SIZE, offsetof(tws_config, f), 0}
 #define U32(p, f) {p, K_U32, offsetof(tws_config, f), 0}
 #define DUR(p, f) {p, K_DUR, offsetof(tws_config, f), 0}
+#define BOOL(p, f) {p, K_BOOL, offsetof(tws_config, f), 0}
 
 static const setting settings[] = {
     STR("data_dir", data_dir),
@@ -63,6 +64,8 @@ static const setting settings[] = {
     STR("spanmetrics.remote_write_url", remote_write_url),
     DUR("spanmetrics.remote_write_interval", remote_write_interval_s),
     DUR("service_graph.wait", service_graph_wait_s),
+    BOOL("spanmetrics.enabled", spanmetrics_enabled),
+    BOOL("service_graph.enabled", service_graph_enabled),
 };
 
 typedef struct unit {
@@ -153,6 +156,14 @@ static int set_value(walker *w, const char *path, const yaml_event_t *ev, const 
         uint32_t u = (uint32_t)n;
         memcpy(dst, &u, sizeof u);
         return 0;
+    case K_BOOL: {
+        bool b;
+        if (!strcmp(v, "true")) b = true;
+        else if (!strcmp(v, "false")) b = false;
+        else return fail(w, &ev->start_mark, path, "\"%.80s\" is not true or false", v);
+        memcpy(dst, &b, sizeof b);
+        return 0;
+    }
     case K_DUR:
         if (tws_parse_duration_s(v, &n) != 0 || n == 0)
             return fail(w, &ev->start_mark, path, "\"%.80s\" is not a duration (e.g. 30s, 5m, 336h, 14d)", v);

@@ -152,7 +152,7 @@ static void push_metrics(evutil_socket_t fd, short what, void *arg) {
 }
 
 static int start_remote_write(tws_server *s) {
-    if (!s->cfg.remote_write_url[0]) return TW_OK;
+    if (!s->cfg.remote_write_url[0] || !s->spanmetrics) return TW_OK;
     tws_remote_write_options o;
     memset(&o, 0, sizeof o);
     snprintf(o.url, sizeof o.url, "%s", s->cfg.remote_write_url);
@@ -176,6 +176,7 @@ static void expire_graph(evutil_socket_t fd, short what, void *arg) {
 }
 
 static int start_servicegraph(tws_server *s) {
+    if (!s->cfg.service_graph_enabled) return TW_OK;
     tws_servicegraph_options o = {.wait_ms = s->cfg.service_graph_wait_s * 1000};
     if (tws_servicegraph_new(&o, &s->servicegraph) != TW_OK) return TW_ENOMEM;
     s->servicegraph_timer = event_new(s->base, -1, EV_PERSIST, expire_graph, s);
@@ -231,7 +232,8 @@ int tws_serve(const tws_config *cfg) {
     }
     tws_head_options ho = {.max_bytes = cfg->head_max_bytes, .max_trace_bytes = cfg->max_trace_bytes};
     if (tws_head_new(&ho, &s->head) != TW_OK || tws_flush_start(s) != TW_OK ||
-        tws_spanmetrics_new(&cfg->spanmetrics, &s->spanmetrics) != TW_OK || start_remote_write(s) != TW_OK ||
+        (cfg->spanmetrics_enabled && tws_spanmetrics_new(&cfg->spanmetrics, &s->spanmetrics) != TW_OK) ||
+        start_remote_write(s) != TW_OK ||
         start_servicegraph(s) != TW_OK)
         goto out;
     /* Blocks first: the checkpoint says which WAL records they already hold. */
