@@ -157,8 +157,18 @@ test('the same through remote_write: counts and exemplars pushed into Prometheus
   await pusher.start();
   try {
     const sent = await sendSpans('GET /pushed', 12, 40, pusher, 'red-rw');
+    // and a client/server pair, for the service graph's pushed series
+    const tid = hex(32), call = hex(16), now0 = BigInt(Date.now()) * 1000000n;
+    const side = (svc, id, parent, kind) => ({ resource: { attributes: [{ key: 'service.name', value: { stringValue: svc } }] },
+      scopeSpans: [{ scope: { name: 'rw' }, spans: [{ traceId: tid, spanId: id, parentSpanId: parent, name: 'call', kind,
+        startTimeUnixNano: String(now0), endTimeUnixNano: String(now0 + 5000000n) }] }] });
+    const pr = await fetch(pusher.otlpUrl(), { method: 'POST', headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ resourceSpans: [side('rw-a', call, hex(16), 3), side('rw-b', hex(16), call, 2)] }) });
+    assert.equal(pr.status, 200);
     await waitFor('pushed counts in Prometheus', async () =>
       value(await promQuery('traces_span_metrics_calls_total{service_name="red-rw"}'), 'GET /pushed') === 12);
+    await waitFor('the pushed service graph', async () =>
+      (await promQuery('traces_service_graph_request_total{client="rw-a",server="rw-b"}')).length === 1);
     const b = await promQuery('traces_span_metrics_duration_milliseconds_bucket{service_name="red-rw",le="50"}');
     assert.equal(value(b, 'GET /pushed'), 12); // 40 ms spans: all at or below the 50 ms bucket
     const now = Math.floor(Date.now() / 1000);

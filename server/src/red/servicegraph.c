@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "red/promwrite.h"
 #include "red/servicegraph.h"
 
 #define NAME 128
@@ -303,4 +304,47 @@ void tws_servicegraph_get_stats(const tws_servicegraph *sg, tws_servicegraph_sta
     out->edges = sg->n_edges;
     out->unpaired = sg->unpaired;
     out->dropped = sg->dropped;
+}
+
+/* ---- remote_write -------------------------------------------------------------------- */
+
+static size_t edge_labels(const edge *e, tws_pw_label l[4]) {
+    size_t n = 0;
+    l[n++] = (tws_pw_label){"client", e->client};
+    l[n++] = (tws_pw_label){"server", e->server};
+    if (e->type[0]) l[n++] = (tws_pw_label){"connection_type", e->type};
+    return n;
+}
+
+static void pw_hist(tw__buf *o, const char *name, const edge *e, const hist *h, int64_t ts_ms) {
+    if (!h->count) return;
+    tws_pw_label l[4];
+    size_t n = edge_labels(e, l);
+    char metric[96], le[32];
+    double cum = 0;
+    snprintf(metric, sizeof metric, "%s_bucket", name);
+    for (uint32_t b = 0; b <= N_BUCKETS; b++) {
+        cum += h->b[b];
+        if (b < N_BUCKETS) snprintf(le, sizeof le, "%g", buckets_s[b]);
+        else strcpy(le, "+Inf");
+        l[n] = (tws_pw_label){"le", le};
+        tws_pw_series(o, metric, l, n + 1, cum, ts_ms, NULL);
+    }
+    snprintf(metric, sizeof metric, "%s_sum", name);
+    tws_pw_series(o, metric, l, n, h->sum, ts_ms, NULL);
+    snprintf(metric, sizeof metric, "%s_count", name);
+    tws_pw_series(o, metric, l, n, h->count, ts_ms, NULL);
+}
+
+int tws_servicegraph_encode_remote_write(const tws_servicegraph *sg, int64_t now_ms, tw__buf *out) {
+    for (uint32_t i = 0; i < sg->n_edges; i++) {
+        const edge *e = &sg->edges[i];
+        tws_pw_label l[4];
+        size_t n = edge_labels(e, l);
+        tws_pw_series(out, "traces_service_graph_request_total", l, n, e->total, now_ms, NULL);
+        tws_pw_series(out, "traces_service_graph_request_failed_total", l, n, e->failed, now_ms, NULL);
+        pw_hist(out, "traces_service_graph_request_server_seconds", e, &e->server_h, now_ms);
+        pw_hist(out, "traces_service_graph_request_client_seconds", e, &e->client_h, now_ms);
+    }
+    return out->failed;
 }

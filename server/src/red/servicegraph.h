@@ -45,6 +45,10 @@ void tws_servicegraph_expire(tws_servicegraph *sg, uint64_t now_ms);
  * for OpenMetrics). Returns out->failed. */
 int tws_servicegraph_render(const tws_servicegraph *sg, tw__buf *out);
 
+/* Every edge's series as remote-write TimeSeries (appended to a
+ * WriteRequest being built), samples at `now_ms`. Returns out->failed. */
+int tws_servicegraph_encode_remote_write(const tws_servicegraph *sg, int64_t now_ms, tw__buf *out);
+
 typedef struct tws_servicegraph_stats {
     uint64_t waiting, edges, unpaired, dropped;
 } tws_servicegraph_stats;

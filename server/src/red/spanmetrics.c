@@ -12,7 +12,7 @@
 
 #include <xxhash.h>
 
-#include "common/pb.h"
+#include "red/promwrite.h"
 #include "red/spanmetrics.h"
 
 typedef struct exemplar {
@@ -374,52 +374,21 @@ void tws_spanmetrics_get_stats(const tws_spanmetrics *sm, tws_spanmetrics_stats 
 
 /* ---- remote_write -------------------------------------------------------------------- */
 
-typedef struct pair {
-    const char *name, *value;
-} pair;
-
-static int cmp_pair(const void *x, const void *y) { return strcmp(((const pair *)x)->name, ((const pair *)y)->name); }
-
-static void pb_label(tw__buf *o, uint32_t field, const char *name, const char *value) {
-    tw__pb_mark m = tw__pb_begin(o, field, 2);
-    tw__pb_bytes(o, 1, name, strlen(name));
-    tw__pb_bytes(o, 2, value, strlen(value));
-    tw__pb_end(o, m);
-}
-
-/* One TimeSeries (WriteRequest field 1): __name__, the series' labels and
- * an extra one (le), sorted by name as the protocol requires. */
+/* One series' sample through promwrite: its label pairs (from the key),
+ * an extra label (le) when given, its exemplar when set. */
 static void pb_series(tw__buf *o, const char *metric, const series *s, const char *extra_name, const char *extra_value,
                       double v, int64_t ts_ms, const exemplar *ex) {
-    pair p[2 * TWS_SM_MAX_DIMS + 8];
+    tws_pw_label l[TWS_PW_MAX_LABELS - 1];
     size_t n = 0;
-    p[n++] = (pair){"__name__", metric};
-    for (const char *q = s->key; q < s->key + s->key_len && n + 1 < sizeof p / sizeof *p;) {
+    for (const char *q = s->key; q < s->key + s->key_len && n + 1 < sizeof l / sizeof *l;) {
         const char *name = q, *value = q + strlen(q) + 1;
-        p[n++] = (pair){name, value};
+        l[n++] = (tws_pw_label){name, value};
         q = value + strlen(value) + 1;
     }
-    if (extra_name) p[n++] = (pair){extra_name, extra_value};
-    qsort(p, n, sizeof *p, cmp_pair);
-    tw__pb_mark m = tw__pb_begin(o, 1, 3);
-    for (size_t i = 0; i < n; i++) pb_label(o, 1, p[i].name, p[i].value);
-    tw__pb_mark sm = tw__pb_begin(o, 2, 1); /* Sample */
-    tw__pb_double(o, 1, v);
-    tw__pb_uint64(o, 2, (uint64_t)ts_ms);
-    tw__pb_end(o, sm);
-    if (ex && ex->set) { /* Exemplar */
-        char t[33], sp[17];
-        tw__hex_encode(ex->trace, 16, t);
-        tw__hex_encode(ex->span, 8, sp);
-        t[32] = sp[16] = 0;
-        tw__pb_mark em = tw__pb_begin(o, 3, 2);
-        pb_label(o, 1, "trace_id", t);
-        pb_label(o, 1, "span_id", sp);
-        tw__pb_double(o, 2, ex->value);
-        tw__pb_uint64(o, 3, ex->ts_ns / 1000000);
-        tw__pb_end(o, em);
-    }
-    tw__pb_end(o, m);
+    if (extra_name) l[n++] = (tws_pw_label){extra_name, extra_value};
+    tws_pw_exemplar e = {ex ? ex->trace : NULL, ex ? ex->span : NULL, ex ? ex->value : 0,
+                         ex ? (int64_t)(ex->ts_ns / 1000000) : 0};
+    tws_pw_series(o, metric, l, n, v, ts_ms, ex && ex->set ? &e : NULL);
 }
 
 static void pb_all(const tws_spanmetrics *sm, const series *s, int64_t ts_ms, tw__buf *o) {

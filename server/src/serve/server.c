@@ -145,8 +145,10 @@ static void push_metrics(evutil_socket_t fd, short what, void *arg) {
     clock_gettime(CLOCK_REALTIME, &ts);
     tw__buf b;
     tw__buf_init(&b, 64u << 20);
-    if (tws_spanmetrics_encode_remote_write(s->spanmetrics, (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, &b) == 0 &&
-        b.len && tws_remote_write_push(s->remote_write, b.data, b.len) == TW_EFULL)
+    int64_t now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    tws_spanmetrics_encode_remote_write(s->spanmetrics, now, &b);
+    if (s->servicegraph) tws_servicegraph_encode_remote_write(s->servicegraph, now, &b);
+    if (!b.failed && b.len && tws_remote_write_push(s->remote_write, b.data, b.len) == TW_EFULL)
         fprintf(stderr, "tracewire: remote_write queue full: a push of RED metrics was dropped\n");
     tw__buf_free(&b);
 }
