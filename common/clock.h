@@ -19,6 +19,15 @@
 #include "common/tw_base.h"
 
 TW_HIDDEN uint64_t tw__clock_ns(void);
+
+/* Monotonic nanoseconds (CLOCK_MONOTONIC): timeouts, ages, latencies. */
+#include <time.h>
+static inline uint64_t tw__mono_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+static inline uint64_t tw__mono_ms(void) { return tw__mono_ns() / 1000000; }
 /* Test hook: 1 forces the clock_gettime path, 0 restores detection. */
 void tw__clock_force_syscall(int on);
 

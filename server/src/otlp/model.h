@@ -167,6 +167,14 @@ int tws_otlp_decode_pb(const uint8_t *buf, size_t len, const tws_decode_options 
 int tws_otlp_decode_json(const char *buf, size_t len, const tws_decode_options *o, tws_batch *out,
                          tws_decode_error *err);
 
+/* The value of attribute `key` in `a` (the first, if repeated), or NULL. */
+static inline const tws_value *tws_attrs_find(const tws_attrs *a, const char *key) {
+    size_t n = strlen(key);
+    for (uint32_t i = 0; i < a->n; i++)
+        if (a->items[i].key.len == n && !memcmp(a->items[i].key.ptr, key, n)) return &a->items[i].val;
+    return NULL;
+}
+
 /* Deep equality (every field, attributes, events, links; NaN == NaN). */
 bool tws_str_equal(tw_str a, tw_str b);
 bool tws_attrs_equal(const tws_attrs *a, const tws_attrs *b);

@@ -6,6 +6,16 @@
 #include "common/pb.h"
 #include "red/promwrite.h"
 
+void tws_prom_escape(tw__buf *b, const char *s, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (c == '\\') tw__buf_puts(b, "\\\\");
+        else if (c == '"') tw__buf_puts(b, "\\\"");
+        else if (c == '\n') tw__buf_puts(b, "\\n");
+        else tw__buf_putc(b, (uint8_t)c);
+    }
+}
+
 static int cmp_label(const void *x, const void *y) {
     return strcmp(((const tws_pw_label *)x)->name, ((const tws_pw_label *)y)->name);
 }

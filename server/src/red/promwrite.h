@@ -1,5 +1,6 @@
 /*
- * promwrite.h — the Prometheus remote-write protobuf (WriteRequest): one
+ * promwrite.h — Prometheus encodings shared by the metric sources: label
+ * values for the text formats, and the remote-write protobuf (WriteRequest): one
  * TimeSeries at a time, appended to a buffer. WriteRequest's only field is
  * `repeated TimeSeries timeseries = 1`, so series of several sources
  * appended one after the other make one request.
@@ -13,6 +14,10 @@
 #include "common/buf.h"
 
 #define TWS_PW_MAX_LABELS 48
+
+/* A label value for the text formats: backslash, double quote and newline
+ * escaped as Prometheus and OpenMetrics require. */
+void tws_prom_escape(tw__buf *b, const char *s, size_t n);
 
 typedef struct tws_pw_label {
     const char *name, *value;

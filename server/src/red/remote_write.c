@@ -10,6 +10,7 @@
 #include <curl/curl.h>
 #include <snappy-c.h>
 
+#include "common/clock.h"
 #include "red/remote_write.h"
 
 typedef struct item {
@@ -33,11 +34,6 @@ struct tws_remote_write {
     long retry_after_s;
 };
 
-static uint64_t now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static size_t discard(char *p, size_t size, size_t n, void *u) {
     (void)p, (void)u;
@@ -73,7 +69,7 @@ static void *sender(void *arg) {
     pthread_mutex_lock(&rw->mu);
     for (;;) {
         while (!rw->head && !rw->stop) pthread_cond_wait(&rw->cv, &rw->mu);
-        if (!rw->head || (rw->stop && now_ms() >= rw->stop_deadline_ms)) break;
+        if (!rw->head || (rw->stop && tw__mono_ms() >= rw->stop_deadline_ms)) break;
         item *it = rw->head;
         pthread_mutex_unlock(&rw->mu);
         int r = post(rw, it);
@@ -151,7 +147,7 @@ void tws_remote_write_free(tws_remote_write *rw) {
     if (!rw) return;
     pthread_mutex_lock(&rw->mu);
     rw->stop = true;
-    rw->stop_deadline_ms = now_ms() + rw->o.drain_ms;
+    rw->stop_deadline_ms = tw__mono_ms() + rw->o.drain_ms;
     pthread_cond_broadcast(&rw->cv);
     pthread_mutex_unlock(&rw->mu);
     pthread_join(rw->th, NULL);

@@ -165,16 +165,13 @@ static void set_name(char out[NAME], const char *p, size_t n) {
 }
 
 /* The string attribute `key` of `a`, or NULL. */
-static const tw_str *str_attr(const tws_attrs *a, const char *key, size_t n) {
-    for (uint32_t i = 0; i < a->n; i++) {
-        const tws_kv *kv = &a->items[i];
-        if (kv->key.len == n && !memcmp(kv->key.ptr, key, n) && kv->val.type == TWS_STRING) return &kv->val.u.s;
-    }
-    return NULL;
+static const tw_str *str_attr(const tws_attrs *a, const char *key) {
+    const tws_value *v = tws_attrs_find(a, key);
+    return v && v->type == TWS_STRING ? &v->u.s : NULL;
 }
 
 static void text_attr(const tws_attrs *a, const char *key, char out[NAME]) {
-    const tw_str *v = str_attr(a, key, strlen(key));
+    const tw_str *v = str_attr(a, key);
     if (v) set_name(out, v->ptr, v->len);
 }
 
@@ -184,7 +181,7 @@ void tws_servicegraph_add(tws_servicegraph *sg, const tws_batch *b, uint64_t now
         if (s->reject) continue;
         bool client = s->kind == 3 || s->kind == 4, server = s->kind == 2 || s->kind == 5;
         if (!client && !server) continue;
-        const tw_str *sv = str_attr(&b->resources[b->scopes[s->scope_idx].resource_idx].attrs, "service.name", 12);
+        const tw_str *sv = str_attr(&b->resources[b->scopes[s->scope_idx].resource_idx].attrs, "service.name");
         char svc[NAME];
         if (sv) set_name(svc, sv->ptr, sv->len);
         else memcpy(svc, "unknown_service", 16);
@@ -241,15 +238,9 @@ void tws_servicegraph_expire(tws_servicegraph *sg, uint64_t now_ms) {
 
 static void labels(tw__buf *o, const edge *e) {
     tw__buf_puts(o, "client=\"");
-    for (const char *p = e->client; *p; p++) { /* names are service names: escape the three specials */
-        if (*p == '"' || *p == '\\') tw__buf_putc(o, '\\');
-        tw__buf_putc(o, *p == '\n' ? ' ' : (uint8_t)*p);
-    }
+    tws_prom_escape(o, e->client, strlen(e->client));
     tw__buf_puts(o, "\",server=\"");
-    for (const char *p = e->server; *p; p++) {
-        if (*p == '"' || *p == '\\') tw__buf_putc(o, '\\');
-        tw__buf_putc(o, *p == '\n' ? ' ' : (uint8_t)*p);
-    }
+    tws_prom_escape(o, e->server, strlen(e->server));
     tw__buf_putc(o, '"');
     if (e->type[0]) tw__buf_printf(o, ",connection_type=\"%s\"", e->type);
 }

@@ -142,13 +142,6 @@ double tws_adjusted_count(tw_str ts) {
 
 /* ---- adding spans -------------------------------------------------------------------- */
 
-static const tws_value *find_attr(const tws_attrs *a, const char *key) {
-    size_t n = strlen(key);
-    for (uint32_t i = 0; i < a->n; i++)
-        if (a->items[i].key.len == n && !memcmp(a->items[i].key.ptr, key, n)) return &a->items[i].val;
-    return NULL;
-}
-
 /* A scalar attribute as label text into b; false for other types. */
 static bool value_text(const tws_value *v, tw__buf *b) {
     switch (v->type) {
@@ -160,21 +153,11 @@ static bool value_text(const tws_value *v, tw__buf *b) {
     }
 }
 
-static void escape(tw__buf *b, const char *s, size_t n) {
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (c == '\\') tw__buf_puts(b, "\\\\");
-        else if (c == '"') tw__buf_puts(b, "\\\"");
-        else if (c == '\n') tw__buf_puts(b, "\\n");
-        else tw__buf_putc(b, (uint8_t)c);
-    }
-}
-
 static void label(tw__buf *b, const char *name, const char *v, size_t n) {
     if (b->len) tw__buf_putc(b, ',');
     tw__buf_puts(b, name);
     tw__buf_puts(b, "=\"");
-    escape(b, v, n);
+    tws_prom_escape(b, v, n);
     tw__buf_putc(b, '"');
 }
 
@@ -284,7 +267,7 @@ void tws_spanmetrics_add(tws_spanmetrics *sm, const tws_batch *b) {
         const tws_scope *sc = &b->scopes[s->scope_idx];
         const tws_attrs *res = &b->resources[sc->resource_idx].attrs;
         tw__buf_reset(&sm->key);
-        const tws_value *svc = find_attr(res, "service.name");
+        const tws_value *svc = tws_attrs_find(res, "service.name");
         if (svc && svc->type == TWS_STRING) key_part(sm, "service_name", svc->u.s.ptr, svc->u.s.len);
         else key_part(sm, "service_name", "unknown_service", 15);
         key_part(sm, "span_name", s->name.ptr ? s->name.ptr : "", s->name.len);
@@ -292,8 +275,8 @@ void tws_spanmetrics_add(tws_spanmetrics *sm, const tws_batch *b) {
         key_part(sm, "span_kind", k, strlen(k));
         key_part(sm, "status_code", st, strlen(st));
         for (uint32_t d = 0; d < sm->o.n_dims; d++) {
-            const tws_value *v = find_attr(&s->attrs, sm->o.dims[d].name);
-            if (!v) v = find_attr(res, sm->o.dims[d].name);
+            const tws_value *v = tws_attrs_find(&s->attrs, sm->o.dims[d].name);
+            if (!v) v = tws_attrs_find(res, sm->o.dims[d].name);
             tw__buf_reset(&text);
             if (!(v && value_text(v, &text))) {
                 if (!sm->o.dims[d].fallback[0]) continue; /* absent: no label (and no pair in the key) */

@@ -26,7 +26,7 @@ bool tws_flush_has_room(const tws_server *s, uint64_t bytes) {
 }
 
 void tws_flush_note_add(tws_server *s) {
-    if (!s->head_since_ms) s->head_since_ms = tws_mono_ms();
+    if (!s->head_since_ms) s->head_since_ms = tw__mono_ms();
 }
 
 /* On the worker thread. */
@@ -73,7 +73,7 @@ void tws_flush_maybe(tws_server *s) {
     tws_head_get_stats(s->head, &hs);
     if (!hs.batches) return;
     uint64_t limit = s->cfg.head_flush_bytes ? s->cfg.head_flush_bytes : s->cfg.head_max_bytes / 4;
-    bool old = s->head_since_ms && tws_mono_ms() - s->head_since_ms >= s->cfg.head_flush_interval_s * 1000;
+    bool old = s->head_since_ms && tw__mono_ms() - s->head_since_ms >= s->cfg.head_flush_interval_s * 1000;
     if (hs.bytes < limit && !old) return;
     tws_head *fresh;
     tws_head_options ho = {.max_bytes = s->cfg.head_max_bytes, .max_trace_bytes = s->cfg.max_trace_bytes};

@@ -143,7 +143,7 @@ static void on_durable_loop(evutil_socket_t fd, short what, void *arg) {
         return;
     }
     if (s->spanmetrics) tws_spanmetrics_add(s->spanmetrics, &r->batch); /* acknowledged spans only, counted once */
-    if (s->servicegraph) tws_servicegraph_add(s->servicegraph, &r->batch, tws_mono_ms());
+    if (s->servicegraph) tws_servicegraph_add(s->servicegraph, &r->batch, tw__mono_ms());
     int rc = tws_head_add(s->head, r->tenant, &r->batch, r->batch_bytes);
     if (rc != TW_OK) { /* only on out-of-memory (the room was reserved); durable, so back after a restart */
         fprintf(stderr, "tracewire: a durable batch could not enter the in-memory head (%s); "

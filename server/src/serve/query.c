@@ -20,15 +20,11 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/json.h"
 #include "common/pb.h"
 #include "serve/server_int.h"
 
-static uint64_t mono_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static void reply_buf(struct evhttp_request *req, int code, const char *reason, const char *ct, tw__buf *b) {
     if (b->failed) {
@@ -124,7 +120,7 @@ static int find_trace(tws_server *s, const char *tenant, const uint8_t id[16], u
 }
 
 static void handle_trace(tws_server *s, struct evhttp_request *req, const char *id_str, const char *query, bool v2) {
-    uint64_t t0 = mono_ns();
+    uint64_t t0 = tw__mono_ns();
     atomic_fetch_add(&s->metrics.queries, 1);
     uint8_t id[16];
     if (parse_trace_id(id_str, id) != 0) {
@@ -154,7 +150,7 @@ static void handle_trace(tws_server *s, struct evhttp_request *req, const char *
     if (rc == TW_ENOTFOUND) {
         atomic_fetch_add(&s->metrics.queries_not_found, 1);
         tws_reply_text(req, 404, "Not Found", "text/plain", "trace not found\n", 16);
-        tws_metrics_observe_query(&s->metrics, mono_ns() - t0);
+        tws_metrics_observe_query(&s->metrics, tw__mono_ns() - t0);
         return;
     }
     if (rc != TW_OK) {
@@ -196,7 +192,7 @@ static void handle_trace(tws_server *s, struct evhttp_request *req, const char *
     tw__buf_free(&b);
     tws_trace_result_free(&r);
     parts_free(&parts);
-    tws_metrics_observe_query(&s->metrics, mono_ns() - t0);
+    tws_metrics_observe_query(&s->metrics, tw__mono_ns() - t0);
 }
 
 static void handle_metrics(tws_server *s, struct evhttp_request *req) {

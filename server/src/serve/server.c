@@ -164,17 +164,11 @@ static int start_remote_write(tws_server *s) {
     return s->remote_write_timer && event_add(s->remote_write_timer, &tv) == 0 ? TW_OK : TW_ENOMEM;
 }
 
-/* ---- the service graph's clock ------------------------------------------------------------- */
-
-uint64_t tws_mono_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
+/* ---- the service graph's expiry ------------------------------------------------------------- */
 
 static void expire_graph(evutil_socket_t fd, short what, void *arg) {
     tws_server *s = arg;
-    tws_servicegraph_expire(s->servicegraph, tws_mono_ms());
+    tws_servicegraph_expire(s->servicegraph, tw__mono_ms());
 }
 
 static int start_servicegraph(tws_server *s) {

@@ -13,6 +13,7 @@
 #include <event2/event.h>
 #include <event2/http.h>
 
+#include "common/clock.h"
 #include "serve/config.h"
 #include "serve/metrics.h"
 #include "store/head.h"
@@ -119,9 +120,6 @@ void tws_flush_note_add(tws_server *s);
 int tws_flush_now(tws_server *s, uint64_t cut);
 /* Room check for a batch of `bytes` (the head, reservations and a frozen head). */
 bool tws_flush_has_room(const tws_server *s, uint64_t bytes);
-
-/* A monotonic clock in milliseconds (server.c). */
-uint64_t tws_mono_ms(void);
 
 /* query.c */
 void tws_query_register(tws_server *s);

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "store/store.h"
 
 typedef struct entry {
@@ -598,15 +599,10 @@ static bool maintain(tws_store *st) {
 
 /* ---- the worker -------------------------------------------------------------------------- */
 
-static uint64_t now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static void *worker_main(void *arg) {
     tws_store *st = arg;
-    uint64_t next = now_ms() + st->o.maintenance_ms;
+    uint64_t next = tw__mono_ms() + st->o.maintenance_ms;
     pthread_mutex_lock(&st->mu);
     while (!st->stop) {
         if (st->flush_head) {
@@ -625,7 +621,7 @@ static void *worker_main(void *arg) {
             pthread_mutex_lock(&st->mu);
             continue;
         }
-        if (now_ms() >= next || st->maintain_now) {
+        if (tw__mono_ms() >= next || st->maintain_now) {
             uint64_t gen = st->maintain_gen;
             st->maintain_now = false;
             pthread_mutex_unlock(&st->mu);
@@ -633,12 +629,12 @@ static void *worker_main(void *arg) {
             pthread_mutex_lock(&st->mu);
             st->maintain_done = gen;
             pthread_cond_broadcast(&st->idle);
-            next = finished ? now_ms() + st->o.maintenance_ms : 0; /* resume after the flush */
+            next = finished ? tw__mono_ms() + st->o.maintenance_ms : 0; /* resume after the flush */
             continue;
         }
         struct timespec until;
         clock_gettime(CLOCK_REALTIME, &until);
-        uint64_t wait = next - now_ms();
+        uint64_t wait = next - tw__mono_ms();
         if (wait > 1000) wait = 1000;
         until.tv_sec += (time_t)(wait / 1000);
         until.tv_nsec += (long)(wait % 1000) * 1000000;
