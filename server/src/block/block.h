@@ -106,6 +106,14 @@ int tws_block_find_trace(tws_block *b, const uint8_t trace_id[16], uint64_t star
  * order, the spans of one trace contiguous. */
 int tws_block_read_row_group(tws_block *b, uint64_t i, tws_batch *out, char err[256]);
 
+/* What the index says of row group `i` (< meta.row_groups): its earliest
+ * span start, latest span end, stored bytes and spans. */
+typedef struct tws_rg_info {
+    uint64_t start_ns, end_ns, bytes;
+    uint32_t traces, spans;
+} tws_rg_info;
+void tws_block_row_group_info(const tws_block *b, uint64_t i, tws_rg_info *out);
+
 /* Delete the block's objects (meta.json first, so a half-deleted block is
  * an unfinished one). */
 int tws_block_delete(tws_objstore *store, const char *tenant, const char *id, char err[256]);

@@ -686,3 +686,12 @@ int tws_block_read_row_group(tws_block *b, uint64_t i, tws_batch *out, char err[
     if (i >= b->meta.row_groups) return TW_EINVAL;
     return read_rg(b, i, NULL, 0, 0, out, err);
 }
+
+void tws_block_row_group_info(const tws_block *b, uint64_t i, tws_rg_info *out) {
+    const uint8_t *e = b->index + i * TWS_IDX_ENTRY;
+    out->bytes = tws_get_le64(e + 40);
+    out->traces = (uint32_t)tws_get_le32(e + 48);
+    out->spans = (uint32_t)tws_get_le32(e + 52);
+    out->start_ns = tws_get_le64(e + 56);
+    out->end_ns = tws_get_le64(e + 64);
+}

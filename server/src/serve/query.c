@@ -247,6 +247,8 @@ static void route(struct evhttp_request *req, void *arg) {
         handle_trace(s, req, path + 12, query, false);
     } else if (strncmp(path, "/api/v2/traces/", 15) == 0) {
         handle_trace(s, req, path + 15, query, true);
+    } else if (tws_search_api_route(s, req, path, query)) {
+        /* answered */
     } else {
         tws_reply_text(req, 404, "Not Found", "text/plain", "not found\n", 10);
     }

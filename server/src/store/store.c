@@ -793,6 +793,51 @@ int tws_store_find(tws_store *st, const char *tenant, const uint8_t trace_id[16]
     return rc;
 }
 
+static int cmp_newest(const void *x, const void *y) {
+    const tws_block_meta *a = tws_block_get_meta((*(entry *const *)x)->b), *b = tws_block_get_meta((*(entry *const *)y)->b);
+    if (a->end_ns != b->end_ns) return a->end_ns < b->end_ns ? 1 : -1;
+    return strcmp(a->id, b->id);
+}
+
+int tws_store_snapshot(tws_store *st, const char *tenant, uint64_t start_ns, uint64_t end_ns, tws_store_snap *out) {
+    memset(out, 0, sizeof *out);
+    pthread_mutex_lock(&st->mu);
+    entry **c = tw__malloc((st->n ? st->n : 1) * sizeof *c);
+    size_t n = 0;
+    for (size_t i = 0; c && i < st->n; i++) {
+        const tws_block_meta *m = tws_block_get_meta(st->set[i]->b);
+        if (strcmp(m->tenant, tenant) || (end_ns && (m->start_ns > end_ns || m->end_ns < start_ns))) continue;
+        tw__ref_take(&st->set[i]->refs);
+        c[n++] = st->set[i];
+    }
+    pthread_mutex_unlock(&st->mu);
+    tws_block **b = c ? tw__malloc((n ? n : 1) * sizeof *b) : NULL;
+    if (!b) {
+        for (size_t i = 0; c && i < n; i++) entry_unref(st, c[i]);
+        tw__free(c);
+        return TW_ENOMEM;
+    }
+    qsort(c, n, sizeof *c, cmp_newest);
+    for (size_t i = 0; i < n; i++) b[i] = c[i]->b;
+    out->blocks = b;
+    out->n = n;
+    out->entries = (void **)c;
+    return TW_OK;
+}
+
+void tws_store_snap_release(tws_store *st, tws_store_snap *s) {
+    for (size_t i = 0; i < s->n; i++) entry_unref(st, (entry *)s->entries[i]);
+    tw__free(s->entries);
+    tw__free(s->blocks);
+    memset(s, 0, sizeof *s);
+}
+
+void tws_store_note_reads(tws_store *st, uint64_t row_groups) {
+    pthread_mutex_lock(&st->mu);
+    st->stats.blocks_read += row_groups;
+    pthread_mutex_unlock(&st->mu);
+}
+
 void tws_store_get_stats(tws_store *st, tws_store_stats *out) {
     pthread_mutex_lock(&st->mu);
     *out = st->stats;

@@ -78,6 +78,19 @@ void tws_store_maintain(tws_store *st);
 int tws_store_find(tws_store *st, const char *tenant, const uint8_t trace_id[16], uint64_t start_ns,
                    uint64_t end_ns, tws_batch **out, size_t *n, char err[256]);
 
+/* A snapshot of the blocks of one tenant overlapping [start_ns, end_ns]
+ * (0, 0: all), newest first (by end time): the blocks stay readable until
+ * the snapshot is released, whatever compaction and retention do. */
+typedef struct tws_store_snap {
+    tws_block **blocks;
+    size_t n;
+    void **entries; /* internal */
+} tws_store_snap;
+int tws_store_snapshot(tws_store *st, const char *tenant, uint64_t start_ns, uint64_t end_ns, tws_store_snap *out);
+void tws_store_snap_release(tws_store *st, tws_store_snap *s);
+/* Count row groups decoded on behalf of a query (for the stats). */
+void tws_store_note_reads(tws_store *st, uint64_t row_groups);
+
 typedef struct tws_store_stats {
     uint64_t blocks, block_bytes, block_spans;
     uint64_t flushes, flush_failures, compactions, compaction_failures, retention_deletes;
