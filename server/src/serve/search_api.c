@@ -527,6 +527,25 @@ static int tag_range(struct evhttp_request *req, struct evkeyvalq *params, uint6
     return 0;
 }
 
+/* Run `fn` over every span set `q` matches in the tenant's data. */
+static void visit(tws_server *s, struct evhttp_request *req, const tq_query *q, uint64_t start, uint64_t end,
+                  tws_visit_fn fn, void *user, const char *what) {
+    char err[256] = "";
+    tws_search_req sr = {.q = q, .tenant = tenant_of(s, req), .start_ns = start, .end_ns = end};
+    tws_search_visit(&sr, s->head, s->frozen, s->store, fn, user, NULL, err);
+    if (err[0]) fprintf(stderr, "tracewire: %s: %s\n", what, err);
+}
+
+/* Close a tag answer: an empty "metrics" object, as Tempo's, and reply. */
+static void finish_tags(struct evhttp_request *req, tw__json *j, tw__buf *b) {
+    tw__json_key(j, "metrics", TW_NTS);
+    tw__json_begin_object(j);
+    tw__json_end_object(j);
+    tw__json_end_object(j);
+    reply_json(req, b);
+    tw__buf_free(b);
+}
+
 static void handle_tags(tws_server *s, struct evhttp_request *req, struct evkeyvalq *params, bool v2) {
     const char *scope = evhttp_find_header(params, "scope");
     long limit = uint_param(params, "limit", 5000);
@@ -554,11 +573,7 @@ static void handle_tags(tws_server *s, struct evhttp_request *req, struct evkeyv
     tq_query *q = v2 ? filter_query(params, "") : filter_query(NULL, "");
     bool any = false;
     for (int k = 0; k < SC__N; k++) any |= v.want[k];
-    char err[256] = "";
-    if (q && any) {
-        tws_search_req sr = {.q = q, .tenant = tenant_of(s, req), .start_ns = start, .end_ns = end};
-        tws_search_visit(&sr, s->head, s->frozen, s->store, on_tags, &v, NULL, err);
-    }
+    if (q && any) visit(s, req, q, start, end, on_tags, &v, "tags");
     tq_query_free(q);
     tw__buf b;
     tw__buf_init(&b, 1u << 28);
@@ -617,13 +632,7 @@ static void handle_tags(tws_server *s, struct evhttp_request *req, struct evkeyv
         }
         tw__json_end_array(&j);
     }
-    tw__json_key(&j, "metrics", TW_NTS);
-    tw__json_begin_object(&j);
-    tw__json_end_object(&j);
-    tw__json_end_object(&j);
-    if (err[0]) fprintf(stderr, "tracewire: tags: %s\n", err);
-    reply_json(req, &b);
-    tw__buf_free(&b);
+    finish_tags(req, &j, &b);
     for (int k = 0; k < SC__N; k++) strset_free(&v.sets[k]);
 }
 
@@ -740,7 +749,6 @@ static void handle_tag_values(tws_server *s, struct evhttp_request *req, const c
     const tq_node *tagn = q->root->kind == TQN_PIPE ? q->root->r->args[0] : NULL;
     value_visit v = {.set = {.limit = (uint32_t)limit}, .tag = tagn};
     tw__buf_init(&v.set.data, 1u << 28);
-    char err[256] = "";
     bool fixed = false;
     static const char *const STATUS[] = {"error", "ok", "unset"};
     static const char *const KINDS[] = {"client", "consumer", "internal", "producer", "server", "unspecified"};
@@ -753,10 +761,7 @@ static void handle_tag_values(tws_server *s, struct evhttp_request *req, const c
         else if (tq_intrinsic_type(tagn->intrinsic) != TQ_DURATION)
             fixed = false;
     }
-    if (tagn && !fixed) {
-        tws_search_req sr = {.q = q, .tenant = tenant_of(s, req), .start_ns = start, .end_ns = end};
-        tws_search_visit(&sr, s->head, s->frozen, s->store, on_values, &v, NULL, err);
-    }
+    if (tagn && !fixed) visit(s, req, q, start, end, on_values, &v, "tag values");
     tq_query_free(q);
     tw__buf b;
     tw__buf_init(&b, 1u << 28);
@@ -779,13 +784,7 @@ static void handle_tag_values(tws_server *s, struct evhttp_request *req, const c
         }
     }
     tw__json_end_array(&j);
-    tw__json_key(&j, "metrics", TW_NTS);
-    tw__json_begin_object(&j);
-    tw__json_end_object(&j);
-    tw__json_end_object(&j);
-    if (err[0]) fprintf(stderr, "tracewire: tag values: %s\n", err);
-    reply_json(req, &b);
-    tw__buf_free(&b);
+    finish_tags(req, &j, &b);
     strset_free(&v.set);
 }
 
