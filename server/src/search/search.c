@@ -398,7 +398,7 @@ static void *scan_main(void *arg) {
                 rc = eval_refs(c, e, refs, b.n_spans, &w->st);
             }
         } else if (!w->err[0]) {
-            snprintf(w->err, sizeof w->err, "block %s: %s", tws_block_get_meta(j->b)->id, err);
+            snprintf(w->err, sizeof w->err, "block %s: %.200s", tws_block_get_meta(j->b)->id, err);
         }
         tws_batch_free(&b);
         if (rc == TW_ENOMEM) {
