@@ -89,7 +89,7 @@ static int copy_val(collector *c, tq_val *v) {
 }
 
 /* The key an attribute is shown under: its name without the scope. */
-static void shown_key(collector *c, const tq_node *n, tws_found_attr *a) {
+static void shown_key(const tq_node *n, tws_found_attr *a) {
     if (n->kind == TQN_ATTR) {
         a->key = n->name;
         a->key_len = n->name_len;
@@ -97,7 +97,6 @@ static void shown_key(collector *c, const tq_node *n, tws_found_attr *a) {
         a->key = tq_intrinsic_name(n->intrinsic);
         a->key_len = (uint32_t)strlen(a->key);
     }
-    (void)c;
 }
 
 static bool shown_at_span_level(const tq_node *n) {
@@ -168,7 +167,7 @@ static int make_set(collector *c, tq_eval *e, const tq_trace *t, const tq_spanse
             tq_val v = tq_eval_field(e, n, t, order[i].i);
             if (v.t == TQ_NIL || v.t == TQ_ARRAY) continue;
             tws_found_attr *fa = &f->attrs[f->n_attrs];
-            shown_key(c, n, fa);
+            shown_key(n, fa);
             if (!(fa->key = copy_str(c, fa->key, fa->key_len))) { /* the query may go before the result */
                 rc = TW_ENOMEM;
                 break;
@@ -190,16 +189,10 @@ static int make_set(collector *c, tq_eval *e, const tq_trace *t, const tq_spanse
     return TW_OK;
 }
 
-static tq_val service_of(const tq_span *sp) {
-    const tws_value *v = sp->res ? tws_attrs_find(&sp->res->attrs, "service.name") : NULL;
-    if (v && v->type == TWS_STRING) return (tq_val){.t = TQ_STRING, .u.s = v->u.s.ptr, .n = (uint32_t)v->u.s.len};
-    return (tq_val){.t = TQ_NIL};
-}
-
 /* Fold service statistics of the piece into f (merging with what it has). */
 static int add_services(collector *c, tws_found_trace *f, const tq_trace *t) {
     for (uint32_t i = 0; i < t->n; i++) {
-        tq_val sv = service_of(&t->spans[i]);
+        tq_val sv = tq_span_service(&t->spans[i]);
         const char *name = sv.t == TQ_STRING ? sv.u.s : "";
         uint32_t len = sv.t == TQ_STRING ? sv.n : 0;
         uint32_t k = 0;
@@ -251,7 +244,7 @@ static int collect(collector *c, tq_eval *e, const tq_trace *t, const tq_spanset
     }
     if (t->root >= 0 && !f->has_root) {
         const tq_span *r = &t->spans[t->root];
-        tq_val sv = service_of(r);
+        tq_val sv = tq_span_service(r);
         f->has_root = true;
         f->root_name = copy_str(c, r->s->name.ptr, (uint32_t)r->s->name.len);
         f->root_name_len = (uint32_t)r->s->name.len;

@@ -16,8 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/queue.h>
-#include <time.h>
 
+#include "common/clock.h"
 #include "common/json.h"
 #include "search/search.h"
 #include "serve/server_int.h"
@@ -518,10 +518,7 @@ static tq_query *filter_query(struct evkeyvalq *params, const char *suffix) {
 static int tag_range(struct evhttp_request *req, struct evkeyvalq *params, uint64_t *start, uint64_t *end) {
     if (range_params(req, params, start, end)) return -1;
     if (!*end) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        uint64_t now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-        *start = now - 3600ull * 1000000000ull;
+        *start = tw__clock_ns() - 3600ull * 1000000000ull;
         *end = UINT64_MAX;
     }
     return 0;
@@ -680,12 +677,7 @@ static int on_values(void *user, tq_eval *e, const tq_trace *t, const tq_spanset
                     const tws_attrs *a = tag->scope == TQ_SCOPE_EVENT ? &s->events[x].attrs : &s->links[x].attrs;
                     for (uint32_t y = 0; y < a->n; y++) {
                         if (a->items[y].key.len != tag->name_len || memcmp(a->items[y].key.ptr, tag->name, tag->name_len)) continue;
-                        const tws_value *val = &a->items[y].val;
-                        tq_val tv = {.t = TQ_NIL};
-                        if (val->type == TWS_STRING) tv = (tq_val){.t = TQ_STRING, .u.s = val->u.s.ptr, .n = (uint32_t)val->u.s.len};
-                        else if (val->type == TWS_INT) tv = (tq_val){.t = TQ_INT, .u.i = val->u.i};
-                        else if (val->type == TWS_DOUBLE) tv = (tq_val){.t = TQ_FLOAT, .u.f = val->u.d};
-                        else if (val->type == TWS_BOOL) tv = (tq_val){.t = TQ_BOOL, .u.b = val->u.b};
+                        tq_val tv = tq_val_from(&a->items[y].val);
                         add_value(v, &tv);
                     }
                 }

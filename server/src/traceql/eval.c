@@ -171,7 +171,7 @@ typedef struct ctx {
 
 static tq_val nil(void) { return (tq_val){.t = TQ_NIL}; }
 
-static tq_val from_value(const tws_value *v) {
+tq_val tq_val_from(const tws_value *v) {
     tq_val r = {0};
     switch (v->type) {
     case TWS_STRING: r.t = TQ_STRING; r.u.s = v->u.s.ptr; r.n = (uint32_t)v->u.s.len; break;
@@ -211,7 +211,7 @@ static tq_val attr_value(const ctx *c, const tq_node *n) {
         if (c->ln >= 0) v = find(&sp->s->links[c->ln].attrs, n->name, n->name_len);
         break;
     }
-    return v ? from_value(v) : nil();
+    return v ? tq_val_from(v) : nil();
 }
 
 static tq_val str_val(const char *s, size_t n) { return (tq_val){.t = TQ_STRING, .n = (uint32_t)n, .u.s = s}; }
@@ -232,9 +232,9 @@ static tq_val hex_val(tq_eval *e, const uint8_t *id, size_t n) {
     return str_val(h + skip, 2 * n - skip);
 }
 
-static tq_val service_name(const tq_span *sp) {
+tq_val tq_span_service(const tq_span *sp) {
     const tws_value *v = sp->res ? find(&sp->res->attrs, "service.name", 12) : NULL;
-    return v && v->type == TWS_STRING ? from_value(v) : nil();
+    return v && v->type == TWS_STRING ? tq_val_from(v) : nil();
 }
 
 static tq_val intrinsic_value(tq_eval *e, const ctx *c, uint8_t which) {
@@ -252,7 +252,7 @@ static tq_val intrinsic_value(tq_eval *e, const ctx *c, uint8_t which) {
         return (tq_val){.t = TQ_DURATION, .u.i = t->end_ns > t->start_ns ? (int64_t)(t->end_ns - t->start_ns) : 0};
     case TQ_I_ROOT_NAME:
         return t->root >= 0 ? str_val(t->spans[t->root].s->name.ptr, t->spans[t->root].s->name.len) : nil();
-    case TQ_I_ROOT_SERVICE_NAME: return t->root >= 0 ? service_name(&t->spans[t->root]) : nil();
+    case TQ_I_ROOT_SERVICE_NAME: return t->root >= 0 ? tq_span_service(&t->spans[t->root]) : nil();
     case TQ_I_SPAN_ID: return hex_val(e, s->span_id, 8);
     case TQ_I_PARENT_ID: return s->has_parent ? hex_val(e, s->parent_span_id, 8) : nil();
     case TQ_I_TRACE_ID: return hex_val(e, s->trace_id, 16);
@@ -366,7 +366,7 @@ static bool compare(tq_op op, tq_val a, tq_val b, const tq_node *n) {
         const tq_val *arr = a.t == TQ_ARRAY ? &a : &b;
         bool any = false, seen = false;
         for (uint32_t k = 0; k < arr->n && !any; k++) {
-            tq_val el = from_value(&arr->u.arr[k]);
+            tq_val el = tq_val_from(&arr->u.arr[k]);
             if (el.t == TQ_NIL || el.t == TQ_ARRAY) continue;
             tq_val x = a.t == TQ_ARRAY ? el : a, y = b.t == TQ_ARRAY ? el : b;
             if (x.t == TQ_ARRAY || y.t == TQ_ARRAY) continue;

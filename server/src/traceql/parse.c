@@ -856,7 +856,7 @@ static tq_node *parse_pipeline(parser *p, bool top) {
 
 /* ---- what the query reads ----------------------------------------------- */
 
-static void note_shown(parser *p, tq_node *n, tq_node **shown, uint32_t *k, uint32_t cap) {
+static void note_shown(tq_node *n, tq_node **shown, uint32_t *k, uint32_t cap) {
     if (n->kind != TQN_ATTR && n->kind != TQN_INTR) return;
     if (n->kind == TQN_INTR && (n->intrinsic == TQ_I_NAME || n->intrinsic == TQ_I_DURATION)) return;
     for (uint32_t i = 0; i < *k; i++) {
@@ -866,7 +866,6 @@ static void note_shown(parser *p, tq_node *n, tq_node **shown, uint32_t *k, uint
             return;
     }
     if (*k < cap) shown[(*k)++] = n;
-    (void)p;
 }
 
 /* What a condition reads beyond the span: events, links. */
@@ -900,7 +899,7 @@ static void walk(parser *p, tq_node *n, bool in_filter, tq_node **shown, uint32_
         default: break;
         }
     }
-    if (in_filter) note_shown(p, n, shown, k, cap);
+    if (in_filter) note_shown(n, shown, k, cap);
     bool f = in_filter || n->kind == TQN_FILTER || n->kind == TQN_SELECT;
     walk(p, n->l, f, shown, k, cap, depth + 1);
     walk(p, n->r, f, shown, k, cap, depth + 1);

@@ -242,6 +242,11 @@ int tq_eval_trace(tq_eval *e, const tq_query *q, const tq_trace *t, tq_spanset *
  * the attributes shown with a match). */
 tq_val tq_eval_field(tq_eval *e, const tq_node *f, const tq_trace *t, uint32_t i);
 
+/* An OTLP attribute value as a TraceQL value (kvlists and bytes: nil). */
+tq_val tq_val_from(const tws_value *v);
+/* The span's resource service.name, or nil. */
+tq_val tq_span_service(const tq_span *sp);
+
 /* Write a node back as TraceQL text (labels, error messages). */
 struct tw__buf;
 void tq_node_text(const tq_node *n, struct tw__buf *out);
