@@ -9,6 +9,10 @@
  * Expected results are written "1:ab 2:a": trace 1 matches with one
  * spanset of spans a and b, trace 2 with span a. Several spansets of one
  * trace are separated by commas ("1:a,bc") and compared in sorted order.
+ *
+ * The same table then runs through blocks as a search does (predicate
+ * push-down, then decoding only the traces kept), and must give the same
+ * answers; a second table states exactly which traces the push-down keeps.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -19,7 +23,11 @@
 
 #include <cmocka.h>
 
+#include "block/block.h"
 #include "common/buf.h"
+#include "fs_util.h"
+#include "objstore/objstore.h"
+#include "search/prefilter.h"
 #include "traceql/traceql.h"
 
 /* ---- the data set ---------------------------------------------------------- */
@@ -57,7 +65,7 @@ static const fx DATA[] = {
 #define N_TRACES 5
 #define BASE_NS 1700000000000000000ull
 
-static tw_str dup(tws_batch *b, const char *s, size_t n) {
+static tw_str bdup(tws_batch *b, const char *s, size_t n) {
     char *d = tws_batch_alloc(b, n + 1);
     memcpy(d, s, n);
     d[n] = 0;
@@ -78,14 +86,14 @@ static void attrs(tws_batch *b, const char *spec, tws_attrs *a) {
         const char *eq = memchr(p, '=', (size_t)(end - p));
         assert_non_null(eq);
         tws_kv *kv = &a->items[a->n++];
-        kv->key = dup(b, p, (size_t)(eq - p));
+        kv->key = bdup(b, p, (size_t)(eq - p));
         char type = eq[1];
         const char *v = eq + 3;
         size_t vn = (size_t)(end - v);
         char tmp[128];
         snprintf(tmp, sizeof tmp, "%.*s", (int)vn, v);
         switch (type) {
-        case 's': kv->val = (tws_value){.type = TWS_STRING, .u.s = dup(b, v, vn)}; break;
+        case 's': kv->val = (tws_value){.type = TWS_STRING, .u.s = bdup(b, v, vn)}; break;
         case 'i': kv->val = (tws_value){.type = TWS_INT, .u.i = strtoll(tmp, NULL, 10)}; break;
         case 'd': kv->val = (tws_value){.type = TWS_DOUBLE, .u.d = strtod(tmp, NULL)}; break;
         case 'b': kv->val = (tws_value){.type = TWS_BOOL, .u.b = tmp[0] == '1'}; break;
@@ -93,7 +101,7 @@ static void attrs(tws_batch *b, const char *spec, tws_attrs *a) {
             tws_value *arr = tws_batch_alloc(b, 8 * sizeof *arr);
             uint32_t k = 0;
             for (char *tok = strtok(tmp, ","); tok && k < 8; tok = strtok(NULL, ","))
-                arr[k++] = (tws_value){.type = TWS_STRING, .u.s = dup(b, tok, strlen(tok))};
+                arr[k++] = (tws_value){.type = TWS_STRING, .u.s = bdup(b, tok, strlen(tok))};
             kv->val = (tws_value){.type = TWS_ARRAY, .n = k, .u.arr = arr};
             break;
         }
@@ -133,8 +141,8 @@ static void build_trace(tws_batch *b, int trace) {
             bool kafka = !strcmp(f->svc, "orders") || !strcmp(f->svc, "billing");
             tws_scope *sc = &b->scopes[r];
             memset(sc, 0, sizeof *sc);
-            sc->name = dup(b, kafka ? "tracewire-kafka" : "app", kafka ? 15 : 3);
-            sc->version = dup(b, kafka ? "1.0" : "0.1", 3);
+            sc->name = bdup(b, kafka ? "tracewire-kafka" : "app", kafka ? 15 : 3);
+            sc->version = bdup(b, kafka ? "1.0" : "0.1", 3);
             sc->resource_idx = r;
             if (kafka) attrs(b, "messaging.lib=s:librdkafka", &sc->attrs);
             b->n_resources++;
@@ -149,10 +157,10 @@ static void build_trace(tws_batch *b, int trace) {
             span_id(s->parent_span_id, trace, f->parent);
         }
         s->scope_idx = r;
-        s->name = dup(b, f->name, strlen(f->name));
+        s->name = bdup(b, f->name, strlen(f->name));
         s->kind = (uint8_t)f->kind;
         s->status_code = (uint8_t)f->status;
-        s->status_message = dup(b, f->msg, strlen(f->msg));
+        s->status_message = bdup(b, f->msg, strlen(f->msg));
         s->start_ns = BASE_NS + f->start_us * 1000;
         s->end_ns = s->start_ns + f->dur_us * 1000;
         attrs(b, f->attrs, &s->attrs);
@@ -165,7 +173,7 @@ static void build_trace(tws_batch *b, int trace) {
                 tws_event *e = &s->events[s->n_events];
                 char *colon = strchr(ev, ':');
                 *colon = 0;
-                e->name = dup(b, ev, strlen(ev));
+                e->name = bdup(b, ev, strlen(ev));
                 e->time_ns = s->start_ns + 1000000ull * (s->n_events + 1);
                 attrs(b, colon + 1, &e->attrs);
                 s->n_events++;
@@ -199,48 +207,58 @@ static int teardown(void **state) {
 
 static int cmp_cstr(const void *x, const void *y) { return strcmp(*(char *const *)x, *(char *const *)y); }
 
-/* Evaluate `query` on every trace and write the result in the table's form. */
-static void run(const char *query, char *out, size_t cap) {
+/* Evaluate `q` on one trace (spans [first, first + n) of `b`) and append its
+ * result in the table's form ("t:ab,c") to out. */
+static void eval_one(tq_eval *e, const tq_query *q, const tws_batch *b, uint32_t first, uint32_t n_spans, char *out,
+                     size_t cap, size_t *len) {
+    tws_span_ref refs[16];
+    assert_true(n_spans > 0 && n_spans <= 16);
+    for (uint32_t i = 0; i < n_spans; i++) refs[i] = (tws_span_ref){b, &b->spans[first + i]};
+    tq_trace tr;
+    assert_int_equal(tq_trace_build(e, refs, n_spans, &tr), TW_OK);
+    tq_spanset *sets;
+    uint32_t n;
+    assert_int_equal(tq_eval_trace(e, q, &tr, &sets, &n), TW_OK);
+    if (!n) return;
+    char setbuf[16][32], *setp[16];
+    assert_true(n <= 16);
+    for (uint32_t k = 0; k < n; k++) {
+        char ids[32];
+        uint32_t m = 0;
+        for (uint32_t i = 0; i < sets[k].n && m < 31; i++) ids[m++] = (char)tr.spans[sets[k].spans[i]].s->span_id[7];
+        ids[m] = 0;
+        /* letters sorted */
+        for (uint32_t x = 0; x < m; x++)
+            for (uint32_t y = x + 1; y < m; y++)
+                if (ids[y] < ids[x]) {
+                    char c = ids[x];
+                    ids[x] = ids[y];
+                    ids[y] = c;
+                }
+        snprintf(setbuf[k], sizeof setbuf[k], "%s", ids);
+        setp[k] = setbuf[k];
+    }
+    qsort(setp, n, sizeof *setp, cmp_cstr);
+    *len += (size_t)snprintf(out + *len, cap - *len, "%s%d:", *len ? " " : "", b->spans[first].trace_id[15]);
+    for (uint32_t k = 0; k < n; k++) *len += (size_t)snprintf(out + *len, cap - *len, "%s%s", k ? "," : "", setp[k]);
+}
+
+static tq_query *parse_ok(const char *query) {
     tq_query *q;
     char err[256];
     int rc = tq_parse(query, strlen(query), &q, err);
     if (rc != TW_OK) fail_msg("%s: %s", query, err);
+    return q;
+}
+
+/* Evaluate `query` on every trace and write the result in the table's form. */
+static void run(const char *query, char *out, size_t cap) {
+    tq_query *q = parse_ok(query);
     tq_eval *e;
     assert_int_equal(tq_eval_new(&e), TW_OK);
     out[0] = 0;
     size_t len = 0;
-    for (int t = 1; t <= N_TRACES; t++) {
-        tws_batch *b = &TRACES[t];
-        tws_span_ref refs[16];
-        for (uint32_t i = 0; i < b->n_spans; i++) refs[i] = (tws_span_ref){b, &b->spans[i]};
-        tq_trace tr;
-        assert_int_equal(tq_trace_build(e, refs, b->n_spans, &tr), TW_OK);
-        tq_spanset *sets;
-        uint32_t n;
-        assert_int_equal(tq_eval_trace(e, q, &tr, &sets, &n), TW_OK);
-        if (!n) continue;
-        char setbuf[16][32], *setp[16];
-        assert_true(n <= 16);
-        for (uint32_t k = 0; k < n; k++) {
-            char ids[32];
-            uint32_t m = 0;
-            for (uint32_t i = 0; i < sets[k].n && m < 31; i++) ids[m++] = (char)tr.spans[sets[k].spans[i]].s->span_id[7];
-            ids[m] = 0;
-            /* letters sorted */
-            for (uint32_t x = 0; x < m; x++)
-                for (uint32_t y = x + 1; y < m; y++)
-                    if (ids[y] < ids[x]) {
-                        char c = ids[x];
-                        ids[x] = ids[y];
-                        ids[y] = c;
-                    }
-            snprintf(setbuf[k], sizeof setbuf[k], "%s", ids);
-            setp[k] = setbuf[k];
-        }
-        qsort(setp, n, sizeof *setp, cmp_cstr);
-        len += (size_t)snprintf(out + len, cap - len, "%s%d:", len ? " " : "", t);
-        for (uint32_t k = 0; k < n; k++) len += (size_t)snprintf(out + len, cap - len, "%s%s", k ? "," : "", setp[k]);
-    }
+    for (int t = 1; t <= N_TRACES; t++) eval_one(e, q, &TRACES[t], 0, TRACES[t].n_spans, out, cap, &len);
     tq_eval_free(e);
     tq_query_free(q);
 }
@@ -600,12 +618,202 @@ static void test_depth(void **state) {
     assert_non_null(strstr(err, "nests deeper than"));
 }
 
+/* ---- push-down: the same table through blocks and the prefilter ------------ */
+
+/* The five traces in two blocks: one row group per trace, and one row group
+ * for all of them. */
+static struct {
+    char dir[64];
+    tws_objstore *st;
+    tws_block *blk[2];
+} PD;
+
+static int cmp_ref(const void *x, const void *y) {
+    const tws_span_ref *a = x, *b = y;
+    return memcmp(a->span->trace_id, b->span->trace_id, 16);
+}
+
+static void pd_open(void) {
+    snprintf(PD.dir, sizeof PD.dir, "/tmp/tw-traceql-XXXXXX");
+    assert_non_null(mkdtemp(PD.dir));
+    tws_objstore_err oe;
+    assert_int_equal(tws_objstore_local_open(PD.dir, &PD.st, &oe), TW_OK);
+    for (int k = 0; k < 2; k++) {
+        tws_block_writer_options o = {.row_group_spans = k == 0 ? 1 : 0};
+        tws_block_writer *w;
+        assert_int_equal(tws_block_writer_new("t", &o, &w), TW_OK);
+        for (int t = 1; t <= N_TRACES; t++) {
+            tws_span_ref refs[16];
+            for (uint32_t i = 0; i < TRACES[t].n_spans; i++) refs[i] = (tws_span_ref){&TRACES[t], &TRACES[t].spans[i]};
+            qsort(refs, TRACES[t].n_spans, sizeof *refs, cmp_ref);
+            assert_int_equal(tws_block_writer_add_trace(w, refs, TRACES[t].n_spans), TW_OK);
+        }
+        tws_block_meta m;
+        char err[256];
+        assert_int_equal(tws_block_writer_finish(w, PD.st, &m, err), TW_OK);
+        tws_block_writer_free(w);
+        assert_int_equal(m.row_groups, k == 0 ? N_TRACES : 1);
+        assert_int_equal(tws_block_open(PD.st, "t", m.id, &PD.blk[k], err), TW_OK);
+    }
+}
+
+static void pd_close(void) {
+    for (int k = 0; k < 2; k++) tws_block_close(PD.blk[k]);
+    tws_obj_close(PD.st);
+    rm_rf(PD.dir);
+}
+
+/* Run `query` over block k as a search does: prefilter each row group,
+ * decode the traces it keeps, evaluate them. out: the table's form; kept:
+ * the kept trace numbers ("1 3"); *pruned: row groups ruled out whole. */
+static void run_block(int k, const char *query, char *out, size_t cap, char *kept, size_t kcap, uint32_t *pruned) {
+    tq_query *q = parse_ok(query);
+    tws_prefilter *pf;
+    assert_int_equal(tws_prefilter_new(q, &pf), TW_OK);
+    tq_eval *e;
+    assert_int_equal(tq_eval_new(&e), TW_OK);
+    size_t len = 0, klen = 0;
+    out[0] = kept[0] = 0;
+    *pruned = 0;
+    tws_block *blk = PD.blk[k];
+    for (uint64_t g = 0; g < tws_block_get_meta(blk)->row_groups; g++) {
+        char err[256];
+        tws_rg *rg;
+        assert_int_equal(tws_rg_open(blk, g, &rg, err), TW_OK);
+        uint8_t keep[N_TRACES];
+        uint32_t n_kept = tws_rg_n_traces(rg);
+        if (pf) assert_int_equal(tws_prefilter_run(pf, rg, keep, &n_kept, err), TW_OK);
+        if (!n_kept) {
+            ++*pruned;
+            tws_rg_close(rg);
+            continue;
+        }
+        tws_batch b;
+        tws_batch_init(&b);
+        assert_int_equal(tws_rg_decode(rg, pf ? keep : NULL, &b, err), TW_OK);
+        tws_rg_close(rg);
+        for (uint32_t i = 0, j; i < b.n_spans; i = j) {
+            for (j = i + 1; j < b.n_spans && !memcmp(b.spans[j].trace_id, b.spans[i].trace_id, 16); j++) {
+            }
+            klen += (size_t)snprintf(kept + klen, kcap - klen, "%s%d", klen ? " " : "", b.spans[i].trace_id[15]);
+            eval_one(e, q, &b, i, j - i, out, cap, &len);
+        }
+        tws_batch_free(&b);
+    }
+    tq_eval_free(e);
+    tws_prefilter_free(pf);
+    tq_query_free(q);
+}
+
+/* Every query of the conformance table gives the same answer through the
+ * blocks, and the prefilter rules whole row groups out for many of them. */
+static void test_pushdown_conformance(void **state) {
+    (void)state;
+    pd_open();
+    char got[512], kept[64];
+    int failures = 0;
+    size_t pruning = 0;
+    for (size_t i = 0; i < TW_ARRAY_LEN(CASES); i++)
+        for (int k = 0; k < 2; k++) {
+            uint32_t pruned;
+            run_block(k, CASES[i].q, got, sizeof got, kept, sizeof kept, &pruned);
+            if (strcmp(got, CASES[i].want)) {
+                print_message("block %d, query %zu: %s\n  want: %s\n  got:  %s\n", k, i, CASES[i].q, CASES[i].want, got);
+                failures++;
+            }
+            pruning += k == 0 && pruned > 0;
+        }
+    print_message("%zu queries through blocks, %d wrong, %zu pruned row groups\n", TW_ARRAY_LEN(CASES), failures, pruning);
+    assert_int_equal(failures, 0);
+    assert_true(pruning >= 100);
+    pd_close();
+}
+
+/* Exactly which traces the prefilter keeps, and its plan. */
+static const struct {
+    const char *q, *kept, *plan;
+} KEEP[] = {
+    {"{ span.user.id = \"u-42\" }", "1", "any(span.user.id = \"u-42\")"},
+    {"{ span.user.id = \"nobody\" }", "", NULL},
+    {"{ resource.service.name = \"cron\" }", "5", NULL},
+    {"{ name =~ \"GET.*\" }", "1 2 4", NULL},
+    {"{ status = error }", "2", "any(status = error)"},
+    {"{ statusMessage = \"upstream failed\" }", "2", NULL},
+    {"{ statusMessage = \"\" }", "1 2 3 4 5", NULL},
+    {"{ kind = consumer }", "3", NULL},
+    {"{ duration > 1s }", "2 5", NULL},
+    {"{ event.exception.type = \"TimeoutError\" }", "2", NULL},
+    {"{ event:name = \"retry\" }", "2", NULL},
+    {"{ link.link.kind = \"follows\" }", "2", NULL},
+    {"{ link.kind = \"follows\" }", "", NULL},
+    {"{ instrumentation.messaging.lib = \"librdkafka\" }", "3", NULL},
+    {"{ .db.system = \"postgresql\" }", "1 3", NULL},
+    {"{ .deployment.environment = \"prod\" }", "1 2 4", NULL},
+    {"{ span.http.status_code >= 500 }", "2", NULL},
+    {"{ span.tags = \"b\" }", "1", NULL},
+    {"{ span.vip = true }", "1", NULL},
+    {"{ span.cart.total > 50.0 }", "1", NULL},
+    {"{ span.cart.items > 2.5 }", "1", NULL},
+    {"{ span.\"a b\" = \"spaced\" }", "5", NULL},
+    {"{ span.http.method != nil }", "1 2", "any(span.http.method != nil)"},
+    {"{ span.http.method = nil }", "1 2 3 4 5", "true"},
+    {"{ !(span.vip = true) }", "1 2 3 4 5", "true"},
+    {"{ rootName = \"GET /checkout\" }", "1 2 3 4 5", "true"},
+    {"{ span.http.status_code = 200 && name = \"charge\" }", "1", NULL},
+    {"{ span.http.status_code = 200 || name = \"render\" }", "1 2 4", NULL},
+    {"{ span.http.status_code = 200 } | count() > 1", "1 4", NULL},
+    {"{ span.user.id = \"u-42\" } && { resource.service.name = \"payments\" }", "1",
+     "any(span.user.id = \"u-42\") && any(resource.service.name = \"payments\")"},
+    {"{ resource.service.name = \"cron\" } || { kind = consumer }", "3 5", NULL},
+    {"{ resource.service.name = \"frontend\" } > { resource.service.name = \"payments\" }", "1 2", NULL},
+    {"{ resource.service.name = \"cron\" } !> { resource.service.name = \"payments\" }", "1 2",
+     "any(resource.service.name = \"payments\")"},
+    {"{ resource.service.name = \"billing\" } | rate() by (name)", "3", NULL},
+};
+
+static void test_pushdown_keeps(void **state) {
+    (void)state;
+    pd_open();
+    char got[512], kept[64];
+    for (size_t i = 0; i < TW_ARRAY_LEN(KEEP); i++)
+        for (int k = 0; k < 2; k++) {
+            uint32_t pruned;
+            run_block(k, KEEP[i].q, got, sizeof got, kept, sizeof kept, &pruned);
+            if (strcmp(kept, KEEP[i].kept)) fail_msg("block %d: %s keeps \"%s\", want \"%s\"", k, KEEP[i].q, kept, KEEP[i].kept);
+            run(KEEP[i].q, got + 256, 256); /* what it keeps includes what matches */
+            char want[64];
+            size_t wl = 0;
+            want[0] = 0;
+            for (const char *p = got + 256; *p; p++)
+                if (*p >= '1' && *p <= '9' && p[1] == ':') wl += (size_t)snprintf(want + wl, sizeof want - wl, "%s%c", wl ? " " : "", *p);
+            for (const char *w = want; *w; w++)
+                if (*w != ' ' && !strchr(kept, *w)) fail_msg("%s matches trace %c, which it does not keep", KEEP[i].q, *w);
+        }
+    for (size_t i = 0; i < TW_ARRAY_LEN(KEEP); i++) {
+        if (!KEEP[i].plan) continue;
+        tq_query *q = parse_ok(KEEP[i].q);
+        tws_prefilter *pf;
+        assert_int_equal(tws_prefilter_new(q, &pf), TW_OK);
+        tw__buf b;
+        tw__buf_init(&b, 4096);
+        tws_prefilter_text(pf, &b);
+        tw__buf_putc(&b, 0);
+        assert_string_equal((const char *)b.data, KEEP[i].plan);
+        tw__buf_free(&b);
+        tws_prefilter_free(pf);
+        tq_query_free(q);
+    }
+    pd_close();
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_conformance),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_metrics_parse),
         cmocka_unit_test(test_depth),
+        cmocka_unit_test(test_pushdown_conformance),
+        cmocka_unit_test(test_pushdown_keeps),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -114,6 +114,55 @@ typedef struct tws_rg_info {
 } tws_rg_info;
 void tws_block_row_group_info(const tws_block *b, uint64_t i, tws_rg_info *out);
 
+/* ---- selective scans ----------------------------------------------------- */
+
+/* A row group opened for a search: its bytes are fetched once, but a column
+ * is checked and decompressed only when a filter or the decoder first needs
+ * it, so ruling a row group out costs the dictionary and the columns the
+ * query names. Used by one thread at a time. */
+typedef struct tws_rg tws_rg;
+int tws_rg_open(tws_block *b, uint64_t i, tws_rg **out, char err[256]);
+void tws_rg_close(tws_rg *g);
+uint32_t tws_rg_n_spans(const tws_rg *g);
+uint32_t tws_rg_n_traces(const tws_rg *g);
+
+/* What a filter looks at. Attribute fields take a key. */
+typedef enum tws_field {
+    TWS_F_SPAN_ATTR = 1,
+    TWS_F_RESOURCE_ATTR,
+    TWS_F_SCOPE_ATTR,
+    TWS_F_EVENT_ATTR,
+    TWS_F_LINK_ATTR,
+    TWS_F_NAME,        /* string */
+    TWS_F_STATUS_MSG,  /* string; spans without one have none */
+    TWS_F_EVENT_NAME,  /* string */
+    TWS_F_STATUS,      /* int: OTLP status code */
+    TWS_F_KIND,        /* int: OTLP span kind */
+    TWS_F_DURATION,    /* int: nanoseconds */
+} tws_field;
+
+/* The test a value must pass. For a string out of a dictionary it is called
+ * once per distinct value of the row group (the answer is remembered);
+ * other values are tested one by one. */
+typedef bool (*tws_value_test)(void *ctx, const tws_value *v);
+
+/* Set mark[s] = 1 (mark has tws_rg_n_spans bytes) for every span s with a
+ * value of `f` (for attribute fields: of attribute `key`) that passes
+ * `test`; other marks are left as they are. A span with an attribute of an
+ * event or link passes when one of its events or links does. TW_OK,
+ * TW_EPARSE (damaged: *err says what), TW_ENOMEM. */
+int tws_rg_mark(tws_rg *g, tws_field f, const char *key, size_t key_len, tws_value_test test, void *ctx,
+                uint8_t *mark, char err[256]);
+
+/* trace_mark[t] = 1 (tws_rg_n_traces bytes) for every trace t with a marked
+ * span; other trace marks are left as they are. */
+int tws_rg_mark_traces(tws_rg *g, const uint8_t *span_mark, uint8_t *trace_mark, char err[256]);
+
+/* Decode the spans of every trace t with keep[t] != 0 (keep NULL: all)
+ * into *out, which must be empty; the caller frees it. After this the row
+ * group can only be closed. */
+int tws_rg_decode(tws_rg *g, const uint8_t *keep, tws_batch *out, char err[256]);
+
 /* Delete the block's objects (meta.json first, so a half-deleted block is
  * an unfinished one). */
 int tws_block_delete(tws_objstore *store, const char *tenant, const char *id, char err[256]);

@@ -1,6 +1,8 @@
 /*
  * read.c — reading blocks (block.h): meta.json, index and bloom filter at
- * open; one row group per trace lookup; whole row groups for compaction.
+ * open; one row group per trace lookup; whole row groups for compaction;
+ * the chosen traces of a row group for a search (tws_rg_*, whose columns
+ * load on first use: see rowgroup.h, and filter.c for the predicates).
  *
  * Nothing read is trusted: every count is bounded by the bytes that could
  * hold it before anything is allocated, every id is checked against the
@@ -15,8 +17,7 @@
 
 #include <zstd.h>
 
-#include "block/block.h"
-#include "block/format.h"
+#include "block/rowgroup.h"
 #include "common/crc32c.h"
 
 bool tws__block_skip_crc;
@@ -143,70 +144,41 @@ bool tws_block_may_contain(const tws_block *b, const uint8_t trace_id[16]) {
            tws_bloom_test(&b->bloom, trace_id);
 }
 
-/* ---- decoding a row group ------------------------------------------------------------ */
+/* ---- an open row group (rowgroup.h) ----------------------------------------------- */
 
-typedef struct col {
-    const uint8_t *p; /* raw (decompressed) bytes */
-    size_t len;
-    uint8_t type;
-    uint32_t key;
-    tw_str *seen; /* string attribute columns: the values so far (into p) */
-    uint32_t n_seen, cap_seen;
-} col;
+int tws__rg_bad(tws_rg *r, const char *what) { return damaged(r->err, r->blk, what); }
 
-typedef struct shape {
-    uint32_t scope, off, len; /* its columns: shape_cols[off .. off + len) */
-} shape;
-
-typedef struct rg {
-    tws_batch *out;
-    char *err;
-    const tws_block *blk;
-    col fixed[TWS_COL_LAST_FIXED + 1];
-    col *attrs;
-    uint32_t n_attrs;
-    shape *shapes;
-    uint32_t n_shapes;
-    uint32_t *shape_cols; /* every shape's column positions, concatenated */
-    void **owned; /* decompressed buffers */
-    uint32_t n_owned;
-    tw_str *dict;
-    uint32_t n_dict;
-    uint32_t n_traces, n_spans;
-    uint64_t base;
-} rg;
-
-static int rg_bad(rg *r, const char *what) { return damaged(r->err, r->blk, what); }
-
-static int load_column(rg *r, const uint8_t *e, const uint8_t *stored, col *c) {
+int tws__rg_col(tws_rg *r, col *c) {
+    if (c->loaded || !c->ent) return TW_OK;
+    const uint8_t *e = c->ent;
     uint8_t codec = e[2];
     uint32_t raw = tws_get_le32(e + 8), len = tws_get_le32(e + 12);
-    if (crc_bad(stored, len, tws_get_le32(e + 16))) return rg_bad(r, "column checksum mismatch");
-    c->type = e[3];
-    c->key = tws_get_le32(e + 4);
+    if (crc_bad(c->stored, len, tws_get_le32(e + 16))) return tws__rg_bad(r, "column checksum mismatch");
     if (codec == TWS_CODEC_RAW) {
-        if (raw != len) return rg_bad(r, "raw column length");
-        c->p = stored;
+        if (raw != len) return tws__rg_bad(r, "raw column length");
+        c->p = len ? c->stored : (const uint8_t *)"";
         c->len = len;
+        c->loaded = true;
         return TW_OK;
     }
-    if (codec != TWS_CODEC_ZSTD || raw > TWS_COL_MAX_RAW) return rg_bad(r, "unknown column codec or size");
+    if (codec != TWS_CODEC_ZSTD || raw > TWS_COL_MAX_RAW) return tws__rg_bad(r, "unknown column codec or size");
     uint8_t *buf = tw__malloc(raw ? raw : 1);
     if (!buf) return TW_ENOMEM;
     r->owned[r->n_owned++] = buf;
-    size_t z = ZSTD_decompress(buf, raw, stored, len);
-    if (ZSTD_isError(z) || z != raw) return rg_bad(r, "column does not decompress to its length");
+    size_t z = ZSTD_decompress(buf, raw, c->stored, len);
+    if (ZSTD_isError(z) || z != raw) return tws__rg_bad(r, "column does not decompress to its length");
     c->p = buf;
     c->len = raw;
+    c->loaded = true;
     return TW_OK;
 }
 
-static tws_rd col_rd(const col *c) {
+tws_rd tws__col_rd(const col *c) {
     const uint8_t *p = c->p ? c->p : (const uint8_t *)""; /* an absent column reads as empty */
     return (tws_rd){p, p + c->len, false};
 }
 
-static int read_dict_id(rg *r, tws_rd *d, tw_str *out) {
+int tws__rg_dict_id(tws_rg *r, tws_rd *d, tw_str *out) {
     uint64_t id = tws_rd_varint(d);
     if (d->bad || id >= r->n_dict) {
         d->bad = true;
@@ -215,18 +187,17 @@ static int read_dict_id(rg *r, tws_rd *d, tw_str *out) {
     if (out) *out = r->dict[id];
     return TW_OK;
 }
-
-static int read_kvs(rg *r, tws_rd *d, tws_kv **items, uint32_t *n, int depth);
+static int read_kvs(tws_rg *r, tws_rd *d, tws_kv **items, uint32_t *n, int depth);
 
 /* One generic value; out NULL: skip it. */
-static int read_value(rg *r, tws_rd *d, tws_value *out, uint8_t type, int depth) {
+int tws__rg_value(tws_rg *r, tws_rd *d, tws_value *out, uint8_t type, int depth) {
     tws_value tmp;
     tws_value *v = out ? out : &tmp;
     memset(v, 0, sizeof *v);
     if (depth > 64) return TW_EPARSE;
     v->type = (tws_type)type;
     switch (type) {
-    case TWS_STRING: return read_dict_id(r, d, &v->u.s);
+    case TWS_STRING: return tws__rg_dict_id(r, d, &v->u.s);
     case TWS_BOOL: v->u.b = tws_rd_u8(d) != 0; break;
     case TWS_INT: v->u.i = tws_unzigzag(tws_rd_varint(d)); break;
     case TWS_DOUBLE: {
@@ -254,7 +225,7 @@ static int read_value(rg *r, tws_rd *d, tws_value *out, uint8_t type, int depth)
         if (out && n && !(v->u.arr = tws_batch_alloc(r->out, n * sizeof *v->u.arr))) return TW_ENOMEM;
         for (uint64_t i = 0; i < n; i++) {
             uint8_t t = tws_rd_u8(d);
-            int rc = read_value(r, d, out ? &v->u.arr[i] : NULL, t, depth + 1);
+            int rc = tws__rg_value(r, d, out ? &v->u.arr[i] : NULL, t, depth + 1);
             if (rc) return rc;
         }
         break;
@@ -266,7 +237,7 @@ static int read_value(rg *r, tws_rd *d, tws_value *out, uint8_t type, int depth)
     return d->bad ? TW_EPARSE : TW_OK;
 }
 
-static int read_kvs(rg *r, tws_rd *d, tws_kv **items, uint32_t *n_out, int depth) {
+static int read_kvs(tws_rg *r, tws_rd *d, tws_kv **items, uint32_t *n_out, int depth) {
     uint64_t n = tws_rd_varint(d);
     if (d->bad || n > (uint64_t)(d->end - d->p) / 2) return TW_EPARSE; /* key and type: 2 bytes at least */
     *n_out = (uint32_t)n;
@@ -276,15 +247,15 @@ static int read_kvs(rg *r, tws_rd *d, tws_kv **items, uint32_t *n_out, int depth
     }
     for (uint64_t i = 0; i < n; i++) {
         tws_kv *kv = items ? &(*items)[i] : NULL;
-        int rc = read_dict_id(r, d, kv ? &kv->key : NULL);
+        int rc = tws__rg_dict_id(r, d, kv ? &kv->key : NULL);
         if (rc) return rc;
         uint8_t t = tws_rd_u8(d);
-        if ((rc = read_value(r, d, kv ? &kv->val : NULL, t, depth))) return rc;
+        if ((rc = tws__rg_value(r, d, kv ? &kv->val : NULL, t, depth))) return rc;
     }
     return TW_OK;
 }
 
-static int read_attrs(rg *r, tws_rd *d, tws_attrs *a, bool keep) {
+int tws__rg_attrs(tws_rg *r, tws_rd *d, tws_attrs *a, bool keep) {
     tws_attrs tmp;
     if (!a) a = &tmp;
     int rc = read_kvs(r, d, keep ? &a->items : NULL, &a->n, 0);
@@ -293,46 +264,58 @@ static int read_attrs(rg *r, tws_rd *d, tws_attrs *a, bool keep) {
     return rc ? rc : d->bad ? TW_EPARSE : TW_OK;
 }
 
-/* Directory, columns, dictionary, resources and scopes. */
-static int rg_load(rg *r, const uint8_t *buf, size_t len) {
-    if (len < TWS_RG_HEADER || memcmp(buf, TWS_RG_MAGIC, 4)) return rg_bad(r, "row group header");
+/* Header and directory: each column's place, nothing decompressed yet. */
+static int rg_directory(tws_rg *r) {
+    const uint8_t *buf = r->buf;
+    size_t len = r->len;
+    if (len < TWS_RG_HEADER || memcmp(buf, TWS_RG_MAGIC, 4)) return tws__rg_bad(r, "row group header");
     uint32_t n_cols = tws_get_le32(buf + 4);
     r->n_traces = tws_get_le32(buf + 8);
     r->n_spans = tws_get_le32(buf + 12);
     r->base = tws_get_le64(buf + 16);
     if (n_cols > TWS_RG_MAX_COLUMNS || (uint64_t)n_cols * TWS_RG_DIRENT + 4 > len - TWS_RG_HEADER || !r->n_traces ||
         r->n_traces > r->n_spans || r->n_spans > len)
-        return rg_bad(r, "row group header counts");
+        return tws__rg_bad(r, "row group header counts");
     r->owned = tw__calloc(n_cols + 1, sizeof *r->owned);
     r->attrs = tw__calloc(n_cols + 1, sizeof *r->attrs);
     if (!r->owned || !r->attrs) return TW_ENOMEM;
     const uint8_t *dir = buf + TWS_RG_HEADER, *data = dir + (size_t)n_cols * TWS_RG_DIRENT + 4;
     size_t head = TWS_RG_HEADER + (size_t)n_cols * TWS_RG_DIRENT, avail = len - head - 4, at = 0;
-    if (crc_bad(buf, head, tws_get_le32(buf + head))) return rg_bad(r, "row group directory checksum mismatch");
+    if (crc_bad(buf, head, tws_get_le32(buf + head))) return tws__rg_bad(r, "row group directory checksum mismatch");
     for (uint32_t i = 0; i < n_cols; i++) {
         const uint8_t *e = dir + (size_t)i * TWS_RG_DIRENT;
         uint16_t id = (uint16_t)(e[0] | e[1] << 8);
         uint32_t stored = tws_get_le32(e + 12);
-        if (stored > avail - at) return rg_bad(r, "column past the end of the row group");
+        if (stored > avail - at) return tws__rg_bad(r, "column past the end of the row group");
         col *c;
         if (id == COL_ATTR) {
             c = &r->attrs[r->n_attrs++];
-        } else if (id >= 1 && id <= TWS_COL_LAST_FIXED && !r->fixed[id].p) {
+            if (e[3] > TWS_BYTES) return tws__rg_bad(r, "attribute column key or type");
+        } else if (id >= 1 && id <= TWS_COL_LAST_FIXED && !r->fixed[id].ent) {
             c = &r->fixed[id];
         } else {
-            return rg_bad(r, "unknown or repeated column");
+            return tws__rg_bad(r, "unknown or repeated column");
         }
-        int rc = load_column(r, e, data + at, c);
-        if (rc) return rc;
-        if (!c->p) c->p = (const uint8_t *)""; /* an empty raw column */
+        c->ent = e;
+        c->stored = data + at;
+        c->type = e[3];
+        c->key = tws_get_le32(e + 4);
         at += stored;
     }
+    return TW_OK;
+}
+
+static int load_tables(tws_rg *r) {
+    int rc;
+    for (int id = COL_DICT_LENS; id <= COL_SCOPES; id++)
+        if ((rc = tws__rg_col(r, &r->fixed[id]))) return rc;
+    if ((rc = tws__rg_col(r, &r->fixed[COL_SHAPES]))) return rc;
     /* the dictionary */
-    tws_rd lens = col_rd(&r->fixed[COL_DICT_LENS]);
+    tws_rd lens = tws__col_rd(&r->fixed[COL_DICT_LENS]);
     const col *dd = &r->fixed[COL_DICT_DATA];
     uint64_t n = 0;
     for (tws_rd t = lens; t.p < t.end && !t.bad; n++) tws_rd_varint(&t);
-    if (n > UINT32_MAX) return rg_bad(r, "dictionary size");
+    if (n > UINT32_MAX) return tws__rg_bad(r, "dictionary size");
     char *strings = tws_batch_alloc(r->out, dd->len ? dd->len : 1);
     r->dict = tw__malloc((n ? n : 1) * sizeof *r->dict);
     if (!strings || !r->dict) return TW_ENOMEM;
@@ -340,51 +323,51 @@ static int rg_load(rg *r, const uint8_t *buf, size_t len) {
     uint64_t off = 0;
     for (uint32_t i = 0; i < n; i++) {
         uint64_t l = tws_rd_varint(&lens);
-        if (lens.bad || l > dd->len - off) return rg_bad(r, "dictionary lengths");
+        if (lens.bad || l > dd->len - off) return tws__rg_bad(r, "dictionary lengths");
         r->dict[i] = (tw_str){strings + off, (size_t)l};
         off += l;
     }
-    if (off != dd->len) return rg_bad(r, "dictionary lengths");
+    if (off != dd->len) return tws__rg_bad(r, "dictionary lengths");
     r->n_dict = (uint32_t)n;
     /* resources and scopes */
     tws_batch *o = r->out;
-    tws_rd d = col_rd(&r->fixed[COL_RESOURCES]);
+    tws_rd d = tws__col_rd(&r->fixed[COL_RESOURCES]);
     uint64_t nr = tws_rd_varint(&d);
-    if (d.bad || nr == 0 || nr > r->fixed[COL_RESOURCES].len) return rg_bad(r, "resource table");
+    if (d.bad || nr == 0 || nr > r->fixed[COL_RESOURCES].len) return tws__rg_bad(r, "resource table");
     if (!(o->resources = tws_batch_alloc(o, nr * sizeof *o->resources))) return TW_ENOMEM;
     memset(o->resources, 0, nr * sizeof *o->resources);
     o->n_resources = (uint32_t)nr;
     for (uint32_t i = 0; i < nr; i++) {
-        int rc = read_dict_id(r, &d, &o->resources[i].schema_url);
-        if (!rc) rc = read_attrs(r, &d, &o->resources[i].attrs, true);
+        rc = tws__rg_dict_id(r, &d, &o->resources[i].schema_url);
+        if (!rc) rc = tws__rg_attrs(r, &d, &o->resources[i].attrs, true);
         if (rc == TW_ENOMEM) return rc;
-        if (rc) return rg_bad(r, "resource table");
+        if (rc) return tws__rg_bad(r, "resource table");
     }
-    d = col_rd(&r->fixed[COL_SCOPES]);
+    d = tws__col_rd(&r->fixed[COL_SCOPES]);
     uint64_t ns = tws_rd_varint(&d);
-    if (d.bad || ns == 0 || ns > r->fixed[COL_SCOPES].len) return rg_bad(r, "scope table");
+    if (d.bad || ns == 0 || ns > r->fixed[COL_SCOPES].len) return tws__rg_bad(r, "scope table");
     if (!(o->scopes = tws_batch_alloc(o, ns * sizeof *o->scopes))) return TW_ENOMEM;
     memset(o->scopes, 0, ns * sizeof *o->scopes);
     o->n_scopes = (uint32_t)ns;
     for (uint32_t i = 0; i < ns; i++) {
         tws_scope *s = &o->scopes[i];
         uint64_t ri = tws_rd_varint(&d);
-        int rc = ri < nr ? TW_OK : TW_EPARSE;
+        rc = ri < nr ? TW_OK : TW_EPARSE;
         s->resource_idx = (uint32_t)ri;
-        if (!rc) rc = read_dict_id(r, &d, &s->name);
-        if (!rc) rc = read_dict_id(r, &d, &s->version);
-        if (!rc) rc = read_dict_id(r, &d, &s->schema_url);
-        if (!rc) rc = read_attrs(r, &d, &s->attrs, true);
+        if (!rc) rc = tws__rg_dict_id(r, &d, &s->name);
+        if (!rc) rc = tws__rg_dict_id(r, &d, &s->version);
+        if (!rc) rc = tws__rg_dict_id(r, &d, &s->schema_url);
+        if (!rc) rc = tws__rg_attrs(r, &d, &s->attrs, true);
         if (rc == TW_ENOMEM) return rc;
-        if (rc) return rg_bad(r, "scope table");
+        if (rc) return tws__rg_bad(r, "scope table");
     }
     for (uint32_t c = 0; c < r->n_attrs; c++)
-        if (r->attrs[c].key >= r->n_dict || r->attrs[c].type > TWS_BYTES) return rg_bad(r, "attribute column key or type");
+        if (r->attrs[c].key >= r->n_dict) return tws__rg_bad(r, "attribute column key or type");
     /* shapes: a scope and an ordered list of attribute columns */
-    d = col_rd(&r->fixed[COL_SHAPES]);
+    d = tws__col_rd(&r->fixed[COL_SHAPES]);
     uint64_t nsh = tws_rd_varint(&d);
     size_t room = r->fixed[COL_SHAPES].len;
-    if (d.bad || nsh == 0 || nsh > room) return rg_bad(r, "shape table");
+    if (d.bad || nsh == 0 || nsh > room) return tws__rg_bad(r, "shape table");
     r->shapes = tw__malloc(nsh * sizeof *r->shapes);
     r->shape_cols = tw__malloc((room ? room : 1) * sizeof *r->shape_cols); /* a position takes a byte at least */
     if (!r->shapes || !r->shape_cols) return TW_ENOMEM;
@@ -392,33 +375,31 @@ static int rg_load(rg *r, const uint8_t *buf, size_t len) {
     uint32_t used = 0;
     for (uint32_t i = 0; i < nsh; i++) {
         uint64_t sc = tws_rd_varint(&d), k = tws_rd_varint(&d);
-        if (d.bad || sc >= ns || k > (uint64_t)(d.end - d.p)) return rg_bad(r, "shape table");
+        if (d.bad || sc >= ns || k > (uint64_t)(d.end - d.p)) return tws__rg_bad(r, "shape table");
         r->shapes[i] = (shape){(uint32_t)sc, used, (uint32_t)k};
         for (uint64_t j = 0; j < k; j++) {
             uint64_t c = tws_rd_varint(&d);
-            if (d.bad || c >= r->n_attrs) return rg_bad(r, "shape table");
+            if (d.bad || c >= r->n_attrs) return tws__rg_bad(r, "shape table");
             r->shape_cols[used++] = (uint32_t)c;
         }
     }
     return TW_OK;
 }
 
-static void rg_free(rg *r) {
-    for (uint32_t i = 0; r->attrs && i < r->n_attrs; i++) tw__free(r->attrs[i].seen);
-    for (uint32_t i = 0; i < r->n_owned; i++) tw__free(r->owned[i]);
-    tw__free(r->owned);
-    tw__free(r->attrs);
-    tw__free(r->dict);
-    tw__free(r->shapes);
-    tw__free(r->shape_cols);
+int tws__rg_tables(tws_rg *r) {
+    if (r->tables == 0) {
+        int rc = load_tables(r);
+        r->tables = rc == TW_OK ? 1 : rc;
+        return rc;
+    }
+    if (r->tables == 1) return TW_OK;
+    if (r->tables != TW_ENOMEM) tws__rg_bad(r, "row group tables"); /* the detail went to the first caller's *err */
+    return r->tables;
 }
 
-/* One value of a string attribute column: 0, length, bytes for a value
- * not seen before in the column, else 1 + its number. `out` NULL: skip. */
-static int read_col_string(rg *r, col *c, tws_rd *d, tws_value *out) {
+int tws__rg_col_str(tws_rg *r, col *c, tws_rd *d, tw_str *s, uint32_t *num) {
     uint64_t v = tws_rd_varint(d);
     if (d->bad) return TW_EPARSE;
-    tw_str s;
     if (v == 0) {
         uint64_t n = tws_rd_varint(d);
         const uint8_t *p = !d->bad && n <= (uint64_t)(d->end - d->p) ? tws_rd_bytes(d, (size_t)n) : NULL;
@@ -430,13 +411,24 @@ static int read_col_string(rg *r, col *c, tws_rd *d, tws_value *out) {
             c->seen = t;
             c->cap_seen = cap;
         }
-        s = c->seen[c->n_seen++] = (tw_str){(const char *)p, (size_t)n};
+        *num = c->n_seen;
+        *s = c->seen[c->n_seen++] = (tw_str){(const char *)p, (size_t)n};
     } else if (v - 1 < c->n_seen) {
-        s = c->seen[v - 1];
+        *num = (uint32_t)(v - 1);
+        *s = c->seen[v - 1];
     } else {
         return TW_EPARSE;
     }
-    if (!out) return TW_OK;
+    (void)r;
+    return TW_OK;
+}
+
+/* One value of a string attribute column, copied into the batch; out NULL: skip. */
+static int read_col_string(tws_rg *r, col *c, tws_rd *d, tws_value *out) {
+    tw_str s;
+    uint32_t num;
+    int rc = tws__rg_col_str(r, c, d, &s, &num);
+    if (rc || !out) return rc;
     char *copy = tws_batch_alloc(r->out, s.len ? s.len : 1); /* the batch owns what it returns */
     if (!copy) return TW_ENOMEM;
     if (s.len) memcpy(copy, s.ptr, s.len);
@@ -446,35 +438,54 @@ static int read_col_string(rg *r, col *c, tws_rd *d, tws_value *out) {
     return TW_OK;
 }
 
-/* Decode spans [s0, s1) of the row group into r->out, keeping those that
- * overlap [start, end] (end 0: all). */
-static int rg_spans(rg *r, uint32_t s0, uint32_t s1, uint64_t start, uint64_t end) {
-    tws_batch *o = r->out;
+/* Decode into r->out the spans of the traces t with keep[t] set (keep NULL:
+ * spans [s0, s1)), keeping those that overlap [start, end] (end 0: all). */
+static int rg_spans(tws_rg *r, const uint8_t *keep_trace, uint32_t s0, uint32_t s1, uint64_t start, uint64_t end) {
+    int rc = tws__rg_tables(r);
+    for (int id = 1; rc == TW_OK && id <= TWS_COL_LAST_FIXED; id++) rc = tws__rg_col(r, &r->fixed[id]);
+    for (uint32_t c = 0; rc == TW_OK && c < r->n_attrs; c++) {
+        rc = tws__rg_col(r, &r->attrs[c]);
+        r->attrs[c].n_seen = 0; /* a filter may have walked the column */
+    }
+    if (rc) return rc;
     uint32_t want = s1 - s0;
+    if (keep_trace) { /* the kept traces' spans */
+        tws_rd ts = tws__col_rd(&r->fixed[COL_TRACE_SPANS]);
+        uint64_t w = 0;
+        for (uint32_t t = 0; t < r->n_traces; t++) {
+            uint64_t n = tws_rd_varint(&ts);
+            if (keep_trace[t]) w += n;
+        }
+        if (ts.bad || w > r->n_spans) return tws__rg_bad(r, "trace span counts");
+        want = (uint32_t)w;
+        s0 = 0;
+        s1 = r->n_spans;
+    }
+    tws_batch *o = r->out;
     tws_span *spans = tws_batch_alloc(o, (want ? want : 1) * sizeof *spans);
     tws_rd *ard = tw__calloc(r->n_attrs + 1, sizeof *ard); /* each attribute column, read in step */
     if (!spans || !ard) {
         tw__free(ard);
         return TW_ENOMEM;
     }
-    for (uint32_t c = 0; c < r->n_attrs; c++) ard[c] = col_rd(&r->attrs[c]);
+    for (uint32_t c = 0; c < r->n_attrs; c++) ard[c] = tws__col_rd(&r->attrs[c]);
     memset(spans, 0, want * sizeof *spans);
-    int rc = TW_OK;
+    uint32_t kept_n = 0;
 #define BAD(what)                                                                                                    \
     do {                                                                                                             \
-        rc = rg_bad(r, what);                                                                                        \
+        rc = tws__rg_bad(r, what);                                                                                        \
         goto done;                                                                                                   \
     } while (0)
     const col *ids = &r->fixed[COL_TRACE_ID], *sids = &r->fixed[COL_SPAN_ID];
     if (ids->len != (size_t)r->n_traces * 16 || sids->len != (size_t)r->n_spans * 8) BAD("id column lengths");
-    tws_rd tspans = col_rd(&r->fixed[COL_TRACE_SPANS]), tstart = col_rd(&r->fixed[COL_TRACE_START]);
-    tws_rd parent = col_rd(&r->fixed[COL_PARENT]), pid = col_rd(&r->fixed[COL_PARENT_ID]);
-    tws_rd st = col_rd(&r->fixed[COL_START]), dur = col_rd(&r->fixed[COL_DURATION]);
-    tws_rd name = col_rd(&r->fixed[COL_NAME]), bits = col_rd(&r->fixed[COL_BITS]);
-    tws_rd smsg = col_rd(&r->fixed[COL_STATUS_MSG]), tstate = col_rd(&r->fixed[COL_TRACE_STATE]);
-    tws_rd flags = col_rd(&r->fixed[COL_FLAGS]), shape_rd = col_rd(&r->fixed[COL_SHAPE]);
-    tws_rd drop = col_rd(&r->fixed[COL_DROPPED]), ev = col_rd(&r->fixed[COL_EVENTS]);
-    tws_rd lk = col_rd(&r->fixed[COL_LINKS]), more = col_rd(&r->fixed[COL_ATTR_MORE]);
+    tws_rd tspans = tws__col_rd(&r->fixed[COL_TRACE_SPANS]), tstart = tws__col_rd(&r->fixed[COL_TRACE_START]);
+    tws_rd parent = tws__col_rd(&r->fixed[COL_PARENT]), pid = tws__col_rd(&r->fixed[COL_PARENT_ID]);
+    tws_rd st = tws__col_rd(&r->fixed[COL_START]), dur = tws__col_rd(&r->fixed[COL_DURATION]);
+    tws_rd name = tws__col_rd(&r->fixed[COL_NAME]), bits = tws__col_rd(&r->fixed[COL_BITS]);
+    tws_rd smsg = tws__col_rd(&r->fixed[COL_STATUS_MSG]), tstate = tws__col_rd(&r->fixed[COL_TRACE_STATE]);
+    tws_rd flags = tws__col_rd(&r->fixed[COL_FLAGS]), shape_rd = tws__col_rd(&r->fixed[COL_SHAPE]);
+    tws_rd drop = tws__col_rd(&r->fixed[COL_DROPPED]), ev = tws__col_rd(&r->fixed[COL_EVENTS]);
+    tws_rd lk = tws__col_rd(&r->fixed[COL_LINKS]), more = tws__col_rd(&r->fixed[COL_ATTR_MORE]);
     uint32_t s = 0;
     for (uint32_t t = 0; t < r->n_traces && s < s1; t++) {
         uint64_t n = tws_rd_varint(&tspans);
@@ -482,8 +493,9 @@ static int rg_spans(rg *r, uint32_t s0, uint32_t s1, uint64_t start, uint64_t en
         if (tspans.bad || tstart.bad || n == 0 || n > r->n_spans - s) BAD("trace span counts");
         uint32_t first = s;
         for (uint32_t k = 0; k < n; k++, s++) {
-            bool keep = s >= s0 && s < s1;
-            tws_span *sp = keep ? &spans[s - s0] : NULL, tmp;
+            bool keep = keep_trace ? keep_trace[t] != 0 : s >= s0 && s < s1;
+            tws_span *sp = keep && kept_n < want ? &spans[kept_n++] : NULL, tmp;
+            keep = sp != NULL;
             if (!sp) sp = &tmp;
             memset(sp, 0, sizeof *sp);
             memcpy(sp->trace_id, ids->p + (size_t)t * 16, 16);
@@ -501,13 +513,13 @@ static int rg_spans(rg *r, uint32_t s0, uint32_t s1, uint64_t start, uint64_t en
             }
             sp->start_ns = ts + tws_rd_varint(&st);
             sp->end_ns = sp->start_ns + (uint64_t)tws_unzigzag(tws_rd_varint(&dur));
-            if (read_dict_id(r, &name, &sp->name)) BAD("span names");
+            if (tws__rg_dict_id(r, &name, &sp->name)) BAD("span names");
             uint8_t b = tws_rd_u8(&bits);
             sp->kind = b & 7;
             sp->status_code = (b >> 3) & 3;
             if (sp->kind > 5 || sp->status_code > 2) BAD("span kind or status");
-            if ((b & SPB_STATUS_MSG) && read_dict_id(r, &smsg, &sp->status_message)) BAD("status messages");
-            if ((b & SPB_TRACE_STATE) && read_dict_id(r, &tstate, &sp->trace_state)) BAD("trace states");
+            if ((b & SPB_STATUS_MSG) && tws__rg_dict_id(r, &smsg, &sp->status_message)) BAD("status messages");
+            if ((b & SPB_TRACE_STATE) && tws__rg_dict_id(r, &tstate, &sp->trace_state)) BAD("trace states");
             uint64_t f = tws_rd_varint(&flags), sh = tws_rd_varint(&shape_rd);
             if (f > UINT32_MAX || sh >= r->n_shapes) BAD("flags or shape");
             const shape *shp = &r->shapes[sh];
@@ -530,7 +542,7 @@ static int rg_spans(rg *r, uint32_t s0, uint32_t s1, uint64_t start, uint64_t en
                 tws_event *e = keep ? &sp->events[i] : NULL, etmp;
                 if (!e) e = &etmp;
                 e->time_ns = sp->start_ns + (uint64_t)tws_unzigzag(tws_rd_varint(&ev));
-                if (read_dict_id(r, &ev, &e->name) || (rc = read_attrs(r, &ev, &e->attrs, keep))) {
+                if (tws__rg_dict_id(r, &ev, &e->name) || (rc = tws__rg_attrs(r, &ev, &e->attrs, keep))) {
                     if (rc == TW_ENOMEM) goto done;
                     BAD("events");
                 }
@@ -555,7 +567,7 @@ static int rg_spans(rg *r, uint32_t s0, uint32_t s1, uint64_t start, uint64_t en
                 if (tsid) l->trace_state = r->dict[tsid - 1];
                 uint64_t lf = tws_rd_varint(&lk);
                 l->flags = lf > UINT32_MAX ? UINT32_MAX : (uint32_t)lf;
-                if ((rc = read_attrs(r, &lk, &l->attrs, keep))) {
+                if ((rc = tws__rg_attrs(r, &lk, &l->attrs, keep))) {
                     if (rc == TW_ENOMEM) goto done;
                     BAD("links");
                 }
@@ -576,7 +588,7 @@ static int rg_spans(rg *r, uint32_t s0, uint32_t s1, uint64_t start, uint64_t en
                 if (kv) kv->key = r->dict[cc->key];
                 bool scalar = cc->type == TWS_INT || cc->type == TWS_DOUBLE || cc->type == TWS_BOOL;
                 int e = cc->type == TWS_STRING ? read_col_string(r, cc, &ard[c], kv ? &kv->val : NULL)
-                        : read_value(r, &ard[c], kv ? &kv->val : NULL, scalar ? cc->type : tws_rd_u8(&ard[c]), 0);
+                        : tws__rg_value(r, &ard[c], kv ? &kv->val : NULL, scalar ? cc->type : tws_rd_u8(&ard[c]), 0);
                 if (e == TW_ENOMEM) {
                     rc = e;
                     goto done;
@@ -585,8 +597,8 @@ static int rg_spans(rg *r, uint32_t s0, uint32_t s1, uint64_t start, uint64_t en
             }
             for (uint64_t i = 0; i < nm; i++) {
                 tws_kv *kv = kvs ? &kvs[shp->len + i] : NULL;
-                int e = read_dict_id(r, &more, kv ? &kv->key : NULL);
-                if (!e) e = read_value(r, &more, kv ? &kv->val : NULL, tws_rd_u8(&more), 0);
+                int e = tws__rg_dict_id(r, &more, kv ? &kv->key : NULL);
+                if (!e) e = tws__rg_value(r, &more, kv ? &kv->val : NULL, tws_rd_u8(&more), 0);
                 if (e == TW_ENOMEM) {
                     rc = e;
                     goto done;
@@ -604,7 +616,7 @@ static int rg_spans(rg *r, uint32_t s0, uint32_t s1, uint64_t start, uint64_t en
 
     if (rc == TW_OK) {
         uint32_t kept = 0;
-        for (uint32_t i = 0; i < want; i++)
+        for (uint32_t i = 0; i < kept_n; i++)
             if (!end || (spans[i].start_ns <= end && spans[i].end_ns >= start)) spans[kept++] = spans[i];
         o->spans = spans;
         o->n_spans = kept;
@@ -615,52 +627,73 @@ done:
     return rc;
 }
 
+/* ---- opening, decoding and closing --------------------------------------------- */
+
+static void rg_free(tws_rg *r) {
+    for (uint32_t i = 0; r->attrs && i < r->n_attrs; i++) tw__free(r->attrs[i].seen);
+    for (uint32_t i = 0; i < r->n_owned; i++) tw__free(r->owned[i]);
+    tw__free(r->owned);
+    tw__free(r->attrs);
+    tw__free(r->dict);
+    tw__free(r->shapes);
+    tw__free(r->shape_cols);
+    tw__free(r->buf);
+}
+
+/* Fetch row group `i` and read its directory; decoded data goes to `out`. */
+static int rg_fetch(tws_block *b, uint64_t i, tws_batch *out, tws_rg *r, char err[256]) {
+    memset(r, 0, sizeof *r);
+    r->out = out;
+    r->err = err;
+    r->blk = b;
+    const uint8_t *e = b->index + i * TWS_IDX_ENTRY;
+    uint64_t off = tws_get_le64(e + 32), len = tws_get_le64(e + 40);
+    if (!(r->buf = tw__malloc(len))) return TW_ENOMEM;
+    r->len = (size_t)len;
+    tws_objstore_err oe = {{0}};
+    int rc = tws_obj_get_range(b->store, b->data_key, off, len, r->buf, &oe);
+    if (rc)
+        return rc == TW_ENOTFOUND ? damaged(err, b, "the data object is shorter than its index says")
+                                  : io_error(err, b->data_key, rc, &oe);
+    return rg_directory(r);
+}
+
 /* Read row group `i` of `b` and decode the spans of `trace` (NULL: all). */
 static int read_rg(tws_block *b, uint64_t i, const uint8_t *trace, uint64_t start, uint64_t end, tws_batch *out,
                    char err[256]) {
-    const uint8_t *e = b->index + i * TWS_IDX_ENTRY;
-    uint64_t off = tws_get_le64(e + 32), len = tws_get_le64(e + 40);
-    uint8_t *buf = tw__malloc(len);
-    if (!buf) return TW_ENOMEM;
-    tws_objstore_err oe = {{0}};
-    int rc = tws_obj_get_range(b->store, b->data_key, off, len, buf, &oe);
-    if (rc) {
-        tw__free(buf);
-        return rc == TW_ENOTFOUND ? damaged(err, b, "the data object is shorter than its index says")
-                                  : io_error(err, b->data_key, rc, &oe);
-    }
-    rg r = {.out = out, .err = err, .blk = b};
-    rc = rg_load(&r, buf, len);
+    tws_rg r;
+    int rc = rg_fetch(b, i, out, &r, err);
     uint32_t s0 = 0, s1 = r.n_spans;
     if (rc == TW_OK && trace) {
         /* the trace's place: trace ids are sorted; spans before it are the
          * sum of the counts of the traces before it */
         const col *ids = &r.fixed[COL_TRACE_ID];
-        if (ids->len != (size_t)r.n_traces * 16) {
-            rc = rg_bad(&r, "trace id column length");
-        } else {
-            size_t lo = 0, hi = r.n_traces;
-            while (lo < hi) {
-                size_t mid = (lo + hi) / 2;
-                if (memcmp(ids->p + mid * 16, trace, 16) < 0) lo = mid + 1;
-                else hi = mid;
-            }
-            if (lo == r.n_traces || memcmp(ids->p + lo * 16, trace, 16)) {
-                s1 = 0; /* not here: the bloom filter was wrong */
+        if (!(rc = tws__rg_col(&r, &r.fixed[COL_TRACE_ID])) && !(rc = tws__rg_col(&r, &r.fixed[COL_TRACE_SPANS]))) {
+            if (ids->len != (size_t)r.n_traces * 16) {
+                rc = tws__rg_bad(&r, "trace id column length");
             } else {
-                tws_rd ts = col_rd(&r.fixed[COL_TRACE_SPANS]);
-                uint64_t before = 0;
-                for (size_t t = 0; t < lo; t++) before += tws_rd_varint(&ts);
-                uint64_t n = tws_rd_varint(&ts);
-                if (ts.bad || before + n > r.n_spans) rc = rg_bad(&r, "trace span counts");
-                s0 = (uint32_t)before;
-                s1 = (uint32_t)(before + n);
+                size_t lo = 0, hi = r.n_traces;
+                while (lo < hi) {
+                    size_t mid = (lo + hi) / 2;
+                    if (memcmp(ids->p + mid * 16, trace, 16) < 0) lo = mid + 1;
+                    else hi = mid;
+                }
+                if (lo == r.n_traces || memcmp(ids->p + lo * 16, trace, 16)) {
+                    s1 = 0; /* not here: the bloom filter was wrong */
+                } else {
+                    tws_rd ts = tws__col_rd(&r.fixed[COL_TRACE_SPANS]);
+                    uint64_t before = 0;
+                    for (size_t t = 0; t < lo; t++) before += tws_rd_varint(&ts);
+                    uint64_t n = tws_rd_varint(&ts);
+                    if (ts.bad || before + n > r.n_spans) rc = tws__rg_bad(&r, "trace span counts");
+                    s0 = (uint32_t)before;
+                    s1 = (uint32_t)(before + n);
+                }
             }
         }
     }
-    if (rc == TW_OK && s1 > s0) rc = rg_spans(&r, s0, s1, start, end);
+    if (rc == TW_OK && s1 > s0) rc = rg_spans(&r, NULL, s0, s1, start, end);
     rg_free(&r);
-    tw__free(buf);
     return rc;
 }
 
@@ -694,4 +727,45 @@ void tws_block_row_group_info(const tws_block *b, uint64_t i, tws_rg_info *out) 
     out->spans = (uint32_t)tws_get_le32(e + 52);
     out->start_ns = tws_get_le64(e + 56);
     out->end_ns = tws_get_le64(e + 64);
+}
+
+/* ---- selective scans (block.h) ------------------------------------------------- */
+
+int tws_rg_open(tws_block *b, uint64_t i, tws_rg **out, char err[256]) {
+    err[0] = 0;
+    *out = NULL;
+    if (i >= b->meta.row_groups) return TW_EINVAL;
+    tws_rg *r = tw__malloc(sizeof *r);
+    if (!r) return TW_ENOMEM;
+    int rc = rg_fetch(b, i, NULL, r, err);
+    r->out = &r->own;
+    tws_batch_init(&r->own);
+    if (rc) {
+        tws_rg_close(r);
+        return rc;
+    }
+    *out = r;
+    return TW_OK;
+}
+
+void tws_rg_close(tws_rg *r) {
+    if (!r) return;
+    rg_free(r);
+    tws_batch_free(&r->own);
+    tw__free(r);
+}
+
+uint32_t tws_rg_n_spans(const tws_rg *r) { return r->n_spans; }
+uint32_t tws_rg_n_traces(const tws_rg *r) { return r->n_traces; }
+
+int tws_rg_decode(tws_rg *r, const uint8_t *keep, tws_batch *out, char err[256]) {
+    err[0] = 0;
+    r->err = err;
+    if (r->decoded) return TW_EINVAL;
+    r->decoded = true;
+    int rc = rg_spans(r, keep, 0, r->n_spans, 0, 0);
+    if (rc) return rc;
+    *out = r->own; /* the batch moves to the caller; the row group's strings went into it */
+    tws_batch_init(&r->own);
+    return TW_OK;
 }

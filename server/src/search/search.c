@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "search/prefilter.h"
 #include "search/search.h"
 #include "traceql/traceql_int.h"
 
@@ -341,6 +342,7 @@ typedef struct rg_job {
 
 typedef struct scan {
     collector *c;
+    const tws_prefilter *pf; /* NULL: every trace may match */
     rg_job *jobs;
     size_t n_jobs;
     _Atomic size_t next;
@@ -362,6 +364,8 @@ static void *scan_main(void *arg) {
     if ((w->rc = tq_eval_new(&e))) return NULL;
     tws_span_ref *refs = NULL;
     size_t refs_cap = 0;
+    uint8_t *keep = NULL;
+    uint32_t keep_cap = 0;
     for (;;) {
         size_t k = atomic_fetch_add(&s->next, 1);
         if (k >= s->n_jobs || atomic_load(&s->stop) || atomic_load(&c->stop)) break;
@@ -373,10 +377,33 @@ static void *scan_main(void *arg) {
         tws_batch b;
         tws_batch_init(&b);
         char err[256];
-        int rc = tws_block_read_row_group(j->b, j->rg, &b, err);
+        uint32_t kept = 1;
+        tws_rg *g = NULL;
+        int rc = tws_rg_open(j->b, j->rg, &g, err);
+        if (rc == TW_OK && s->pf) { /* rule traces out on the columns the query names */
+            uint32_t nt = tws_rg_n_traces(g);
+            if (nt > keep_cap) {
+                uint8_t *nk = tw__realloc(keep, nt);
+                if (nk) {
+                    keep = nk;
+                    keep_cap = nt;
+                } else {
+                    rc = TW_ENOMEM;
+                }
+            }
+            if (rc == TW_OK) rc = tws_prefilter_run(s->pf, g, keep, &kept, err);
+        }
         if (rc == TW_OK) {
             w->st.row_groups_read++;
             w->st.inspected_bytes += j->info.bytes;
+            if (!kept) w->st.row_groups_pruned++;
+            else rc = tws_rg_decode(g, s->pf ? keep : NULL, &b, err);
+            /* the traces ruled out were inspected too, on their columns */
+            w->st.inspected_traces += tws_rg_n_traces(g) - (s->pf ? kept : tws_rg_n_traces(g));
+            if (rc == TW_OK && tws_rg_n_spans(g) > b.n_spans) w->st.inspected_spans += tws_rg_n_spans(g) - b.n_spans;
+        }
+        tws_rg_close(g);
+        if (rc == TW_OK && kept) {
             if (b.n_spans > refs_cap) {
                 tws_span_ref *nr = tw__realloc(refs, b.n_spans * sizeof *nr);
                 if (nr) {
@@ -390,7 +417,7 @@ static void *scan_main(void *arg) {
                 for (uint32_t i = 0; i < b.n_spans; i++) refs[i] = (tws_span_ref){&b, &b.spans[i]};
                 rc = eval_refs(c, e, refs, b.n_spans, &w->st);
             }
-        } else if (!w->err[0]) {
+        } else if (rc && rc != TW_ENOMEM && !w->err[0]) {
             snprintf(w->err, sizeof w->err, "block %s: %.200s", tws_block_get_meta(j->b)->id, err);
         }
         tws_batch_free(&b);
@@ -402,6 +429,7 @@ static void *scan_main(void *arg) {
         }
     }
     tw__free(refs);
+    tw__free(keep);
     tq_eval_free(e);
     return NULL;
 }
@@ -415,10 +443,13 @@ static int scan_blocks(collector *c, tws_store *st) {
     size_t n_jobs = 0;
     for (size_t i = 0; i < snap.n; i++) n_jobs += tws_block_get_meta(snap.blocks[i])->row_groups;
     scan s = {.c = c, .jobs = tw__malloc((n_jobs ? n_jobs : 1) * sizeof(rg_job))};
-    if (!s.jobs) {
+    tws_prefilter *pf = NULL;
+    if (!s.jobs || tws_prefilter_new(r->q, &pf)) {
+        tw__free(s.jobs);
         tws_store_snap_release(st, &snap);
         return TW_ENOMEM;
     }
+    s.pf = pf;
     for (size_t i = 0; i < snap.n; i++) {
         const tws_block_meta *m = tws_block_get_meta(snap.blocks[i]);
         c->stats.total_blocks++;
@@ -458,10 +489,12 @@ static int scan_blocks(collector *c, tws_store *st) {
         c->stats.inspected_bytes += w[i].st.inspected_bytes;
         c->stats.row_groups_read += w[i].st.row_groups_read;
         c->stats.row_groups_skipped += w[i].st.row_groups_skipped;
+        c->stats.row_groups_pruned += w[i].st.row_groups_pruned;
         if (w[i].rc && (!rc || w[i].rc == TW_ENOMEM)) rc = w[i].rc;
         if (w[i].err[0] && !c->err[0]) snprintf(c->err, sizeof c->err, "%s", w[i].err);
     }
     tws_store_note_reads(st, c->stats.row_groups_read);
+    tws_prefilter_free(pf);
     tw__free(s.jobs);
     tws_store_snap_release(st, &snap);
     return rc;

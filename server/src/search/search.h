@@ -81,6 +81,7 @@ typedef struct tws_found_trace {
 typedef struct tws_search_stats {
     uint64_t inspected_traces, inspected_spans, inspected_bytes;
     uint64_t total_blocks, total_block_bytes, row_groups_read, row_groups_skipped;
+    uint64_t row_groups_pruned; /* read, but no trace could match: no span decoded */
 } tws_search_stats;
 
 typedef struct tws_search_result {

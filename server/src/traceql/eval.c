@@ -380,6 +380,8 @@ static bool compare(tq_op op, tq_val a, tq_val b, const tq_node *n) {
     return cmp_scalar(op, &a, &b, n);
 }
 
+bool tq_compare(const tq_node *n, tq_val a, tq_val b) { return compare(n->op, a, b, n); }
+
 static bool truthy(const tq_val *v) { return v->t == TQ_BOOL && v->u.b; }
 
 static tq_val eval_value(tq_eval *e, const ctx *c, const tq_node *n);

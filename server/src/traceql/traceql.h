@@ -242,6 +242,11 @@ int tq_eval_trace(tq_eval *e, const tq_query *q, const tq_trace *t, tq_spanset *
  * the attributes shown with a match). */
 tq_val tq_eval_field(tq_eval *e, const tq_node *f, const tq_trace *t, uint32_t i);
 
+/* The comparison node n (TQN_BIN, op = .. !~) applied to a (its left
+ * side's value) and b (its right side's), with TraceQL's rules for nil,
+ * arrays and mixed numbers: what evaluation would answer. */
+bool tq_compare(const tq_node *n, tq_val a, tq_val b);
+
 /* An OTLP attribute value as a TraceQL value (kvlists and bytes: nil). */
 tq_val tq_val_from(const tws_value *v);
 /* The span's resource service.name, or nil. */

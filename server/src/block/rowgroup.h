@@ -1,0 +1,79 @@
+/*
+ * rowgroup.h — an open row group, private to block/: shared by the reader
+ * (read.c: whole traces back) and the column filters (filter.c: which spans
+ * may match a predicate, without decoding spans).
+ *
+ * A row group is fetched whole, but a column is checked (CRC-32C) and
+ * decompressed only when something first asks for it, so a scan that names
+ * two columns pays for two. The tables every span refers to (dictionary,
+ * resources, scopes, shapes) are loaded once, on first need.
+ *
+ * Invariants:
+ *  - Nothing read is trusted: see read.c. A failing load leaves the column
+ *    unloaded and says why in *err; asking again fails again.
+ *  - Everything decoded spans point to (dictionary strings, resources,
+ *    scopes, attribute values) lives in *out, the batch being filled.
+ */
+#ifndef TWS_BLOCK_ROWGROUP_H
+#define TWS_BLOCK_ROWGROUP_H
+
+#include "block/block.h"
+#include "block/format.h"
+
+typedef struct col {
+    const uint8_t *ent;    /* directory entry; NULL: absent (reads as empty) */
+    const uint8_t *stored; /* its stored bytes */
+    const uint8_t *p;      /* raw (decompressed) bytes once loaded */
+    size_t len;
+    bool loaded;
+    uint8_t type;
+    uint32_t key;
+    tw_str *seen; /* string attribute columns: the values so far (into p) */
+    uint32_t n_seen, cap_seen;
+} col;
+
+typedef struct shape {
+    uint32_t scope, off, len; /* its columns: shape_cols[off .. off + len) */
+} shape;
+
+struct tws_rg {
+    tws_batch *out; /* where decoded data goes: &own, or the caller's batch */
+    tws_batch own;
+    char *err;
+    const tws_block *blk;
+    uint8_t *buf; /* the stored row group */
+    size_t len;
+    col fixed[TWS_COL_LAST_FIXED + 1];
+    col *attrs;
+    uint32_t n_attrs;
+    shape *shapes;
+    uint32_t n_shapes;
+    uint32_t *shape_cols; /* every shape's column positions, concatenated */
+    void **owned;         /* decompressed buffers */
+    uint32_t n_owned;
+    tw_str *dict;
+    uint32_t n_dict;
+    int tables; /* 0: not loaded; 1: loaded; else the error it gave */
+    bool decoded;
+    uint32_t n_traces, n_spans;
+    uint64_t base;
+};
+
+int tws__rg_bad(tws_rg *r, const char *what);
+/* Load column c (check and decompress) unless done already. */
+int tws__rg_col(tws_rg *r, col *c);
+/* Load the dictionary, the resource, scope and shape tables. */
+int tws__rg_tables(tws_rg *r);
+/* A reader over a loaded column (an absent one reads as empty). */
+tws_rd tws__col_rd(const col *c);
+/* A dictionary id; *out (may be NULL) receives its string. */
+int tws__rg_dict_id(tws_rg *r, tws_rd *d, tw_str *out);
+/* A generic value of `type`; out NULL: skip it. */
+int tws__rg_value(tws_rg *r, tws_rd *d, tws_value *out, uint8_t type, int depth);
+/* Generic attributes (keep false: skip them). */
+int tws__rg_attrs(tws_rg *r, tws_rd *d, tws_attrs *a, bool keep);
+/* One value of string attribute column c: *s points into the column, *num
+ * is its number in the column (values numbered in order of appearance). */
+int tws__rg_col_str(tws_rg *r, col *c, tws_rd *d, tw_str *s, uint32_t *num);
+
+#endif
