@@ -345,6 +345,8 @@ static void test_time_filter(void **state) {
     tws_batch_free(&b);
 }
 
+static bool int_is(void *ctx, const tws_value *v) { return v->type == TWS_INT && v->u.i == *(const int64_t *)ctx; }
+
 static void test_many_keys(void **state) {
     fx *f = *state;
     tws_batch b;
@@ -366,6 +368,32 @@ static void test_many_keys(void **state) {
     assert_true(tws_span_equal(s, &out.spans[0]));
     for (uint32_t i = 0; i < 1500; i++) /* order kept: columns first, then the rest, both in order */
         assert_true(tws_str_equal(out.spans[0].attrs.items[i].key, s->attrs.items[i].key));
+    tws_batch_free(&out);
+    /* the selective path: a directory longer than the first read, a key with
+     * a column and one past the column limit */
+    tws_rg *rg;
+    size_t prefix = tws__block_rg_prefix;
+    tws__block_rg_prefix = 4096;
+    assert_int_equal(tws_rg_open(blk, 0, &rg, err), TW_OK);
+    tws__block_rg_prefix = prefix;
+    assert_int_equal(tws_rg_n_spans(rg), 1);
+    static const struct {
+        const char *key;
+        int64_t want;
+        uint8_t mark;
+    } probes[] = {{"key.5", 35, 1}, {"key.5", 36, 0}, {"key.1200", 8400, 1}, {"key.1200", 7, 0}, {"key.9999", 0, 0}};
+    for (size_t i = 0; i < sizeof probes / sizeof *probes; i++) {
+        uint8_t mark = 0;
+        int64_t want = probes[i].want;
+        assert_int_equal(tws_rg_mark(rg, TWS_F_SPAN_ATTR, probes[i].key, strlen(probes[i].key), int_is, &want, &mark, err),
+                         TW_OK);
+        assert_int_equal(mark, probes[i].mark);
+    }
+    uint8_t keep = 1;
+    assert_int_equal(tws_rg_decode(rg, &keep, &out, err), TW_OK);
+    tws_rg_close(rg); /* the batch owns what it holds */
+    assert_int_equal(out.n_spans, 1);
+    assert_true(tws_span_equal(s, &out.spans[0]));
     tws_batch_free(&out);
     tws_block_close(blk);
     tws_batch_free(&b);

@@ -181,6 +181,8 @@ bool tws_block_id_valid(const char *id);
 /* Fuzz targets only: read without verifying checksums, so that the decoder
  * behind them meets arbitrary bytes as well. */
 extern bool tws__block_skip_crc;
+/* Tests only: how many bytes of a row group a search reads first. */
+extern size_t tws__block_rg_prefix;
 
 /* Bloom filter over trace ids, shared by the writer and the reader. */
 typedef struct tws_bloom {

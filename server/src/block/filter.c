@@ -68,6 +68,8 @@ static int mark_by_scope(tws_rg *r, const uint8_t *scope_pass, uint8_t *mark) {
 
 static int mark_resource_or_scope(tws_rg *r, bool resource, const char *key, size_t key_len, tws_value_test test,
                                   void *ctx, uint8_t *mark) {
+    int rc0 = tws__rg_tables(r);
+    if (rc0) return rc0;
     tws_batch *o = r->out;
     uint8_t *pass = tw__calloc(o->n_scopes + 1, 1);
     uint8_t *rpass = tw__calloc(o->n_resources + 1, 1);
@@ -90,7 +92,7 @@ static int mark_span_attr(tws_rg *r, const char *key, size_t key_len, tws_value_
     if (rc) return rc;
     /* the extra column, when present, holds per span: n, n x (key id, value) */
     tws_rd more = tws__col_rd(&r->fixed[COL_ATTR_MORE]);
-    if (more.p < more.end) {
+    if (r->fixed[COL_ATTR_MORE].len > r->n_spans) { /* a byte per span: every count is 0 */
         for (uint32_t s = 0; s < r->n_spans; s++) {
             uint64_t n = tws_rd_varint(&more);
             if (more.bad || n > (uint64_t)(more.end - more.p) / 2) return tws__rg_bad(r, "extra attributes");
@@ -110,7 +112,46 @@ static int mark_span_attr(tws_rg *r, const char *key, size_t key_len, tws_value_
     for (uint32_t c = 0; rc == TW_OK && c < r->n_attrs; c++) {
         col *cc = &r->attrs[c];
         if (!key_is(&r->dict[cc->key], key, key_len)) continue;
-        if ((rc = tws__rg_col(r, cc)) || (rc = tws__rg_col(r, &r->fixed[COL_SHAPE]))) break;
+        if ((rc = tws__rg_col(r, cc))) break;
+        if (m.v) memset(m.v, 0, m.cap);
+        /* first the values alone: a string is tested when it first appears;
+         * when nothing passes (a selective query's usual case) the spans
+         * are never walked */
+        bool any = false;
+        tws_rd d = tws__col_rd(cc);
+        cc->n_seen = 0;
+        uint32_t n_new = 0;
+        while (rc == TW_OK && d.p < d.end) {
+            bool pass = false;
+            if (cc->type == TWS_STRING) { /* 0, length, bytes: a new value; 1 + k: the k-th again */
+                uint64_t v = tws_rd_varint(&d);
+                if (v) {
+                    if (d.bad || v - 1 >= n_new) rc = TW_EPARSE;
+                    continue;
+                }
+                uint64_t len = tws_rd_varint(&d);
+                const uint8_t *p = !d.bad && len <= (uint64_t)(d.end - d.p) ? tws_rd_bytes(&d, (size_t)len) : NULL;
+                if (!p) {
+                    rc = TW_EPARSE;
+                    continue;
+                }
+                tws_value sv = {.type = TWS_STRING, .u.s = {(const char *)p, (size_t)len}};
+                rc = memo_get(&m, n_new++, test, ctx, &sv, &pass);
+            } else {
+                bool scalar = cc->type == TWS_INT || cc->type == TWS_DOUBLE || cc->type == TWS_BOOL;
+                tws_value v;
+                if (!(rc = tws__rg_value(r, &d, &v, scalar ? cc->type : tws_rd_u8(&d), 0))) pass = test(ctx, &v);
+            }
+            any |= pass;
+        }
+        if (rc) {
+            if (rc != TW_ENOMEM) rc = tws__rg_bad(r, "attribute values");
+            break;
+        }
+        if (!any) continue;
+        /* then the spans that hold the passing values: the i-th value of the
+         * column belongs to the i-th span whose shape lists the column */
+        if ((rc = tws__rg_tables(r)) || (rc = tws__rg_col(r, &r->fixed[COL_SHAPE]))) break;
         if (!uses && !(uses = tw__malloc(r->n_shapes * sizeof *uses))) {
             rc = TW_ENOMEM;
             break;
@@ -118,9 +159,9 @@ static int mark_span_attr(tws_rg *r, const char *key, size_t key_len, tws_value_
         memset(uses, 0, r->n_shapes * sizeof *uses);
         for (uint32_t i = 0; i < r->n_shapes; i++)
             for (uint32_t j = 0; j < r->shapes[i].len; j++) uses[i] += r->shape_cols[r->shapes[i].off + j] == c;
-        tws_rd d = tws__col_rd(cc), sh = tws__col_rd(&r->fixed[COL_SHAPE]);
+        tws_rd sh = tws__col_rd(&r->fixed[COL_SHAPE]);
+        d = tws__col_rd(cc);
         cc->n_seen = 0;
-        if (m.v) memset(m.v, 0, m.cap);
         for (uint32_t s = 0; rc == TW_OK && s < r->n_spans; s++) {
             uint64_t k = tws_rd_varint(&sh);
             if (sh.bad || k >= r->n_shapes) {
@@ -133,8 +174,7 @@ static int mark_span_attr(tws_rg *r, const char *key, size_t key_len, tws_value_
                     tw_str str;
                     uint32_t num;
                     if ((rc = tws__rg_col_str(r, cc, &d, &str, &num))) break;
-                    tws_value v = {.type = TWS_STRING, .u.s = str};
-                    if ((rc = memo_get(&m, num, test, ctx, &v, &pass))) break;
+                    pass = num < m.cap && m.v[num] == 2; /* every value was tested above */
                 } else {
                     bool scalar = cc->type == TWS_INT || cc->type == TWS_DOUBLE || cc->type == TWS_BOOL;
                     tws_value v;
@@ -294,7 +334,7 @@ int tws_rg_mark(tws_rg *r, tws_field f, const char *key, size_t key_len, tws_val
                 uint8_t *mark, char err[256]) {
     err[0] = 0;
     r->err = err;
-    int rc = tws__rg_tables(r);
+    int rc = tws__rg_dict(r);
     if (rc) return rc;
     switch (f) {
     case TWS_F_SPAN_ATTR: return mark_span_attr(r, key, key_len, test, ctx, mark);

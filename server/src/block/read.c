@@ -148,8 +148,47 @@ bool tws_block_may_contain(const tws_block *b, const uint8_t trace_id[16]) {
 
 int tws__rg_bad(tws_rg *r, const char *what) { return damaged(r->err, r->blk, what); }
 
+static int fetch_failed(tws_rg *r, int rc, const tws_objstore_err *oe) {
+    const tws_block *b = r->blk;
+    return rc == TW_ENOTFOUND ? damaged(r->err, b, "the data object is shorter than its index says")
+                              : io_error(r->err, b->data_key, rc, oe);
+}
+
+/* The stored bytes of column c: from the whole row group when it was read,
+ * else a read of the column alone. */
+static int col_fetch(tws_rg *r, col *c) {
+    if (c->stored) return TW_OK;
+    if (r->whole || c->off + c->slen <= r->have) { /* read already */
+        c->stored = (r->whole ? r->whole : r->buf) + c->off;
+        return TW_OK;
+    }
+    uint8_t *p = tw__malloc(c->slen ? c->slen : 1);
+    if (!p) return TW_ENOMEM;
+    r->owned[r->n_owned++] = p;
+    tws_objstore_err oe = {{0}};
+    int rc = tws_obj_get_range(r->blk->store, r->blk->data_key, r->off + c->off, c->slen, p, &oe);
+    if (rc) return fetch_failed(r, rc, &oe);
+    c->stored = p;
+    return TW_OK;
+}
+
+/* Read the whole row group (decoding needs most columns: one read). */
+static int fetch_whole(tws_rg *r) {
+    if (r->whole) return TW_OK;
+    uint8_t *p = tw__malloc(r->len);
+    if (!p) return TW_ENOMEM;
+    r->owned[r->n_owned++] = p;
+    tws_objstore_err oe = {{0}};
+    int rc = tws_obj_get_range(r->blk->store, r->blk->data_key, r->off, r->len, p, &oe);
+    if (rc) return fetch_failed(r, rc, &oe);
+    r->whole = p;
+    return TW_OK;
+}
+
 int tws__rg_col(tws_rg *r, col *c) {
     if (c->loaded || !c->ent) return TW_OK;
+    int rc = col_fetch(r, c);
+    if (rc) return rc;
     const uint8_t *e = c->ent;
     uint8_t codec = e[2];
     uint32_t raw = tws_get_le32(e + 8), len = tws_get_le32(e + 12);
@@ -264,8 +303,11 @@ int tws__rg_attrs(tws_rg *r, tws_rd *d, tws_attrs *a, bool keep) {
     return rc ? rc : d->bad ? TW_EPARSE : TW_OK;
 }
 
-/* Header and directory: each column's place, nothing decompressed yet. */
-static int rg_directory(tws_rg *r) {
+#define RG_NEED_MORE 1 /* the directory goes past the bytes read */
+
+/* Header and directory (in the first `have` bytes of r->buf): each
+ * column's place, nothing read or decompressed yet. */
+static int rg_directory(tws_rg *r, size_t have) {
     const uint8_t *buf = r->buf;
     size_t len = r->len;
     if (len < TWS_RG_HEADER || memcmp(buf, TWS_RG_MAGIC, 4)) return tws__rg_bad(r, "row group header");
@@ -276,11 +318,12 @@ static int rg_directory(tws_rg *r) {
     if (n_cols > TWS_RG_MAX_COLUMNS || (uint64_t)n_cols * TWS_RG_DIRENT + 4 > len - TWS_RG_HEADER || !r->n_traces ||
         r->n_traces > r->n_spans || r->n_spans > len)
         return tws__rg_bad(r, "row group header counts");
-    r->owned = tw__calloc(n_cols + 1, sizeof *r->owned);
+    size_t head = TWS_RG_HEADER + (size_t)n_cols * TWS_RG_DIRENT, avail = len - head - 4, at = 0;
+    if (head + 4 > have) return RG_NEED_MORE; /* read more first */
+    r->owned = tw__calloc(2 * (size_t)n_cols + 2, sizeof *r->owned); /* a read and a decompression per column */
     r->attrs = tw__calloc(n_cols + 1, sizeof *r->attrs);
     if (!r->owned || !r->attrs) return TW_ENOMEM;
-    const uint8_t *dir = buf + TWS_RG_HEADER, *data = dir + (size_t)n_cols * TWS_RG_DIRENT + 4;
-    size_t head = TWS_RG_HEADER + (size_t)n_cols * TWS_RG_DIRENT, avail = len - head - 4, at = 0;
+    const uint8_t *dir = buf + TWS_RG_HEADER;
     if (crc_bad(buf, head, tws_get_le32(buf + head))) return tws__rg_bad(r, "row group directory checksum mismatch");
     for (uint32_t i = 0; i < n_cols; i++) {
         const uint8_t *e = dir + (size_t)i * TWS_RG_DIRENT;
@@ -297,7 +340,8 @@ static int rg_directory(tws_rg *r) {
             return tws__rg_bad(r, "unknown or repeated column");
         }
         c->ent = e;
-        c->stored = data + at;
+        c->off = head + 4 + at;
+        c->slen = stored;
         c->type = e[3];
         c->key = tws_get_le32(e + 4);
         at += stored;
@@ -305,30 +349,73 @@ static int rg_directory(tws_rg *r) {
     return TW_OK;
 }
 
-static int load_tables(tws_rg *r) {
+/* The dictionary, its strings where they were decompressed. */
+static int load_dict(tws_rg *r) {
     int rc;
-    for (int id = COL_DICT_LENS; id <= COL_SCOPES; id++)
-        if ((rc = tws__rg_col(r, &r->fixed[id]))) return rc;
-    if ((rc = tws__rg_col(r, &r->fixed[COL_SHAPES]))) return rc;
-    /* the dictionary */
+    if (r->dict) return TW_OK;
+    if ((rc = tws__rg_col(r, &r->fixed[COL_DICT_LENS])) || (rc = tws__rg_col(r, &r->fixed[COL_DICT_DATA]))) return rc;
     tws_rd lens = tws__col_rd(&r->fixed[COL_DICT_LENS]);
     const col *dd = &r->fixed[COL_DICT_DATA];
+    const char *strings = dd->p ? (const char *)dd->p : "";
     uint64_t n = 0;
     for (tws_rd t = lens; t.p < t.end && !t.bad; n++) tws_rd_varint(&t);
     if (n > UINT32_MAX) return tws__rg_bad(r, "dictionary size");
-    char *strings = tws_batch_alloc(r->out, dd->len ? dd->len : 1);
-    r->dict = tw__malloc((n ? n : 1) * sizeof *r->dict);
-    if (!strings || !r->dict) return TW_ENOMEM;
-    if (dd->len) memcpy(strings, dd->p, dd->len);
+    tw_str *dict = tw__malloc((n ? n : 1) * sizeof *dict);
+    if (!dict) return TW_ENOMEM;
     uint64_t off = 0;
     for (uint32_t i = 0; i < n; i++) {
         uint64_t l = tws_rd_varint(&lens);
-        if (lens.bad || l > dd->len - off) return tws__rg_bad(r, "dictionary lengths");
-        r->dict[i] = (tw_str){strings + off, (size_t)l};
+        if (lens.bad || l > dd->len - off) {
+            tw__free(dict);
+            return tws__rg_bad(r, "dictionary lengths");
+        }
+        dict[i] = (tw_str){strings + off, (size_t)l};
         off += l;
     }
-    if (off != dd->len) return tws__rg_bad(r, "dictionary lengths");
+    if (off != dd->len) {
+        tw__free(dict);
+        return tws__rg_bad(r, "dictionary lengths");
+    }
+    r->dict = dict;
     r->n_dict = (uint32_t)n;
+    return TW_OK;
+}
+
+int tws__rg_dict(tws_rg *r) {
+    int rc = load_dict(r);
+    for (uint32_t c = 0; rc == TW_OK && c < r->n_attrs; c++)
+        if (r->attrs[c].key >= r->n_dict) rc = tws__rg_bad(r, "attribute column key or type");
+    return rc;
+}
+
+/* Decoded spans point into the batch: move the dictionary's strings there
+ * (once), and the tables read before, which point into the old place, are
+ * read again. */
+static int dict_into_batch(tws_rg *r) {
+    int rc = tws__rg_dict(r);
+    if (rc || r->dict_in_batch) return rc;
+    const col *dd = &r->fixed[COL_DICT_DATA];
+    char *strings = tws_batch_alloc(r->out, dd->len ? dd->len : 1);
+    if (!strings) return TW_ENOMEM;
+    if (dd->len) memcpy(strings, dd->p, dd->len);
+    const char *old = dd->p ? (const char *)dd->p : "";
+    for (uint32_t i = 0; i < r->n_dict; i++) r->dict[i].ptr = strings + (r->dict[i].ptr - old);
+    r->dict_in_batch = true;
+    if (r->tables == 1) {
+        tw__free(r->shapes);
+        tw__free(r->shape_cols);
+        r->shapes = NULL;
+        r->shape_cols = NULL;
+        r->tables = 0;
+    }
+    return TW_OK;
+}
+
+static int load_tables(tws_rg *r) {
+    int rc;
+    for (int id = COL_RESOURCES; id <= COL_SCOPES; id++)
+        if ((rc = tws__rg_col(r, &r->fixed[id]))) return rc;
+    if ((rc = tws__rg_col(r, &r->fixed[COL_SHAPES])) || (rc = tws__rg_dict(r))) return rc;
     /* resources and scopes */
     tws_batch *o = r->out;
     tws_rd d = tws__col_rd(&r->fixed[COL_RESOURCES]);
@@ -361,8 +448,6 @@ static int load_tables(tws_rg *r) {
         if (rc == TW_ENOMEM) return rc;
         if (rc) return tws__rg_bad(r, "scope table");
     }
-    for (uint32_t c = 0; c < r->n_attrs; c++)
-        if (r->attrs[c].key >= r->n_dict) return tws__rg_bad(r, "attribute column key or type");
     /* shapes: a scope and an ordered list of attribute columns */
     d = tws__col_rd(&r->fixed[COL_SHAPES]);
     uint64_t nsh = tws_rd_varint(&d);
@@ -441,7 +526,9 @@ static int read_col_string(tws_rg *r, col *c, tws_rd *d, tws_value *out) {
 /* Decode into r->out the spans of the traces t with keep[t] set (keep NULL:
  * spans [s0, s1)), keeping those that overlap [start, end] (end 0: all). */
 static int rg_spans(tws_rg *r, const uint8_t *keep_trace, uint32_t s0, uint32_t s1, uint64_t start, uint64_t end) {
-    int rc = tws__rg_tables(r);
+    int rc = fetch_whole(r);
+    if (!rc) rc = dict_into_batch(r);
+    if (!rc) rc = tws__rg_tables(r);
     for (int id = 1; rc == TW_OK && id <= TWS_COL_LAST_FIXED; id++) rc = tws__rg_col(r, &r->fixed[id]);
     for (uint32_t c = 0; rc == TW_OK && c < r->n_attrs; c++) {
         rc = tws__rg_col(r, &r->attrs[c]);
@@ -640,29 +727,43 @@ static void rg_free(tws_rg *r) {
     tw__free(r->buf);
 }
 
-/* Fetch row group `i` and read its directory; decoded data goes to `out`. */
-static int rg_fetch(tws_block *b, uint64_t i, tws_batch *out, tws_rg *r, char err[256]) {
+/* Bytes read first when not reading whole: the directory (of ~3000
+ * columns) and, in a typical row group, the dictionary behind it. Tests
+ * make it small to reach the case of a longer directory. */
+size_t tws__block_rg_prefix = 65536;
+
+/* Fetch row group `i` (whole, or its header and directory) and read its
+ * directory; decoded data goes to `out`. */
+static int rg_fetch(tws_block *b, uint64_t i, tws_batch *out, tws_rg *r, char err[256], bool whole) {
     memset(r, 0, sizeof *r);
     r->out = out;
     r->err = err;
     r->blk = b;
     const uint8_t *e = b->index + i * TWS_IDX_ENTRY;
-    uint64_t off = tws_get_le64(e + 32), len = tws_get_le64(e + 40);
-    if (!(r->buf = tw__malloc(len))) return TW_ENOMEM;
-    r->len = (size_t)len;
-    tws_objstore_err oe = {{0}};
-    int rc = tws_obj_get_range(b->store, b->data_key, off, len, r->buf, &oe);
-    if (rc)
-        return rc == TW_ENOTFOUND ? damaged(err, b, "the data object is shorter than its index says")
-                                  : io_error(err, b->data_key, rc, &oe);
-    return rg_directory(r);
+    r->off = tws_get_le64(e + 32);
+    r->len = (size_t)tws_get_le64(e + 40);
+    /* a search reads the directory first and then only the columns it
+     * needs; decoding reads everything */
+    size_t have = whole || r->len <= tws__block_rg_prefix ? r->len : tws__block_rg_prefix;
+    for (;;) {
+        if (!(r->buf = tw__malloc(have))) return TW_ENOMEM;
+        tws_objstore_err oe = {{0}};
+        int rc = tws_obj_get_range(b->store, b->data_key, r->off, have, r->buf, &oe);
+        if (rc) return fetch_failed(r, rc, &oe);
+        if (have == r->len) r->whole = r->buf;
+        r->have = have;
+        rc = rg_directory(r, have);
+        if (rc != RG_NEED_MORE) return rc;
+        tw__free(r->buf); /* a directory longer than the prefix */
+        have = r->len;
+    }
 }
 
 /* Read row group `i` of `b` and decode the spans of `trace` (NULL: all). */
 static int read_rg(tws_block *b, uint64_t i, const uint8_t *trace, uint64_t start, uint64_t end, tws_batch *out,
                    char err[256]) {
     tws_rg r;
-    int rc = rg_fetch(b, i, out, &r, err);
+    int rc = rg_fetch(b, i, out, &r, err, true);
     uint32_t s0 = 0, s1 = r.n_spans;
     if (rc == TW_OK && trace) {
         /* the trace's place: trace ids are sorted; spans before it are the
@@ -737,7 +838,7 @@ int tws_rg_open(tws_block *b, uint64_t i, tws_rg **out, char err[256]) {
     if (i >= b->meta.row_groups) return TW_EINVAL;
     tws_rg *r = tw__malloc(sizeof *r);
     if (!r) return TW_ENOMEM;
-    int rc = rg_fetch(b, i, NULL, r, err);
+    int rc = rg_fetch(b, i, NULL, r, err, false);
     r->out = &r->own;
     tws_batch_init(&r->own);
     if (rc) {

@@ -3,16 +3,19 @@
  * (read.c: whole traces back) and the column filters (filter.c: which spans
  * may match a predicate, without decoding spans).
  *
- * A row group is fetched whole, but a column is checked (CRC-32C) and
- * decompressed only when something first asks for it, so a scan that names
- * two columns pays for two. The tables every span refers to (dictionary,
+ * For a search only the header and directory are read at first; a column
+ * is read, checked (CRC-32C) and decompressed when something first asks for
+ * it, so a scan that names two columns pays for two. Decoding spans reads
+ * the rest in one go. The tables every span refers to (dictionary,
  * resources, scopes, shapes) are loaded once, on first need.
  *
  * Invariants:
  *  - Nothing read is trusted: see read.c. A failing load leaves the column
  *    unloaded and says why in *err; asking again fails again.
  *  - Everything decoded spans point to (dictionary strings, resources,
- *    scopes, attribute values) lives in *out, the batch being filled.
+ *    scopes, attribute values) lives in *out, the batch being filled; a
+ *    filter reads the dictionary where it was decompressed, and decoding
+ *    copies it into the batch first.
  */
 #ifndef TWS_BLOCK_ROWGROUP_H
 #define TWS_BLOCK_ROWGROUP_H
@@ -22,7 +25,8 @@
 
 typedef struct col {
     const uint8_t *ent;    /* directory entry; NULL: absent (reads as empty) */
-    const uint8_t *stored; /* its stored bytes */
+    size_t off, slen;      /* where its stored bytes are in the row group */
+    const uint8_t *stored; /* those bytes, once read */
     const uint8_t *p;      /* raw (decompressed) bytes once loaded */
     size_t len;
     bool loaded;
@@ -41,7 +45,10 @@ struct tws_rg {
     tws_batch own;
     char *err;
     const tws_block *blk;
-    uint8_t *buf; /* the stored row group */
+    uint8_t *buf;          /* the row group's first `have` bytes (header, directory, ...), or all of it */
+    size_t have;
+    const uint8_t *whole;  /* all of it, once read */
+    uint64_t off;          /* the row group's place in the data object */
     size_t len;
     col fixed[TWS_COL_LAST_FIXED + 1];
     col *attrs;
@@ -53,7 +60,8 @@ struct tws_rg {
     uint32_t n_owned;
     tw_str *dict;
     uint32_t n_dict;
-    int tables; /* 0: not loaded; 1: loaded; else the error it gave */
+    bool dict_in_batch; /* dict strings were copied into *out (decoding needs that) */
+    int tables;         /* 0: not loaded; 1: loaded; else the error it gave */
     bool decoded;
     uint32_t n_traces, n_spans;
     uint64_t base;
@@ -62,6 +70,9 @@ struct tws_rg {
 int tws__rg_bad(tws_rg *r, const char *what);
 /* Load column c (check and decompress) unless done already. */
 int tws__rg_col(tws_rg *r, col *c);
+/* Load the dictionary (its strings stay in the row group's memory until a
+ * decode moves them into the batch). */
+int tws__rg_dict(tws_rg *r);
 /* Load the dictionary, the resource, scope and shape tables. */
 int tws__rg_tables(tws_rg *r);
 /* A reader over a loaded column (an absent one reads as empty). */

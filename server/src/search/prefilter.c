@@ -229,7 +229,7 @@ static int traces_of(run *r, const pf *n, uint8_t *m) {
         uint8_t *s = tw__malloc(r->n_spans ? r->n_spans : 1);
         if (!s) return TW_ENOMEM;
         int rc = spans_of(r, n->l, s);
-        if (!rc) rc = tws_rg_mark_traces(r->g, s, m, r->err);
+        if (!rc && memchr(s, 1, r->n_spans)) rc = tws_rg_mark_traces(r->g, s, m, r->err);
         tw__free(s);
         return rc;
     }
