@@ -249,6 +249,8 @@ static void route(struct evhttp_request *req, void *arg) {
         handle_trace(s, req, path + 15, query, true);
     } else if (tws_search_api_route(s, req, path, query)) {
         /* answered */
+    } else if (tws_metrics_api_route(s, req, path, query)) {
+        /* answered */
     } else {
         tws_reply_text(req, 404, "Not Found", "text/plain", "not found\n", 10);
     }

@@ -125,6 +125,8 @@ bool tws_flush_has_room(const tws_server *s, uint64_t bytes);
 void tws_query_register(tws_server *s);
 /* search_api.c: /api/search, tags and tag values; false when `path` is none of them. */
 bool tws_search_api_route(tws_server *s, struct evhttp_request *req, const char *path, const char *query);
+/* metrics_api.c: /api/metrics/query_range and /api/metrics/query; false when `path` is neither. */
+bool tws_metrics_api_route(tws_server *s, struct evhttp_request *req, const char *path, const char *query);
 
 /* http helpers (httputil.c) */
 void tws_reply_text(struct evhttp_request *req, int code, const char *reason, const char *content_type,
