@@ -28,6 +28,7 @@
 #include "fs_util.h"
 #include "objstore/objstore.h"
 #include "search/prefilter.h"
+#include "search/search.h"
 #include "traceql/traceql.h"
 
 /* ---- the data set ---------------------------------------------------------- */
@@ -806,6 +807,63 @@ static void test_pushdown_keeps(void **state) {
     pd_close();
 }
 
+/* Search over a store of blocks on two scanner threads (the TSan build runs
+ * this): 100 copies of the five traces, row groups of 64 spans, each
+ * holding copies of one trace, so that selective queries rule some out. */
+static void test_search_store(void **state) {
+    (void)state;
+    char dir[64], sub[96], err[256];
+    snprintf(dir, sizeof dir, "/tmp/tw-search-XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    snprintf(sub, sizeof sub, "%s/blocks", dir);
+    tws_objstore *obj;
+    tws_objstore_err oe;
+    assert_int_equal(tws_objstore_local_open(sub, &obj, &oe), TW_OK);
+    snprintf(sub, sizeof sub, "%s/state", dir);
+    tws_store_options so = {.retention_s = 100ull * 365 * 24 * 3600, .maintenance_ms = 3600000, .row_group_spans = 64};
+    tws_store *st;
+    uint64_t cp;
+    assert_int_equal(tws_store_open(obj, sub, &so, NULL, &st, &cp, err), TW_OK);
+    tws_head *h;
+    assert_int_equal(tws_head_new(NULL, &h), TW_OK);
+    for (int k = 1; k <= 100; k++)
+        for (int t = 1; t <= N_TRACES; t++) {
+            tws_batch b;
+            build_trace(&b, t);
+            for (uint32_t i = 0; i < b.n_spans; i++) { /* sorted by kind of trace: row groups of one kind */
+                b.spans[i].trace_id[0] = (uint8_t)t;
+                b.spans[i].trace_id[1] = (uint8_t)k;
+            }
+            assert_int_equal(tws_head_add(h, "t", &b, 4096), TW_OK);
+        }
+    assert_int_equal(tws_store_flush_now(st, h, 1, err), TW_OK);
+    tws_head_free(h);
+    static const struct {
+        const char *q;
+        uint32_t traces;
+        bool prunes;
+    } cases[] = {
+        {"{ span.user.id = \"u-42\" }", 100, true},
+        {"{ status = error }", 100, true},
+        {"{ resource.service.name = \"cron\" } || { kind = consumer }", 200, true},
+        {"{ .db.system = \"postgresql\" } && { span.nothing = 1 }", 0, true},
+        {"{ }", 500, false},
+    };
+    for (size_t i = 0; i < TW_ARRAY_LEN(cases); i++) {
+        tq_query *q = parse_ok(cases[i].q);
+        tws_search_req req = {.q = q, .tenant = "t", .limit = 1000, .threads = 2};
+        tws_search_result res;
+        assert_int_equal(tws_search_run(&req, NULL, NULL, st, &res, err), TW_OK);
+        if (res.n != cases[i].traces) fail_msg("%s: %u traces, want %u", cases[i].q, res.n, cases[i].traces);
+        assert_true(res.stats.row_groups_read > 1);
+        assert_int_equal(res.stats.row_groups_pruned > 0, cases[i].prunes);
+        tws_search_result_free(&res);
+        tq_query_free(q);
+    }
+    tws_store_close(st);
+    rm_rf(dir);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_conformance),
@@ -814,6 +872,7 @@ int main(void) {
         cmocka_unit_test(test_depth),
         cmocka_unit_test(test_pushdown_conformance),
         cmocka_unit_test(test_pushdown_keeps),
+        cmocka_unit_test(test_search_store),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
