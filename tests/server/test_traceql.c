@@ -770,6 +770,8 @@ static const struct {
     {"{ resource.service.name = \"cron\" } !> { resource.service.name = \"payments\" }", "1 2",
      "any(resource.service.name = \"payments\")"},
     {"{ resource.service.name = \"billing\" } | rate() by (name)", "3", NULL},
+    {"{ resource.service.name = \"frontend\" } >> { span.db.system = \"postgresql\" && status = error }", "",
+     "any(resource.service.name = \"frontend\") && any(span.db.system = \"postgresql\" && status = error)"},
 };
 
 static void test_pushdown_keeps(void **state) {

@@ -241,44 +241,12 @@ static uint64_t default_step(uint64_t start, uint64_t end) {
 
 /* ---- the answer ------------------------------------------------------------------ */
 
-static void any_value(tw__json *j, const tq_val *v) {
-    tw__json_begin_object(j);
-    switch (v->t) {
-    case TQ_INT:
-        tw__json_key(j, "intValue", TW_NTS);
-        tw__json_int64_string(j, v->u.i);
-        break;
-    case TQ_FLOAT:
-        tw__json_key(j, "doubleValue", TW_NTS);
-        tw__json_double(j, v->u.f);
-        break;
-    case TQ_BOOL:
-        tw__json_key(j, "boolValue", TW_NTS);
-        tw__json_bool(j, v->u.b);
-        break;
-    case TQ_STRING:
-        tw__json_key(j, "stringValue", TW_NTS);
-        tw__json_string(j, v->u.s ? v->u.s : "", v->n);
-        break;
-    default: { /* nil ("nil", as Tempo's forced label), status, kind, duration: their text */
-        tw__buf t;
-        tw__buf_init(&t, 1u << 16);
-        tq_val_text(v, &t);
-        tw__json_key(j, "stringValue", TW_NTS);
-        tw__json_string(j, t.data ? (const char *)t.data : "", t.len);
-        tw__buf_free(&t);
-        break;
-    }
-    }
-    tw__json_end_object(j);
-}
-
 static void label_json(tw__json *j, const char *key, size_t key_len, const tq_val *v) {
     tw__json_begin_object(j);
     tw__json_key(j, "key", TW_NTS);
     tw__json_string(j, key, key_len);
     tw__json_key(j, "value", TW_NTS);
-    any_value(j, v);
+    tws_api_val_json(j, v);
     tw__json_end_object(j);
 }
 

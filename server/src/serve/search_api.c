@@ -77,7 +77,7 @@ static int range_params(struct evhttp_request *req, struct evkeyvalq *q, uint64_
     return 0;
 }
 
-static void val_json(tw__json *j, const tq_val *v) {
+void tws_api_val_json(tw__json *j, const tq_val *v) {
     tw__json_begin_object(j);
     switch (v->t) {
     case TQ_INT:
@@ -114,7 +114,7 @@ static void attrs_json(tw__json *j, const tws_found_attr *a, uint32_t n) {
         tw__json_key(j, "key", TW_NTS);
         tw__json_string(j, a[i].key, a[i].key_len);
         tw__json_key(j, "value", TW_NTS);
-        val_json(j, &a[i].val);
+        tws_api_val_json(j, &a[i].val);
         tw__json_end_object(j);
     }
     tw__json_end_array(j);

@@ -125,6 +125,11 @@ bool tws_flush_has_room(const tws_server *s, uint64_t bytes);
 void tws_query_register(tws_server *s);
 /* search_api.c: /api/search, tags and tag values; false when `path` is none of them. */
 bool tws_search_api_route(tws_server *s, struct evhttp_request *req, const char *path, const char *query);
+/* A TraceQL value as an OTLP AnyValue in Tempo's JSON: intValue (a string),
+ * doubleValue, boolValue, else stringValue with the value's text. */
+struct tw__json;
+struct tq_val;
+void tws_api_val_json(struct tw__json *j, const struct tq_val *v);
 /* metrics_api.c: /api/metrics/query_range and /api/metrics/query; false when `path` is neither. */
 bool tws_metrics_api_route(tws_server *s, struct evhttp_request *req, const char *path, const char *query);
 
