@@ -126,7 +126,7 @@ static void scan_row_group(tws_block *b, uint64_t g) {
     if (rc == TW_OK) {
         tws_batch out;
         tws_batch_init(&out);
-        rc = tws_rg_decode(rg, tm, &out, err);
+        rc = tws_rg_decode(rg, tm, (unsigned)(seen & TWS_PART_ALL) | TWS_PART_ATTRS, &out, err);
         check(rc == TW_OK || (rc == TW_EPARSE && strstr(err, "damaged")));
         if (rc == TW_OK) check_batch(&out, NULL);
         tws_batch_free(&out);

@@ -390,7 +390,7 @@ static void test_many_keys(void **state) {
         assert_int_equal(mark, probes[i].mark);
     }
     uint8_t keep = 1;
-    assert_int_equal(tws_rg_decode(rg, &keep, &out, err), TW_OK);
+    assert_int_equal(tws_rg_decode(rg, &keep, TWS_PART_ALL, &out, err), TW_OK);
     tws_rg_close(rg); /* the batch owns what it holds */
     assert_int_equal(out.n_spans, 1);
     assert_true(tws_span_equal(s, &out.spans[0]));

@@ -11,7 +11,8 @@
  * trace are separated by commas ("1:a,bc") and compared in sorted order.
  *
  * The same table then runs through blocks as a search does (predicate
- * push-down, then decoding only the traces kept), and must give the same
+ * push-down, then decoding only the traces kept and only the parts of a
+ * span the query reads), and must give the same
  * answers; a second table states exactly which traces the push-down keeps.
  */
 #include <setjmp.h>
@@ -691,7 +692,7 @@ static void run_block(int k, const char *query, char *out, size_t cap, char *kep
         }
         tws_batch b;
         tws_batch_init(&b);
-        assert_int_equal(tws_rg_decode(rg, pf ? keep : NULL, &b, err), TW_OK);
+        assert_int_equal(tws_rg_decode(rg, pf ? keep : NULL, tws_search_parts(q), &b, err), TW_OK);
         tws_rg_close(rg);
         for (uint32_t i = 0, j; i < b.n_spans; i = j) {
             for (j = i + 1; j < b.n_spans && !memcmp(b.spans[j].trace_id, b.spans[i].trace_id, 16); j++) {

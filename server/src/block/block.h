@@ -158,10 +158,15 @@ int tws_rg_mark(tws_rg *g, tws_field f, const char *key, size_t key_len, tws_val
  * span; other trace marks are left as they are. */
 int tws_rg_mark_traces(tws_rg *g, const uint8_t *span_mark, uint8_t *trace_mark, char err[256]);
 
+/* What of a span tws_rg_decode fills in beyond its fixed fields (ids,
+ * times, name, kind, status, trace state, flags, dropped counts, scope and
+ * resource): parts left out stay empty and their columns are never read. */
+enum { TWS_PART_ATTRS = 1, TWS_PART_EVENTS = 2, TWS_PART_LINKS = 4, TWS_PART_ALL = 7 };
+
 /* Decode the spans of every trace t with keep[t] != 0 (keep NULL: all)
  * into *out, which must be empty; the caller frees it. After this the row
  * group can only be closed. */
-int tws_rg_decode(tws_rg *g, const uint8_t *keep, tws_batch *out, char err[256]);
+int tws_rg_decode(tws_rg *g, const uint8_t *keep, unsigned parts, tws_batch *out, char err[256]);
 
 /* Delete the block's objects (meta.json first, so a half-deleted block is
  * an unfinished one). */

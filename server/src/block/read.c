@@ -524,13 +524,20 @@ static int read_col_string(tws_rg *r, col *c, tws_rd *d, tws_value *out) {
 }
 
 /* Decode into r->out the spans of the traces t with keep[t] set (keep NULL:
- * spans [s0, s1)), keeping those that overlap [start, end] (end 0: all). */
-static int rg_spans(tws_rg *r, const uint8_t *keep_trace, uint32_t s0, uint32_t s1, uint64_t start, uint64_t end) {
+ * spans [s0, s1)), keeping those that overlap [start, end] (end 0: all),
+ * with the parts asked for (TWS_PART_*; the others are left empty). */
+static int rg_spans(tws_rg *r, const uint8_t *keep_trace, uint32_t s0, uint32_t s1, uint64_t start, uint64_t end,
+                    unsigned parts) {
     int rc = fetch_whole(r);
     if (!rc) rc = dict_into_batch(r);
     if (!rc) rc = tws__rg_tables(r);
-    for (int id = 1; rc == TW_OK && id <= TWS_COL_LAST_FIXED; id++) rc = tws__rg_col(r, &r->fixed[id]);
-    for (uint32_t c = 0; rc == TW_OK && c < r->n_attrs; c++) {
+    for (int id = 1; rc == TW_OK && id <= TWS_COL_LAST_FIXED; id++) {
+        if ((id == COL_EVENTS && !(parts & TWS_PART_EVENTS)) || (id == COL_LINKS && !(parts & TWS_PART_LINKS)) ||
+            (id == COL_ATTR_MORE && !(parts & TWS_PART_ATTRS)))
+            continue; /* not asked for: never decompressed */
+        rc = tws__rg_col(r, &r->fixed[id]);
+    }
+    for (uint32_t c = 0; rc == TW_OK && (parts & TWS_PART_ATTRS) && c < r->n_attrs; c++) {
         rc = tws__rg_col(r, &r->attrs[c]);
         r->attrs[c].n_seen = 0; /* a filter may have walked the column */
     }
@@ -618,83 +625,89 @@ static int rg_spans(tws_rg *r, const uint8_t *keep_trace, uint32_t s0, uint32_t 
                 sp->dropped_events = de > UINT32_MAX ? UINT32_MAX : (uint32_t)de;
                 sp->dropped_links = dl > UINT32_MAX ? UINT32_MAX : (uint32_t)dl;
             }
-            uint64_t ne = tws_rd_varint(&ev);
-            if (ev.bad || ne > (uint64_t)(ev.end - ev.p) / 3) BAD("event counts");
-            sp->n_events = (uint32_t)ne;
-            if (keep && ne && !(sp->events = tws_batch_alloc(o, ne * sizeof *sp->events))) {
-                rc = TW_ENOMEM;
-                goto done;
-            }
-            for (uint64_t i = 0; i < ne; i++) {
-                tws_event *e = keep ? &sp->events[i] : NULL, etmp;
-                if (!e) e = &etmp;
-                e->time_ns = sp->start_ns + (uint64_t)tws_unzigzag(tws_rd_varint(&ev));
-                if (tws__rg_dict_id(r, &ev, &e->name) || (rc = tws__rg_attrs(r, &ev, &e->attrs, keep))) {
-                    if (rc == TW_ENOMEM) goto done;
-                    BAD("events");
-                }
-            }
-            uint64_t nl = tws_rd_varint(&lk);
-            if (lk.bad || nl > (uint64_t)(lk.end - lk.p) / 27) BAD("link counts");
-            sp->n_links = (uint32_t)nl;
-            if (keep && nl && !(sp->links = tws_batch_alloc(o, nl * sizeof *sp->links))) {
-                rc = TW_ENOMEM;
-                goto done;
-            }
-            for (uint64_t i = 0; i < nl; i++) {
-                tws_link *l = keep ? &sp->links[i] : NULL, ltmp;
-                if (!l) l = &ltmp;
-                memset(l, 0, sizeof *l);
-                const uint8_t *lt = tws_rd_bytes(&lk, 16), *ls = tws_rd_bytes(&lk, 8);
-                if (!lt || !ls) BAD("links");
-                memcpy(l->trace_id, lt, 16);
-                memcpy(l->span_id, ls, 8);
-                uint64_t tsid = tws_rd_varint(&lk);
-                if (tsid > r->n_dict) BAD("links");
-                if (tsid) l->trace_state = r->dict[tsid - 1];
-                uint64_t lf = tws_rd_varint(&lk);
-                l->flags = lf > UINT32_MAX ? UINT32_MAX : (uint32_t)lf;
-                if ((rc = tws__rg_attrs(r, &lk, &l->attrs, keep))) {
-                    if (rc == TW_ENOMEM) goto done;
-                    BAD("links");
-                }
-            }
-            /* attributes: the shape's columns in order, then those past the column limit */
-            uint64_t nm = tws_rd_varint(&more);
-            if (more.bad || nm > (uint64_t)(more.end - more.p) / 2) BAD("extra attributes");
-            uint64_t na = shp->len + nm;
-            tws_kv *kvs = NULL;
-            if (keep && na && !(kvs = tws_batch_alloc(o, na * sizeof *kvs))) {
-                rc = TW_ENOMEM;
-                goto done;
-            }
-            for (uint32_t a = 0; a < shp->len; a++) {
-                uint32_t c = r->shape_cols[shp->off + a];
-                col *cc = &r->attrs[c];
-                tws_kv *kv = kvs ? &kvs[a] : NULL;
-                if (kv) kv->key = r->dict[cc->key];
-                bool scalar = cc->type == TWS_INT || cc->type == TWS_DOUBLE || cc->type == TWS_BOOL;
-                int e = cc->type == TWS_STRING ? read_col_string(r, cc, &ard[c], kv ? &kv->val : NULL)
-                        : tws__rg_value(r, &ard[c], kv ? &kv->val : NULL, scalar ? cc->type : tws_rd_u8(&ard[c]), 0);
-                if (e == TW_ENOMEM) {
-                    rc = e;
+            if (parts & TWS_PART_EVENTS) {
+                uint64_t ne = tws_rd_varint(&ev);
+                if (ev.bad || ne > (uint64_t)(ev.end - ev.p) / 3) BAD("event counts");
+                sp->n_events = (uint32_t)ne;
+                if (keep && ne && !(sp->events = tws_batch_alloc(o, ne * sizeof *sp->events))) {
+                    rc = TW_ENOMEM;
                     goto done;
                 }
-                if (e) BAD("attribute values");
+                for (uint64_t i = 0; i < ne; i++) {
+                    tws_event *e = keep ? &sp->events[i] : NULL, etmp;
+                    if (!e) e = &etmp;
+                    e->time_ns = sp->start_ns + (uint64_t)tws_unzigzag(tws_rd_varint(&ev));
+                    if (tws__rg_dict_id(r, &ev, &e->name) || (rc = tws__rg_attrs(r, &ev, &e->attrs, keep))) {
+                        if (rc == TW_ENOMEM) goto done;
+                        BAD("events");
+                    }
+                }
             }
-            for (uint64_t i = 0; i < nm; i++) {
-                tws_kv *kv = kvs ? &kvs[shp->len + i] : NULL;
-                int e = tws__rg_dict_id(r, &more, kv ? &kv->key : NULL);
-                if (!e) e = tws__rg_value(r, &more, kv ? &kv->val : NULL, tws_rd_u8(&more), 0);
-                if (e == TW_ENOMEM) {
-                    rc = e;
+            if (parts & TWS_PART_LINKS) {
+                uint64_t nl = tws_rd_varint(&lk);
+                if (lk.bad || nl > (uint64_t)(lk.end - lk.p) / 27) BAD("link counts");
+                sp->n_links = (uint32_t)nl;
+                if (keep && nl && !(sp->links = tws_batch_alloc(o, nl * sizeof *sp->links))) {
+                    rc = TW_ENOMEM;
                     goto done;
                 }
-                if (e) BAD("extra attributes");
+                for (uint64_t i = 0; i < nl; i++) {
+                    tws_link *l = keep ? &sp->links[i] : NULL, ltmp;
+                    if (!l) l = &ltmp;
+                    memset(l, 0, sizeof *l);
+                    const uint8_t *lt = tws_rd_bytes(&lk, 16), *ls = tws_rd_bytes(&lk, 8);
+                    if (!lt || !ls) BAD("links");
+                    memcpy(l->trace_id, lt, 16);
+                    memcpy(l->span_id, ls, 8);
+                    uint64_t tsid = tws_rd_varint(&lk);
+                    if (tsid > r->n_dict) BAD("links");
+                    if (tsid) l->trace_state = r->dict[tsid - 1];
+                    uint64_t lf = tws_rd_varint(&lk);
+                    l->flags = lf > UINT32_MAX ? UINT32_MAX : (uint32_t)lf;
+                    if ((rc = tws__rg_attrs(r, &lk, &l->attrs, keep))) {
+                        if (rc == TW_ENOMEM) goto done;
+                        BAD("links");
+                    }
+                }
             }
-            if (keep) {
-                sp->attrs.items = kvs;
-                sp->attrs.n = (uint32_t)na;
+            if (parts & TWS_PART_ATTRS) {
+                /* attributes: the shape's columns in order, then those past the column limit */
+                uint64_t nm = tws_rd_varint(&more);
+                if (more.bad || nm > (uint64_t)(more.end - more.p) / 2) BAD("extra attributes");
+                uint64_t na = shp->len + nm;
+                tws_kv *kvs = NULL;
+                if (keep && na && !(kvs = tws_batch_alloc(o, na * sizeof *kvs))) {
+                    rc = TW_ENOMEM;
+                    goto done;
+                }
+                for (uint32_t a = 0; a < shp->len; a++) {
+                    uint32_t c = r->shape_cols[shp->off + a];
+                    col *cc = &r->attrs[c];
+                    tws_kv *kv = kvs ? &kvs[a] : NULL;
+                    if (kv) kv->key = r->dict[cc->key];
+                    bool scalar = cc->type == TWS_INT || cc->type == TWS_DOUBLE || cc->type == TWS_BOOL;
+                    int e = cc->type == TWS_STRING ? read_col_string(r, cc, &ard[c], kv ? &kv->val : NULL)
+                            : tws__rg_value(r, &ard[c], kv ? &kv->val : NULL, scalar ? cc->type : tws_rd_u8(&ard[c]), 0);
+                    if (e == TW_ENOMEM) {
+                        rc = e;
+                        goto done;
+                    }
+                    if (e) BAD("attribute values");
+                }
+                for (uint64_t i = 0; i < nm; i++) {
+                    tws_kv *kv = kvs ? &kvs[shp->len + i] : NULL;
+                    int e = tws__rg_dict_id(r, &more, kv ? &kv->key : NULL);
+                    if (!e) e = tws__rg_value(r, &more, kv ? &kv->val : NULL, tws_rd_u8(&more), 0);
+                    if (e == TW_ENOMEM) {
+                        rc = e;
+                        goto done;
+                    }
+                    if (e) BAD("extra attributes");
+                }
+                if (keep) {
+                    sp->attrs.items = kvs;
+                    sp->attrs.n = (uint32_t)na;
+                }
             }
             if (parent.bad || st.bad || dur.bad || bits.bad || flags.bad || shape_rd.bad || drop.bad) BAD("span columns");
         }
@@ -793,7 +806,7 @@ static int read_rg(tws_block *b, uint64_t i, const uint8_t *trace, uint64_t star
             }
         }
     }
-    if (rc == TW_OK && s1 > s0) rc = rg_spans(&r, NULL, s0, s1, start, end);
+    if (rc == TW_OK && s1 > s0) rc = rg_spans(&r, NULL, s0, s1, start, end, TWS_PART_ALL);
     rg_free(&r);
     return rc;
 }
@@ -859,12 +872,12 @@ void tws_rg_close(tws_rg *r) {
 uint32_t tws_rg_n_spans(const tws_rg *r) { return r->n_spans; }
 uint32_t tws_rg_n_traces(const tws_rg *r) { return r->n_traces; }
 
-int tws_rg_decode(tws_rg *r, const uint8_t *keep, tws_batch *out, char err[256]) {
+int tws_rg_decode(tws_rg *r, const uint8_t *keep, unsigned parts, tws_batch *out, char err[256]) {
     err[0] = 0;
     r->err = err;
     if (r->decoded) return TW_EINVAL;
     r->decoded = true;
-    int rc = rg_spans(r, keep, 0, r->n_spans, 0, 0);
+    int rc = rg_spans(r, keep, 0, r->n_spans, 0, 0, parts);
     if (rc) return rc;
     *out = r->own; /* the batch moves to the caller; the row group's strings went into it */
     tws_batch_init(&r->own);

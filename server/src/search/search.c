@@ -334,6 +334,28 @@ static int scan_head(collector *c, tq_eval *e, const tws_head *h) {
 
 /* ---- blocks, on every core ------------------------------------------------ */
 
+static unsigned parts_of(const tq_node *n, int depth) {
+    if (!n || depth > 4 * TQ_MAX_DEPTH) return 0;
+    unsigned p = 0;
+    if (n->kind == TQN_ATTR) {
+        switch (n->scope) {
+        case TQ_SCOPE_NONE: p = TWS_PART_ALL; break; /* looked for everywhere */
+        case TQ_SCOPE_SPAN: p = TWS_PART_ATTRS; break;
+        case TQ_SCOPE_EVENT: p = TWS_PART_EVENTS; break;
+        case TQ_SCOPE_LINK: p = TWS_PART_LINKS; break;
+        default: break; /* resource and scope attributes come with every span */
+        }
+    } else if (n->kind == TQN_INTR) {
+        if (n->intrinsic == TQ_I_EVENT_NAME || n->intrinsic == TQ_I_EVENT_TIME_SINCE_START) p = TWS_PART_EVENTS;
+        if (n->intrinsic == TQ_I_LINK_TRACE_ID || n->intrinsic == TQ_I_LINK_SPAN_ID) p = TWS_PART_LINKS;
+    }
+    p |= parts_of(n->l, depth + 1) | parts_of(n->r, depth + 1);
+    for (uint32_t i = 0; i < n->n_args; i++) p |= parts_of(n->args[i], depth + 1);
+    return p;
+}
+
+unsigned tws_search_parts(const tq_query *q) { return parts_of(q->root, 0) | parts_of(q->metrics, 0); }
+
 typedef struct rg_job {
     tws_block *b;
     uint64_t rg;
@@ -343,6 +365,7 @@ typedef struct rg_job {
 typedef struct scan {
     collector *c;
     const tws_prefilter *pf; /* NULL: every trace may match */
+    unsigned parts;          /* what of a span the query reads (TWS_PART_*) */
     rg_job *jobs;
     size_t n_jobs;
     _Atomic size_t next;
@@ -397,7 +420,7 @@ static void *scan_main(void *arg) {
             w->st.row_groups_read++;
             w->st.inspected_bytes += j->info.bytes;
             if (!kept) w->st.row_groups_pruned++;
-            else rc = tws_rg_decode(g, s->pf ? keep : NULL, &b, err);
+            else rc = tws_rg_decode(g, s->pf ? keep : NULL, s->parts, &b, err);
             /* the traces ruled out were inspected too, on their columns */
             w->st.inspected_traces += tws_rg_n_traces(g) - (s->pf ? kept : tws_rg_n_traces(g));
             if (rc == TW_OK && tws_rg_n_spans(g) > b.n_spans) w->st.inspected_spans += tws_rg_n_spans(g) - b.n_spans;
@@ -450,6 +473,7 @@ static int scan_blocks(collector *c, tws_store *st) {
         return TW_ENOMEM;
     }
     s.pf = pf;
+    s.parts = tws_search_parts(r->q);
     for (size_t i = 0; i < snap.n; i++) {
         const tws_block_meta *m = tws_block_get_meta(snap.blocks[i]);
         c->stats.total_blocks++;

@@ -99,6 +99,10 @@ int tws_search_run(const tws_search_req *req, const tws_head *head, const tws_he
                    tws_search_result *out, char err[256]);
 void tws_search_result_free(tws_search_result *r);
 
+/* What of a span the query reads (TWS_PART_* of block.h): the parts a
+ * block scan decodes; the others are never decompressed. */
+unsigned tws_search_parts(const tq_query *q);
+
 /* The general form behind search and tag discovery: call `fn` for every
  * trace piece whose query result is not empty (serialised: one call at a
  * time, from any scanning thread). `fn` returns 0 to go on, 1 to stop the
