@@ -92,7 +92,7 @@ static int mark_span_attr(tws_rg *r, const char *key, size_t key_len, tws_value_
     if (rc) return rc;
     /* the extra column, when present, holds per span: n, n x (key id, value) */
     tws_rd more = tws__col_rd(&r->fixed[COL_ATTR_MORE]);
-    if (r->fixed[COL_ATTR_MORE].len > r->n_spans) { /* a byte per span: every count is 0 */
+    if (r->fixed[COL_ATTR_MORE].len > r->n_spans) { /* (one byte per span would mean every count is 0) */
         for (uint32_t s = 0; s < r->n_spans; s++) {
             uint64_t n = tws_rd_varint(&more);
             if (more.bad || n > (uint64_t)(more.end - more.p) / 2) return tws__rg_bad(r, "extra attributes");
