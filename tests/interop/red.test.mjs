@@ -31,7 +31,7 @@ import { Server, freePort, sleep, hex, jsonRequest, span, sendCheckout } from '.
 
 const PROMETHEUS = process.env.TW_PROMETHEUS || 'prometheus';
 
-let dir, srv, prom, promPort, promLog = '';
+let dir, srv, prom, promPort, bothPort, promLog = '';
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'tracewire-red-'));
   // the article's connector settings, as written there
@@ -40,8 +40,10 @@ before(async () => {
   srv = new Server(join(dir, 'data'), ['--config', join(dir, 'tracewire.yaml')]);
   await srv.start();
   promPort = await freePort();
+  bothPort = await freePort(); // scraped too: a server pushing from here would double its counts
   writeFileSync(join(dir, 'prometheus.yml'), `global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: tracewire\n` +
-    `    static_configs:\n      - targets: ['127.0.0.1:${srv.api}']\n`);
+    `    static_configs:\n      - targets: ['127.0.0.1:${srv.api}']\n  - job_name: tracewire-both\n` +
+    `    static_configs:\n      - targets: ['localhost:${bothPort}']\n`);
   prom = spawn(PROMETHEUS, [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'tsdb')}`,
     `--web.listen-address=127.0.0.1:${promPort}`, '--enable-feature=exemplar-storage', '--web.enable-remote-write-receiver'], { stdio: ['ignore', 'pipe', 'pipe'] });
   prom.stderr.on('data', (d) => { promLog += d; });
@@ -149,6 +151,30 @@ test('head-sampled spans count as their adjusted count', async () => {
     value(await promQuery('traces_span_metrics_calls_total{service_name="red-sampled"}'), 'GET /sampled') === 80);
 });
 
+test("traffic head-sampled at 10% by libtracewire's probability sampler counts within 5% of the truth", async () => {
+  // 100,000 root spans, ~10,000 sampled and exported, each with ot=th for 1/10: the calls counted in
+  // Prometheus are the adjusted counts. The binomial spread of the sampled share is ~1% (σ), so 5% is 5σ.
+  const total = 100000;
+  const out = await new Promise((resolve, reject) => {
+    const p = spawn(process.env.TW_TRAFFIC, [String(total), 'GET /sampled-traffic'], { env: { ...process.env,
+      OTEL_SERVICE_NAME: 'red-head-sampled', OTEL_TRACES_SAMPLER: 'probability', OTEL_TRACES_SAMPLER_ARG: '0.1',
+      OTEL_BSP_MAX_QUEUE_SIZE: '200000', OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${srv.otlp}` } });
+    let so = '', se = '';
+    p.stdout.on('data', (d) => { so += d; });
+    p.stderr.on('data', (d) => { se += d; });
+    p.on('exit', (code) => (code === 0 ? resolve(JSON.parse(so)) : reject(new Error(`tw_traffic exited ${code}: ${se}`))));
+  });
+  assert.equal(out.spans, total);
+  assert.ok(out.sampled > 8000 && out.sampled < 12000, `sampled ${out.sampled} of ${total}`); // it did sample
+  const q = 'traces_span_metrics_calls_total{service_name="red-head-sampled"}';
+  let counted = 0;
+  await waitFor('every sampled span counted', async () => {
+    counted = value(await promQuery(q), 'GET /sampled-traffic');
+    return counted >= out.sampled * 10 * 0.999; // all exported spans arrived (adjusted count 10 each)
+  });
+  assert.ok(Math.abs(counted - total) <= total * 0.05, `adjusted calls ${counted}, truth ${total}`);
+});
+
 test('the same through remote_write: counts and exemplars pushed into Prometheus', async () => {
   // a second server, not scraped, pushing to Prometheus's remote-write receiver every second
   const cfg = join(dir, 'rw.yaml');
@@ -181,6 +207,50 @@ test('the same through remote_write: counts and exemplars pushed into Prometheus
     });
   } finally {
     await pusher.stop();
+  }
+});
+
+test('one path: a pushing server leaves its RED series off /metrics, and export: both into a Prometheus that scrapes it is refused', async () => {
+  const cfg = join(dir, 'both.yaml');
+  writeFileSync(cfg, `spanmetrics:\n  export: both\n  remote_write_url: http://127.0.0.1:${promPort}/api/v1/write\n`);
+  // Prometheus lists the tracewire-both target once its discovery has run
+  await waitFor('the tracewire-both target', async () => {
+    const t = await (await fetch(`http://127.0.0.1:${promPort}/api/v1/targets?state=active`)).json();
+    return t.data.activeTargets.some((x) => x.scrapePool === 'tracewire-both');
+  });
+  const p = spawn(process.env.TW_SERVER, ['serve', '--data-dir', join(dir, 'data-both'), '--config', cfg,
+    '--otlp-http-listen', `127.0.0.1:${await freePort()}`, '--otlp-grpc-listen', `127.0.0.1:${await freePort()}`,
+    '--http-listen', `127.0.0.1:${bothPort}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  p.stderr.on('data', (d) => { err += d; });
+  const timer = setTimeout(() => p.kill('SIGKILL'), 15000); // a server that started instead of refusing
+  const code = await new Promise((r) => p.once('exit', (c) => r(c)));
+  clearTimeout(timer);
+  assert.equal(code, 1, `expected a refusal to start, got exit ${code}: ${err}`);
+  assert.match(err, /spanmetrics\.export is both, but the Prometheus at http:\/\/127\.0\.0\.1:\d+\/api\/v1\/write also scrapes this server's \/metrics \(its scrape job "tracewire-both" scrapes http:\/\/localhost:\d+\/metrics\): it would count every span twice/);
+
+  // the same settings on a listener that Prometheus does not scrape: two destinations, allowed
+  const ok = new Server(join(dir, 'data-both2'), ['--config', cfg]);
+  await ok.start();
+  try {
+    await sendSpans('GET /both', 3, 10, ok, 'red-both');
+    const text = await (await fetch(ok.url('/metrics'))).text();
+    assert.match(text, /traces_span_metrics_calls_total\{service_name="red-both",span_name="GET \/both"[^}]*\} 3/);
+  } finally {
+    await ok.stop();
+  }
+  // and a server with a remote_write_url alone pushes, and does not also expose the series to scrapers
+  const rw = join(dir, 'push-only.yaml');
+  writeFileSync(rw, `spanmetrics:\n  remote_write_url: http://127.0.0.1:${promPort}/api/v1/write\n`);
+  const pushOnly = new Server(join(dir, 'data-push'), ['--config', rw]);
+  await pushOnly.start();
+  try {
+    await sendSpans('GET /push-only', 2, 10, pushOnly, 'red-push-only');
+    const text = await (await fetch(pushOnly.url('/metrics'))).text();
+    assert.match(text, /tracewire_receiver_spans_accepted_total/); // the server's own counters stay
+    assert.doesNotMatch(text, /traces_span_metrics|traces_service_graph/);
+  } finally {
+    await pushOnly.stop();
   }
 });
 

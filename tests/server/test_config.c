@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "serve/config.h"
+#include "serve/scrape_check.h"
 
 static const char full[] = "# every setting\n"
                            "data_dir: /var/lib/tracewire\n"
@@ -203,6 +204,69 @@ static void test_flag_errors(void **state) {
     assert_int_equal(c.retention_s, 36 * 3600);
 }
 
+/* The RED series take one path unless both are asked for; settings that
+ * would send them nowhere are refused, each with its reason. */
+static void test_red_export(void **state) {
+    static const struct {
+        const char *yaml;
+        int rc;
+        uint8_t export;
+        const char *msg;
+    } cases[] = {
+        {"", 0, TWS_RED_SCRAPE, NULL},
+        {"spanmetrics:\n  remote_write_url: http://p:9090/api/v1/write\n", 0, TWS_RED_PUSH, NULL},
+        {"spanmetrics:\n  export: scrape\n", 0, TWS_RED_SCRAPE, NULL},
+        {"spanmetrics:\n  export: remote_write\n  remote_write_url: http://p:9090/api/v1/write\n", 0, TWS_RED_PUSH, NULL},
+        {"spanmetrics:\n  export: both\n  remote_write_url: https://p/api/v1/write\n", 0,
+         TWS_RED_SCRAPE | TWS_RED_PUSH, NULL},
+        {"spanmetrics:\n  export: remote_write\n", -1, 0,
+         "spanmetrics.export is remote_write but spanmetrics.remote_write_url is not set: there is nowhere to push"},
+        {"spanmetrics:\n  export: both\n", -1, 0, "spanmetrics.export is both but spanmetrics.remote_write_url is not set"},
+        {"spanmetrics:\n  export: scrape\n  remote_write_url: http://p:9090/api/v1/write\n", -1, 0,
+         "spanmetrics.remote_write_url is set but spanmetrics.export is scrape: the metrics would not be pushed"},
+        {"spanmetrics:\n  export: push\n", -1, 0, "spanmetrics.export: \"push\" is not scrape, remote_write or both"},
+        {"spanmetrics:\n  enabled: false\n  remote_write_url: http://p:9090/api/v1/write\n", -1, 0,
+         "spanmetrics.enabled is false: there is nothing to push"},
+        {"spanmetrics:\n  remote_write_url: p:9090/api/v1/write\n", -1, 0, "is not an http:// or https:// URL"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        tws_config c;
+        tws_config_defaults(&c);
+        char err[400] = "";
+        assert_int_equal(tws_config_load_yaml(&c, "r.yaml", cases[i].yaml, strlen(cases[i].yaml), err, sizeof err), 0);
+        int rc = tws_config_check(&c, err, sizeof err);
+        if (rc != cases[i].rc) fail_msg("case %zu: rc %d, err %s", i, rc, err);
+        if (cases[i].msg && !strstr(err, cases[i].msg)) fail_msg("case %zu: got \"%s\"", i, err);
+        if (rc == 0) assert_int_equal(c.red_export, cases[i].export);
+    }
+}
+
+/* Which scrape URLs name a listener: by address and port, loopback names
+ * alike, a wildcard listener standing for this host. */
+static void test_scrape_url_matching(void **state) {
+    assert_true(tws_scrape_url_is("http://127.0.0.1:3200/metrics", "127.0.0.1:3200"));
+    assert_true(tws_scrape_url_is("http://localhost:3200/metrics", "127.0.0.1:3200"));
+    assert_true(tws_scrape_url_is("http://[::1]:3200/metrics", "127.0.0.1:3200"));
+    assert_true(tws_scrape_url_is("http://127.0.0.2:3200/metrics?x=1", "127.0.0.1:3200"));
+    assert_true(tws_scrape_url_is("http://127.0.0.1:3200/metrics", "0.0.0.0:3200"));
+    assert_true(tws_scrape_url_is("http://127.0.0.1:80/metrics", "[::]:80"));
+    assert_true(tws_scrape_url_is("http://127.0.0.1/metrics", "127.0.0.1:80"));
+    assert_false(tws_scrape_url_is("http://127.0.0.1:3201/metrics", "127.0.0.1:3200"));
+    assert_false(tws_scrape_url_is("http://127.0.0.1:3200/federate", "127.0.0.1:3200"));
+    assert_false(tws_scrape_url_is("http://127.0.0.1:3200/metricsx", "127.0.0.1:3200"));
+    assert_false(tws_scrape_url_is("http://192.0.2.7:3200/metrics", "127.0.0.1:3200"));
+    assert_false(tws_scrape_url_is("no scheme", "127.0.0.1:3200"));
+    assert_false(tws_scrape_url_is("http://127.0.0.1:3200", "127.0.0.1:3200"));
+    char d[200];
+    assert_int_equal(tws_prometheus_scrapes_us("http://127.0.0.1:9/api/v1/push", "127.0.0.1:3200", 500, d, sizeof d),
+                     TW_EINVAL);
+    assert_non_null(strstr(d, "does not end in /api/v1/write"));
+    /* port 9 (discard) on loopback: nothing listens, the check says it could not tell */
+    assert_int_equal(tws_prometheus_scrapes_us("http://127.0.0.1:9/api/v1/write", "127.0.0.1:3200", 500, d, sizeof d),
+                     TW_EIO);
+    assert_non_null(strstr(d, "http://127.0.0.1:9/api/v1/targets?state=active"));
+}
+
 static void test_durations_ms(void **state) {
     double v;
     static const struct {
@@ -258,6 +322,8 @@ int main(void) {
         cmocka_unit_test(test_sizes),
         cmocka_unit_test(test_durations),
         cmocka_unit_test(test_durations_ms),
+        cmocka_unit_test(test_red_export),
+        cmocka_unit_test(test_scrape_url_matching),
     };
     return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }

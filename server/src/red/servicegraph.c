@@ -176,15 +176,21 @@ static void text_attr(const tws_attrs *a, const char *key, char out[NAME]) {
 }
 
 void tws_servicegraph_add(tws_servicegraph *sg, const tws_batch *b, uint64_t now_ms) {
+    uint32_t res_idx = UINT32_MAX;
+    const tw_str *sv = NULL;
+    char svc[NAME];
     for (uint32_t i = 0; i < b->n_spans; i++) {
         const tws_span *s = &b->spans[i];
         if (s->reject) continue;
         bool client = s->kind == 3 || s->kind == 4, server = s->kind == 2 || s->kind == 5;
         if (!client && !server) continue;
-        const tw_str *sv = str_attr(&b->resources[b->scopes[s->scope_idx].resource_idx].attrs, "service.name");
-        char svc[NAME];
-        if (sv) set_name(svc, sv->ptr, sv->len);
-        else memcpy(svc, "unknown_service", 16);
+        uint32_t ri = b->scopes[s->scope_idx].resource_idx;
+        if (ri != res_idx) { /* the service name, once per run of spans of one resource */
+            res_idx = ri;
+            sv = str_attr(&b->resources[ri].attrs, "service.name");
+            if (sv) set_name(svc, sv->ptr, sv->len);
+            else memcpy(svc, "unknown_service", 16);
+        }
         double secs = s->end_ns > s->start_ns ? (double)(s->end_ns - s->start_ns) / 1e9 : 0;
         bool failed = s->status_code == 2;
         if (server && !s->has_parent) { /* a root: called by a user, not by a traced service */

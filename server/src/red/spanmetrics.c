@@ -36,6 +36,7 @@ typedef struct series {
 struct tws_spanmetrics {
     tws_spanmetrics_options o;
     char dim_labels[TWS_SM_MAX_DIMS][160];
+    size_t dim_name_len[TWS_SM_MAX_DIMS], dim_label_len[TWS_SM_MAX_DIMS];
     series **all;
     uint32_t n, cap;     /* series, not counting overflow */
     uint32_t *slots, n_slots;
@@ -44,9 +45,11 @@ struct tws_spanmetrics {
     tw__buf key; /* scratch: the label pairs of the span at hand */
 };
 
-static const char *const kind_names[] = {"SPAN_KIND_UNSPECIFIED", "SPAN_KIND_INTERNAL", "SPAN_KIND_SERVER",
-                                         "SPAN_KIND_CLIENT", "SPAN_KIND_PRODUCER", "SPAN_KIND_CONSUMER"};
-static const char *const status_names[] = {"STATUS_CODE_UNSET", "STATUS_CODE_OK", "STATUS_CODE_ERROR"};
+#define T(s) {s, sizeof s - 1}
+static const tw_str kind_texts[] = {T("SPAN_KIND_UNSPECIFIED"), T("SPAN_KIND_INTERNAL"), T("SPAN_KIND_SERVER"),
+                                    T("SPAN_KIND_CLIENT"), T("SPAN_KIND_PRODUCER"), T("SPAN_KIND_CONSUMER")};
+static const tw_str status_texts[] = {T("STATUS_CODE_UNSET"), T("STATUS_CODE_OK"), T("STATUS_CODE_ERROR")};
+#undef T
 
 /* Prometheus label names: [a-zA-Z_][a-zA-Z0-9_]*; anything else becomes '_'. */
 static void label_name(const char *in, char *out, size_t cap) {
@@ -79,7 +82,11 @@ int tws_spanmetrics_new(const tws_spanmetrics_options *o, tws_spanmetrics **out)
             return TW_EINVAL;
         }
     if (!sm->o.max_series) sm->o.max_series = 10000;
-    for (uint32_t i = 0; i < sm->o.n_dims; i++) label_name(sm->o.dims[i].name, sm->dim_labels[i], sizeof sm->dim_labels[i]);
+    for (uint32_t i = 0; i < sm->o.n_dims; i++) {
+        label_name(sm->o.dims[i].name, sm->dim_labels[i], sizeof sm->dim_labels[i]);
+        sm->dim_name_len[i] = strlen(sm->o.dims[i].name);
+        sm->dim_label_len[i] = strlen(sm->dim_labels[i]);
+    }
     tw__buf_init(&sm->key, 1 << 20);
     *out = sm;
     return TW_OK;
@@ -142,15 +149,37 @@ double tws_adjusted_count(tw_str ts) {
 
 /* ---- adding spans -------------------------------------------------------------------- */
 
-/* A scalar attribute as label text into b; false for other types. */
-static bool value_text(const tws_value *v, tw__buf *b) {
+/* A scalar attribute as label text: a slice of the value, or of `num`
+ * for numbers (integers, status codes and ports being the common
+ * dimensions, without printf). False for other types. */
+static bool value_text(const tws_value *v, char num[32], tw_str *out) {
     switch (v->type) {
-    case TWS_STRING: tw__buf_append(b, v->u.s.ptr, v->u.s.len); return true;
-    case TWS_INT: tw__buf_printf(b, "%lld", (long long)v->u.i); return true;
-    case TWS_DOUBLE: tw__buf_printf(b, "%.17g", v->u.d); return true;
-    case TWS_BOOL: tw__buf_puts(b, v->u.b ? "true" : "false"); return true;
+    case TWS_STRING: *out = v->u.s; return true;
+    case TWS_INT: {
+        char *e = num + 32, *p = e;
+        uint64_t u = v->u.i < 0 ? 0 - (uint64_t)v->u.i : (uint64_t)v->u.i;
+        do *--p = (char)('0' + u % 10);
+        while (u /= 10);
+        if (v->u.i < 0) *--p = '-';
+        *out = (tw_str){p, (size_t)(e - p)};
+        return true;
+    }
+    case TWS_DOUBLE: {
+        int n = snprintf(num, 32, "%.17g", v->u.d);
+        *out = (tw_str){num, n > 0 && n < 32 ? (size_t)n : 0};
+        return true;
+    }
+    case TWS_BOOL: *out = v->u.b ? (tw_str){"true", 4} : (tw_str){"false", 5}; return true;
     default: return false;
     }
+}
+
+/* tws_attrs_find with the key's length known. */
+static const tws_value *find_n(const tws_attrs *a, const char *key, size_t n) {
+    for (uint32_t i = 0; i < a->n; i++)
+        if (a->items[i].key.len == n && a->items[i].key.ptr[0] == key[0] && !memcmp(a->items[i].key.ptr, key, n))
+            return &a->items[i].val;
+    return NULL;
 }
 
 static void label(tw__buf *b, const char *name, const char *v, size_t n) {
@@ -240,14 +269,34 @@ static series *lookup(tws_spanmetrics *sm) {
     return s;
 }
 
-/* A label pair of the key. A NUL inside a value would end it early: the
- * value is cut there (label values are text). */
-static void key_part(tws_spanmetrics *sm, const char *lname, const char *v, size_t n) {
+/* A label value of the key. A NUL inside would end it early: the value is
+ * cut there (label values are text, and the key's parts end with NUL). */
+static tw_str key_value(const char *v, size_t n) {
     const char *nul = n ? memchr(v, 0, n) : NULL;
-    if (nul) n = (size_t)(nul - v);
-    tw__buf_append(&sm->key, lname, strlen(lname) + 1);
-    tw__buf_append(&sm->key, v, n);
-    tw__buf_putc(&sm->key, 0);
+    return (tw_str){v ? v : "", nul ? (size_t)(nul - v) : n};
+}
+
+typedef struct key_pair {
+    const char *name;
+    size_t name_len;
+    tw_str v;
+} key_pair;
+
+/* sm->key = name\0value\0 for each pair, written with one reservation. */
+static void key_build(tws_spanmetrics *sm, const key_pair *kp, size_t n) {
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++) total += kp[i].name_len + kp[i].v.len + 2;
+    tw__buf_reset(&sm->key);
+    if (tw__buf_reserve(&sm->key, total) != TW_OK) return; /* failed is set: lookup gives NULL */
+    char *o = (char *)sm->key.data;
+    for (size_t i = 0; i < n; i++) {
+        memcpy(o, kp[i].name, kp[i].name_len + 1);
+        o += kp[i].name_len + 1;
+        memcpy(o, kp[i].v.ptr, kp[i].v.len);
+        o += kp[i].v.len;
+        *o++ = 0;
+    }
+    sm->key.len = total;
 }
 
 static void set_exemplar(exemplar *e, const tws_span *s, double ms) {
@@ -259,31 +308,41 @@ static void set_exemplar(exemplar *e, const tws_span *s, double ms) {
 }
 
 void tws_spanmetrics_add(tws_spanmetrics *sm, const tws_batch *b) {
-    tw__buf text;
-    tw__buf_init(&text, 4096);
+    /* What the resource gives, looked up once per run of spans sharing it. */
+    uint32_t res_idx = UINT32_MAX;
+    const tws_value *res_dim[TWS_SM_MAX_DIMS];
+    key_pair kp[4 + TWS_SM_MAX_DIMS];
+    char num[TWS_SM_MAX_DIMS][32];
+    kp[0] = (key_pair){"service_name", 12, {0}};
+    kp[1] = (key_pair){"span_name", 9, {0}};
+    kp[2] = (key_pair){"span_kind", 9, {0}};
+    kp[3] = (key_pair){"status_code", 11, {0}};
     for (uint32_t i = 0; i < b->n_spans; i++) {
         const tws_span *s = &b->spans[i];
         if (s->reject) continue;
         const tws_scope *sc = &b->scopes[s->scope_idx];
-        const tws_attrs *res = &b->resources[sc->resource_idx].attrs;
-        tw__buf_reset(&sm->key);
-        const tws_value *svc = tws_attrs_find(res, "service.name");
-        if (svc && svc->type == TWS_STRING) key_part(sm, "service_name", svc->u.s.ptr, svc->u.s.len);
-        else key_part(sm, "service_name", "unknown_service", 15);
-        key_part(sm, "span_name", s->name.ptr ? s->name.ptr : "", s->name.len);
-        const char *k = kind_names[s->kind < 6 ? s->kind : 0], *st = status_names[s->status_code < 3 ? s->status_code : 0];
-        key_part(sm, "span_kind", k, strlen(k));
-        key_part(sm, "status_code", st, strlen(st));
-        for (uint32_t d = 0; d < sm->o.n_dims; d++) {
-            const tws_value *v = tws_attrs_find(&s->attrs, sm->o.dims[d].name);
-            if (!v) v = tws_attrs_find(res, sm->o.dims[d].name);
-            tw__buf_reset(&text);
-            if (!(v && value_text(v, &text))) {
-                if (!sm->o.dims[d].fallback[0]) continue; /* absent: no label (and no pair in the key) */
-                tw__buf_puts(&text, sm->o.dims[d].fallback);
-            }
-            key_part(sm, sm->dim_labels[d], (const char *)text.data, text.len);
+        if (sc->resource_idx != res_idx) {
+            res_idx = sc->resource_idx;
+            const tws_attrs *res = &b->resources[res_idx].attrs;
+            const tws_value *svc = find_n(res, "service.name", 12);
+            kp[0].v = svc && svc->type == TWS_STRING ? key_value(svc->u.s.ptr, svc->u.s.len)
+                                                    : (tw_str){"unknown_service", 15};
+            for (uint32_t d = 0; d < sm->o.n_dims; d++) res_dim[d] = find_n(res, sm->o.dims[d].name, sm->dim_name_len[d]);
         }
+        kp[1].v = key_value(s->name.ptr, s->name.len);
+        kp[2].v = kind_texts[s->kind < 6 ? s->kind : 0];
+        kp[3].v = status_texts[s->status_code < 3 ? s->status_code : 0];
+        size_t n = 4;
+        for (uint32_t d = 0; d < sm->o.n_dims; d++) {
+            const tws_value *v = find_n(&s->attrs, sm->o.dims[d].name, sm->dim_name_len[d]);
+            if (!v) v = res_dim[d];
+            tw_str t;
+            if (v && value_text(v, num[d], &t)) t = key_value(t.ptr, t.len);
+            else if (sm->o.dims[d].fallback[0]) t = (tw_str){sm->o.dims[d].fallback, strlen(sm->o.dims[d].fallback)};
+            else continue; /* absent: no label (and no pair in the key) */
+            kp[n++] = (key_pair){sm->dim_labels[d], sm->dim_label_len[d], t};
+        }
+        key_build(sm, kp, n);
         series *se = lookup(sm);
         if (!se) continue; /* out of memory: this span is not counted */
         double w = s->trace_state.len ? tws_adjusted_count(s->trace_state) : 1;
@@ -296,7 +355,6 @@ void tws_spanmetrics_add(tws_spanmetrics *sm, const tws_batch *b) {
         set_exemplar(&se->ex[bk], s, ms);
         set_exemplar(&se->ex_calls, s, ms);
     }
-    tw__buf_free(&text);
 }
 
 /* ---- rendering ----------------------------------------------------------------------- */

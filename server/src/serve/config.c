@@ -171,5 +171,37 @@ int tws_config_parse_args(tws_config *c, int argc, char **argv, char *err, size_
             return -1;
         }
     }
+    return tws_config_check(c, err, n);
+}
+
+int tws_config_check(tws_config *c, char *err, size_t n) {
+    const char *e = c->spanmetrics_export;
+    bool url = c->remote_write_url[0] != '\0';
+    if (!*e) c->red_export = url ? TWS_RED_PUSH : TWS_RED_SCRAPE; /* one path unless told otherwise */
+    else if (!strcmp(e, "scrape")) c->red_export = TWS_RED_SCRAPE;
+    else if (!strcmp(e, "remote_write")) c->red_export = TWS_RED_PUSH;
+    else if (!strcmp(e, "both")) c->red_export = TWS_RED_SCRAPE | TWS_RED_PUSH;
+    else {
+        snprintf(err, n, "spanmetrics.export: \"%s\" is not scrape, remote_write or both", e);
+        return -1;
+    }
+    if ((c->red_export & TWS_RED_PUSH) && !url) {
+        snprintf(err, n, "spanmetrics.export is %s but spanmetrics.remote_write_url is not set: "
+                         "there is nowhere to push the RED metrics", e);
+        return -1;
+    }
+    if (url && !(c->red_export & TWS_RED_PUSH)) {
+        snprintf(err, n, "spanmetrics.remote_write_url is set but spanmetrics.export is scrape: "
+                         "the metrics would not be pushed; say remote_write (or both, for two different Prometheus servers)");
+        return -1;
+    }
+    if (url && !c->spanmetrics_enabled) {
+        snprintf(err, n, "spanmetrics.remote_write_url is set but spanmetrics.enabled is false: there is nothing to push");
+        return -1;
+    }
+    if (url && strncmp(c->remote_write_url, "http://", 7) != 0 && strncmp(c->remote_write_url, "https://", 8) != 0) {
+        snprintf(err, n, "spanmetrics.remote_write_url: \"%.200s\" is not an http:// or https:// URL", c->remote_write_url);
+        return -1;
+    }
     return 0;
 }

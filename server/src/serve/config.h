@@ -39,12 +39,27 @@ typedef struct tws_config {
     tws_spanmetrics_options spanmetrics;
     char remote_write_url[512];      /* spanmetrics.remote_write_url: push the RED metrics there ("" = off) */
     uint64_t remote_write_interval_s; /* spanmetrics.remote_write_interval: 15 */
+    char spanmetrics_export[16];     /* spanmetrics.export: scrape | remote_write | both ("": remote_write
+                                        when remote_write_url is set, else scrape) */
+    uint8_t red_export;              /* resolved by tws_config_check: TWS_RED_SCRAPE and/or TWS_RED_PUSH */
     bool spanmetrics_enabled;        /* spanmetrics.enabled: true */
     bool service_graph_enabled;      /* service_graph.enabled: true */
     uint64_t service_graph_wait_s;   /* service_graph.wait: how long a call's two sides wait for each other: 10 */
 } tws_config;
 
+/* Where the RED series (span metrics and the service graph) go. */
+enum { TWS_RED_SCRAPE = 1, TWS_RED_PUSH = 2 };
+
 void tws_config_defaults(tws_config *c);
+
+/*
+ * Check the settings as a whole, once the file and the flags are applied
+ * (tws_config_parse_args calls it last): resolves red_export and refuses
+ * settings that contradict each other — in particular any that would send
+ * the RED series nowhere or count the same spans twice. 0, or -1 with a
+ * message naming the settings and what to change.
+ */
+int tws_config_check(tws_config *c, char *err, size_t err_len);
 
 /* Parse `serve` flags (argv[0] is "serve"). On an error, writes a message
  * naming the flag to `err` and returns -1; 1 when --help was printed; 0 ok. */

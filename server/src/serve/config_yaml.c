@@ -62,6 +62,7 @@ static const setting settings[] = {
     SIZE("blocks.max_spans", block_max_spans),
     U32("spanmetrics.max_series", spanmetrics.max_series),
     STR("spanmetrics.remote_write_url", remote_write_url),
+    STR("spanmetrics.export", spanmetrics_export),
     DUR("spanmetrics.remote_write_interval", remote_write_interval_s),
     DUR("service_graph.wait", service_graph_wait_s),
     BOOL("spanmetrics.enabled", spanmetrics_enabled),

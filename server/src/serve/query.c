@@ -213,8 +213,10 @@ static void handle_metrics(tws_server *s, struct evhttp_request *req) {
     tw__buf_init(&text, 1u << 28);
     tw__buf_init(&b, 1u << 28);
     tws_metrics_render(&s->metrics, &g, &text);
-    if (s->spanmetrics) tws_spanmetrics_render(s->spanmetrics, om, &text);
-    if (s->servicegraph) tws_servicegraph_render(s->servicegraph, &text);
+    if (s->cfg.red_export & TWS_RED_SCRAPE) { /* else they are pushed: one path, not both */
+        if (s->spanmetrics) tws_spanmetrics_render(s->spanmetrics, om, &text);
+        if (s->servicegraph) tws_servicegraph_render(s->servicegraph, &text);
+    }
     if (om) tws_metrics_to_openmetrics(&text, &b);
     reply_buf(req, 200, "OK", om ? "application/openmetrics-text; version=1.0.0; charset=utf-8"
                                  : "text/plain; version=0.0.4; charset=utf-8",

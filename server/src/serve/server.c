@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "serve/server.h"
+#include "serve/scrape_check.h"
 #include "serve/server_int.h"
 
 static int mkdir_p(const char *path) {
@@ -154,7 +155,7 @@ static void push_metrics(evutil_socket_t fd, short what, void *arg) {
 }
 
 static int start_remote_write(tws_server *s) {
-    if (!s->cfg.remote_write_url[0] || !s->spanmetrics) return TW_OK;
+    if (!(s->cfg.red_export & TWS_RED_PUSH) || !s->spanmetrics) return TW_OK;
     tws_remote_write_options o;
     memset(&o, 0, sizeof o);
     snprintf(o.url, sizeof o.url, "%s", s->cfg.remote_write_url);
@@ -204,6 +205,29 @@ static void on_signal(evutil_socket_t sig, short what, void *arg) {
     else event_base_loopexit(s->base, NULL);
 }
 
+/* `export: both` sends the RED series to two places; if the Prometheus
+ * they are pushed to is also scraping them from us, it would hold every
+ * span's counts twice: refuse to start, and say what to change. When it
+ * cannot be asked, start and say so. */
+static int check_one_red_path(const tws_config *c) {
+    if (c->red_export != (TWS_RED_SCRAPE | TWS_RED_PUSH)) return 0;
+    char detail[400];
+    int r = tws_prometheus_scrapes_us(c->remote_write_url, c->http_listen, 3000, detail, sizeof detail);
+    if (r == 1) {
+        fprintf(stderr,
+                "tracewire serve: spanmetrics.export is both, but the Prometheus at %s also scrapes this "
+                "server's /metrics (%s): it would count every span twice. Set spanmetrics.export to remote_write, "
+                "or remove that scrape job and keep export: scrape\n",
+                c->remote_write_url, detail);
+        return -1;
+    }
+    if (r < 0)
+        fprintf(stderr, "tracewire: spanmetrics.export is both and it could not be checked that %s does not also "
+                        "scrape this server (%s); if it does, every RED number will be doubled there\n",
+                c->remote_write_url, detail);
+    return 0;
+}
+
 void tws_tune_allocator(void) {
     mallopt(M_TRIM_THRESHOLD, 256 << 20);
     mallopt(M_MMAP_THRESHOLD, 64 << 20);
@@ -216,7 +240,11 @@ int tws_serve(const tws_config *cfg) {
     if (!s) return 1;
     s->cfg = *cfg;
     int exit_code = 1, lock_fd = -1;
-    char wal_dir[600];
+    char wal_dir[600], why[600] = "";
+    if (tws_config_check(&s->cfg, why, sizeof why) != 0 || check_one_red_path(&s->cfg) != 0) {
+        if (why[0]) fprintf(stderr, "tracewire serve: %s\n", why);
+        goto out;
+    }
     snprintf(wal_dir, sizeof wal_dir, "%s/wal", cfg->data_dir);
     if (mkdir_p(wal_dir) != 0) {
         fprintf(stderr, "tracewire: cannot create the data directory %s: %s\n", wal_dir, strerror(errno));
