@@ -244,19 +244,27 @@ static void test_red_export(void **state) {
 /* Which scrape URLs name a listener: by address and port, loopback names
  * alike, a wildcard listener standing for this host. */
 static void test_scrape_url_matching(void **state) {
-    assert_true(tws_scrape_url_is("http://127.0.0.1:3200/metrics", "127.0.0.1:3200"));
-    assert_true(tws_scrape_url_is("http://localhost:3200/metrics", "127.0.0.1:3200"));
-    assert_true(tws_scrape_url_is("http://[::1]:3200/metrics", "127.0.0.1:3200"));
-    assert_true(tws_scrape_url_is("http://127.0.0.2:3200/metrics?x=1", "127.0.0.1:3200"));
-    assert_true(tws_scrape_url_is("http://127.0.0.1:3200/metrics", "0.0.0.0:3200"));
-    assert_true(tws_scrape_url_is("http://127.0.0.1:80/metrics", "[::]:80"));
-    assert_true(tws_scrape_url_is("http://127.0.0.1/metrics", "127.0.0.1:80"));
-    assert_false(tws_scrape_url_is("http://127.0.0.1:3201/metrics", "127.0.0.1:3200"));
-    assert_false(tws_scrape_url_is("http://127.0.0.1:3200/federate", "127.0.0.1:3200"));
-    assert_false(tws_scrape_url_is("http://127.0.0.1:3200/metricsx", "127.0.0.1:3200"));
-    assert_false(tws_scrape_url_is("http://192.0.2.7:3200/metrics", "127.0.0.1:3200"));
-    assert_false(tws_scrape_url_is("no scheme", "127.0.0.1:3200"));
-    assert_false(tws_scrape_url_is("http://127.0.0.1:3200", "127.0.0.1:3200"));
+    static const struct {
+        const char *url, *listen;
+        int is;
+    } cases[] = {
+        {"http://127.0.0.1:3200/metrics", "127.0.0.1:3200", 1},
+        {"http://localhost:3200/metrics", "127.0.0.1:3200", 1},
+        {"http://[::1]:3200/metrics", "127.0.0.1:3200", 1},
+        {"http://127.0.0.2:3200/metrics?x=1", "127.0.0.1:3200", 1},
+        {"http://127.0.0.1:3200/metrics", "0.0.0.0:3200", 1},
+        {"http://127.0.0.1:80/metrics", "[::]:80", 1},
+        {"http://127.0.0.1/metrics", "127.0.0.1:80", 1},
+        {"http://127.0.0.1:3201/metrics", "127.0.0.1:3200", 0},
+        {"http://127.0.0.1:3200/federate", "127.0.0.1:3200", 0},
+        {"http://127.0.0.1:3200/metricsx", "127.0.0.1:3200", 0},
+        {"http://192.0.2.7:3200/metrics", "127.0.0.1:3200", 0},
+        {"no scheme", "127.0.0.1:3200", 0},
+        {"http://127.0.0.1:3200", "127.0.0.1:3200", 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
+        if (tws_scrape_url_is(cases[i].url, cases[i].listen) != cases[i].is)
+            fail_msg("%s against %s: expected %d", cases[i].url, cases[i].listen, cases[i].is);
     char d[200];
     assert_int_equal(tws_prometheus_scrapes_us("http://127.0.0.1:9/api/v1/push", "127.0.0.1:3200", 500, d, sizeof d),
                      TW_EINVAL);
