@@ -74,6 +74,20 @@
  *
  * Recursion: only AnyValue nesting recurses, bounded by max_depth (at most
  * DEPTH_CAP); everything else is a fixed depth.
+ *
+ * Logs (tws_otlp_decode_logs_pb) share all of this: ExportLogsServiceRequest,
+ * ResourceLogs and ScopeLogs have the field numbers of their trace
+ * counterparts (resource_logs 1; resource 1, scope_logs 2, schema_url 3;
+ * scope 1, log_records 2, schema_url 3), and only the innermost message
+ * differs (logs/v1/logs.proto):
+ *   LogRecord  time_unix_nano 1 (fixed64), severity_number 2, severity_text 3,
+ *              body 5 (AnyValue), attributes 6, dropped_attributes_count 7,
+ *              flags 8 (fixed32), trace_id 9, span_id 10,
+ *              observed_time_unix_nano 11 (fixed64), event_name 12
+ * Ids are optional in logs: absent, empty or all zero is none; another
+ * length rejects the record (partial success). A severity number above 24
+ * (or negative) reads as 0, unspecified. A string body is never cut (its
+ * size is bounded by the request's); attribute values are, as for spans.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -114,6 +128,10 @@ enum {
     T_AV_DOUBLE = TAG(4, TW_PB_I64), T_AV_ARRAY = TAG(5, TW_PB_LEN), T_AV_KVLIST = TAG(6, TW_PB_LEN),
     T_AV_BYTES = TAG(7, TW_PB_LEN),
     T_LIST_VALUES = TAG(1, TW_PB_LEN), /* ArrayValue.values and KeyValueList.values */
+    T_LR_TIME = TAG(1, TW_PB_I64), T_LR_SEV = TAG(2, TW_PB_VARINT), T_LR_SEV_TEXT = TAG(3, TW_PB_LEN),
+    T_LR_BODY = TAG(5, TW_PB_LEN), T_LR_ATTR = TAG(6, TW_PB_LEN), T_LR_DROPPED = TAG(7, TW_PB_VARINT),
+    T_LR_FLAGS = TAG(8, TW_PB_I32), T_LR_TRACE_ID = TAG(9, TW_PB_LEN), T_LR_SPAN_ID = TAG(10, TW_PB_LEN),
+    T_LR_OBSERVED = TAG(11, TW_PB_I64), T_LR_EVENT_NAME = TAG(12, TW_PB_LEN),
     T_NONE = 0,                        /* matches nothing: field number 0 is refused */
 };
 
@@ -136,6 +154,7 @@ typedef struct dctx {
     frame frames[MAX_FRAMES];
     uint32_t n_frames;
     bool elided;
+    bool logs; /* an ExportLogsServiceRequest: scopes hold log records */
 } dctx;
 
 /* One field: `tag` is number << 3 | wire type; VARINT/I64/I32 values in
@@ -833,6 +852,58 @@ static int decode_span(dctx *c, const uint8_t *p, size_t len, tws_span *s, uint3
     return 0;
 }
 
+/* An optional id of `n` bytes: ID_MISSING when absent, empty or all zero. */
+static int take_opt_id(const fld *f, uint8_t *out, size_t n) {
+    if (f->len == n && !all_zero(f->data, n)) {
+        memcpy(out, f->data, n);
+        return ID_OK;
+    }
+    memset(out, 0, n);
+    return f->len == 0 || (f->len == n) ? ID_MISSING : ID_BAD;
+}
+
+static int decode_log(dctx *c, const uint8_t *p, size_t len, tws_log *l, uint32_t scope_idx) {
+    uint32_t cnt[3];
+    int rc = count3(c, p, len, T_LR_ATTR, T_NONE, T_NONE, cnt);
+    if (rc || (rc = attr_alloc(c, &l->attrs, cnt[0]))) return rc;
+    l->scope_idx = scope_idx;
+    int tid = ID_MISSING, sid = ID_MISSING;
+    rd r = {p, p + len};
+    fld f;
+    int e = 0;
+    while ((rc = next(c, &r, &f)) > 0) {
+        switch (f.tag) {
+        case T_LR_TIME: l->time_ns = f.u; break;
+        case T_LR_OBSERVED: l->observed_ns = f.u; break;
+        case T_LR_SEV: l->severity = f.u <= 24 ? (uint8_t)f.u : 0; break;
+        case T_LR_SEV_TEXT: e = take_str(c, &f, 0, &l->severity_text); break;
+        case T_LR_EVENT_NAME: e = take_str(c, &f, 0, &l->event_name); break;
+        case T_LR_BODY: {
+            uint32_t limit = c->max_len; /* a line is not an attribute value: never cut */
+            c->max_len = 0;
+            e = decode_any(c, f.data, f.len, &l->body, 0);
+            c->max_len = limit;
+            if (e) return up(c, e, "body", NO_IDX);
+            break;
+        }
+        case T_LR_ATTR: e = attr_add(c, &l->attrs, cnt[0], &f); break;
+        case T_LR_DROPPED: l->attrs.dropped = (uint32_t)f.u; break;
+        case T_LR_FLAGS: l->flags = (uint32_t)f.u; break;
+        case T_LR_TRACE_ID: tid = take_opt_id(&f, l->trace_id, sizeof l->trace_id); break;
+        case T_LR_SPAN_ID: sid = take_opt_id(&f, l->span_id, sizeof l->span_id); break;
+        default: break;
+        }
+        if (e) return e;
+    }
+    if (rc) return rc;
+    l->has_trace_id = tid == ID_OK;
+    l->has_span_id = sid == ID_OK;
+    if (tid == ID_BAD) l->reject = TWS_REJECT_TRACE_ID;
+    else if (sid == ID_BAD) l->reject = TWS_REJECT_SPAN_ID;
+    if (l->reject) c->b->n_rejected++;
+    return 0;
+}
+
 /* Capacities of the flat arrays, from the counting pass. */
 typedef struct caps {
     uint32_t resources, scopes, spans;
@@ -849,7 +920,13 @@ static int decode_scope_spans(dctx *c, const uint8_t *p, size_t len, uint32_t si
         case T_SS_SCOPE:
             if ((rc = decode_scope(c, f.data, f.len, &b->scopes[si]))) return up(c, rc, "scope", NO_IDX);
             break;
-        case T_SS_SPANS:
+        case T_SS_SPANS: /* also ScopeLogs.log_records */
+            if (c->logs) {
+                if (TW_UNLIKELY(b->n_logs >= k->spans)) return fail(c, f.data, "internal: count mismatch");
+                if ((rc = decode_log(c, f.data, f.len, &b->logs[b->n_logs], si))) return up(c, rc, "logRecords", n);
+                b->n_logs++, n++;
+                break;
+            }
             if (TW_UNLIKELY(b->n_spans >= k->spans)) return fail(c, f.data, "internal: count mismatch");
             if ((rc = decode_span(c, f.data, f.len, &b->spans[b->n_spans], si))) return up(c, rc, "spans", n);
             b->n_spans++, n++;
@@ -878,7 +955,7 @@ static int decode_resource_spans(dctx *c, const uint8_t *p, size_t len, uint32_t
             if (TW_UNLIKELY(b->n_scopes >= k->scopes)) return fail(c, f.data, "internal: count mismatch");
             uint32_t si = b->n_scopes++;
             b->scopes[si].resource_idx = ri;
-            if ((rc = decode_scope_spans(c, f.data, f.len, si, k))) return up(c, rc, "scopeSpans", n);
+            if ((rc = decode_scope_spans(c, f.data, f.len, si, k))) return up(c, rc, c->logs ? "scopeLogs" : "scopeSpans", n);
             n++;
             break;
         }
@@ -900,7 +977,8 @@ static int decode_request(dctx *c, const uint8_t *p, size_t len, const caps *k) 
         if (f.tag != T_REQ_RS) continue;
         if (TW_UNLIKELY(b->n_resources >= k->resources)) return fail(c, f.data, "internal: count mismatch");
         uint32_t ri = b->n_resources++;
-        if ((rc = decode_resource_spans(c, f.data, f.len, ri, k))) return up(c, rc, "resourceSpans", ri);
+        if ((rc = decode_resource_spans(c, f.data, f.len, ri, k)))
+            return up(c, rc, c->logs ? "resourceLogs" : "resourceSpans", ri);
     }
     return rc;
 }
@@ -921,21 +999,23 @@ static int count_request(dctx *c, const uint8_t *p, size_t len, caps *k) {
         while ((rc = next(c, &rs, &g)) > 0) {
             if (g.tag != T_RS_SS) continue;
             if ((rc = count3(c, g.data, g.len, T_SS_SPANS, T_NONE, T_NONE, cnt)))
-                return up(c, up(c, rc, "scopeSpans", j), "resourceSpans", ri);
-            if (cnt[0] > UINT32_MAX - 1 - k->spans) return fail(c, g.data, "more than 2^32-2 spans");
+                return up(c, up(c, rc, c->logs ? "scopeLogs" : "scopeSpans", j), c->logs ? "resourceLogs" : "resourceSpans",
+                          ri);
+            if (cnt[0] > UINT32_MAX - 1 - k->spans)
+                return fail(c, g.data, c->logs ? "more than 2^32-2 log records" : "more than 2^32-2 spans");
             k->spans += cnt[0];
             k->scopes++, j++;
         }
-        if (rc) return up(c, rc, "resourceSpans", ri);
+        if (rc) return up(c, rc, c->logs ? "resourceLogs" : "resourceSpans", ri);
     }
     return rc;
 }
 
-int tws_otlp_decode_pb(const uint8_t *buf, size_t len, const tws_decode_options *o, tws_batch *out,
-                       tws_decode_error *err) {
+static int decode_pb(const uint8_t *buf, size_t len, const tws_decode_options *o, tws_batch *out,
+                     tws_decode_error *err, bool logs) {
     tws_batch_init(out);
     if (err) err->msg[0] = '\0';
-    dctx c = {.b = out, .base = buf};
+    dctx c = {.b = out, .base = buf, .logs = logs};
     tws_decode_options def = {0};
     if (!o) o = &def;
     c.max_len = o->max_value_len;
@@ -959,11 +1039,13 @@ int tws_otlp_decode_pb(const uint8_t *buf, size_t len, const tws_decode_options 
     if ((rc = count_request(&c, buf, len, &k))) goto out;
     void *res, *sc, *sp;
     if ((rc = alloc0(&c, k.resources, sizeof *out->resources, &res)) ||
-        (rc = alloc0(&c, k.scopes, sizeof *out->scopes, &sc)) || (rc = alloc0(&c, k.spans, sizeof *out->spans, &sp)))
+        (rc = alloc0(&c, k.scopes, sizeof *out->scopes, &sc)) ||
+        (rc = alloc0(&c, k.spans, logs ? sizeof *out->logs : sizeof *out->spans, &sp)))
         goto out;
     out->resources = res;
     out->scopes = sc;
-    out->spans = sp;
+    if (logs) out->logs = sp;
+    else out->spans = sp;
     rc = decode_request(&c, buf, len, &k);
 out:
     if (rc) {
@@ -972,4 +1054,14 @@ out:
         tws_batch_free(out);
     }
     return rc;
+}
+
+int tws_otlp_decode_pb(const uint8_t *buf, size_t len, const tws_decode_options *o, tws_batch *out,
+                       tws_decode_error *err) {
+    return decode_pb(buf, len, o, out, err, false);
+}
+
+int tws_otlp_decode_logs_pb(const uint8_t *buf, size_t len, const tws_decode_options *o, tws_batch *out,
+                            tws_decode_error *err) {
+    return decode_pb(buf, len, o, out, err, true);
 }

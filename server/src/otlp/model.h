@@ -120,6 +120,30 @@ typedef struct tws_resource {
     tw_str schema_url;
 } tws_resource;
 
+/*
+ * One log record (OTLP LogRecord; a Loki entry decodes into the same).
+ * Invariants after a successful decode: a trace id is 16 bytes and not all
+ * zero when has_trace_id, a span id 8 bytes and not all zero when
+ * has_span_id; a record whose trace_id/span_id field had another length is
+ * marked `reject` (TWS_REJECT_TRACE_ID / TWS_REJECT_SPAN_ID) and counted in
+ * n_rejected. All-zero ids (what SDKs send outside a span) mean "none".
+ */
+typedef struct tws_log {
+    uint64_t time_ns;     /* time_unix_nano; 0: unknown */
+    uint64_t observed_ns; /* observed_time_unix_nano; 0: unknown */
+    uint8_t trace_id[16]; /* all zero unless has_trace_id */
+    uint8_t span_id[8];   /* all zero unless has_span_id */
+    bool has_trace_id, has_span_id;
+    uint8_t severity;     /* SeverityNumber 0..24 (larger values are clamped to 0) */
+    uint8_t reject;       /* 0: valid; else a TWS_REJECT_* reason */
+    uint32_t flags;       /* LogRecord.flags (low byte: W3C trace flags) */
+    uint32_t scope_idx;
+    tw_str severity_text;
+    tw_str event_name;    /* LogRecord.event_name (field 12) */
+    tws_value body;
+    tws_attrs attrs;
+} tws_log;
+
 typedef struct tws_arena_chunk tws_arena_chunk;
 
 typedef struct tws_batch {
@@ -129,7 +153,9 @@ typedef struct tws_batch {
     uint32_t n_scopes;
     tws_span *spans;
     uint32_t n_spans;
-    uint32_t n_rejected;   /* spans with reject != 0 */
+    tws_log *logs; /* a logs batch has logs and no spans; a traces batch the reverse */
+    uint32_t n_logs;
+    uint32_t n_rejected;   /* spans (or log records) with reject != 0 */
     uint32_t utf8_repairs; /* strings in which invalid UTF-8 was replaced */
     uint32_t truncations;  /* attribute values cut to the value limit */
     tws_arena_chunk *arena; /* owned memory */
@@ -166,6 +192,16 @@ int tws_otlp_decode_pb(const uint8_t *buf, size_t len, const tws_decode_options 
                        tws_decode_error *err);
 int tws_otlp_decode_json(const char *buf, size_t len, const tws_decode_options *o, tws_batch *out,
                          tws_decode_error *err);
+
+/*
+ * The same for logs: an ExportLogsServiceRequest (protobuf,
+ * `resourceLogs[].scopeLogs[].logRecords[]`), into b->logs (no spans). Ids
+ * are optional in logs: absent, empty or all zero is "none"; any other
+ * length than 16 / 8 bytes rejects the record (partial success), not the
+ * request. (The OTLP JSON form is not decoded yet.)
+ */
+int tws_otlp_decode_logs_pb(const uint8_t *buf, size_t len, const tws_decode_options *o, tws_batch *out,
+                            tws_decode_error *err);
 
 /* The value of attribute `key` in `a` (the first, if repeated), or NULL. */
 static inline const tws_value *tws_attrs_find(const tws_attrs *a, const char *key) {
