@@ -3,7 +3,12 @@
  *
  * Waiting spans live in a fixed array of `max_items` slots with a chained
  * hash index over (trace id, call id) and a free list; edges in a small
- * array searched linearly (services, not spans, make the edges).
+ * array searched linearly (services, not spans, make the edges). A slot's
+ * key, chain link and deadline are kept apart from its payload (names,
+ * durations: ~450 bytes), in an array of 40-byte keys that lookups and the
+ * expiry sweep walk: a full waiting room of 10,000 is 400 KB of keys
+ * instead of 4.5 MB of slots, so a lookup on the ingest path stays in the
+ * cache.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,15 +20,18 @@
 #define N_BUCKETS 8
 static const double buckets_s[N_BUCKETS] = {0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 6.4, 12.8};
 
-typedef struct item {
+typedef struct ikey {
     uint8_t trace[16], call[8];
+    uint32_t next; /* chain (index + 1), or the free list */
+    bool used;
+    uint64_t expires_ms;
+} ikey;
+
+typedef struct item {
     bool has_client, has_server, client_failed, server_failed, messaging;
     char client[NAME], server[NAME], peer[NAME];
     bool peer_is_db;
     double client_s, server_s;
-    uint64_t expires_ms;
-    uint32_t next; /* chain (index + 1), or the free list */
-    bool used;
 } item;
 
 typedef struct hist {
@@ -40,6 +48,7 @@ typedef struct edge {
 struct tws_servicegraph {
     tws_servicegraph_options o;
     item *items;
+    ikey *keys; /* keys[i] is items[i]'s */
     uint32_t *heads, n_heads; /* power of two */
     uint32_t free_list, waiting;
     edge *edges;
@@ -57,13 +66,14 @@ int tws_servicegraph_new(const tws_servicegraph_options *o, tws_servicegraph **o
     sg->n_heads = 16;
     while (sg->n_heads < sg->o.max_items * 2) sg->n_heads *= 2;
     sg->items = tw__calloc(sg->o.max_items, sizeof *sg->items);
+    sg->keys = tw__calloc(sg->o.max_items, sizeof *sg->keys);
     sg->heads = tw__calloc(sg->n_heads, sizeof *sg->heads);
     sg->edges = tw__calloc(sg->o.max_edges, sizeof *sg->edges);
-    if (!sg->items || !sg->heads || !sg->edges) {
+    if (!sg->items || !sg->keys || !sg->heads || !sg->edges) {
         tws_servicegraph_free(sg);
         return TW_ENOMEM;
     }
-    for (uint32_t i = 0; i < sg->o.max_items; i++) sg->items[i].next = i + 1 < sg->o.max_items ? i + 2 : 0;
+    for (uint32_t i = 0; i < sg->o.max_items; i++) sg->keys[i].next = i + 1 < sg->o.max_items ? i + 2 : 0;
     sg->free_list = 1;
     *out = sg;
     return TW_OK;
@@ -72,6 +82,7 @@ int tws_servicegraph_new(const tws_servicegraph_options *o, tws_servicegraph **o
 void tws_servicegraph_free(tws_servicegraph *sg) {
     if (!sg) return;
     tw__free(sg->items);
+    tw__free(sg->keys);
     tw__free(sg->heads);
     tw__free(sg->edges);
     tw__free(sg);
@@ -83,9 +94,9 @@ static uint32_t slot(const tws_servicegraph *sg, const uint8_t trace[16], const 
 }
 
 static item *find(tws_servicegraph *sg, const uint8_t trace[16], const uint8_t call[8]) {
-    for (uint32_t i = sg->heads[slot(sg, trace, call)]; i; i = sg->items[i - 1].next) {
-        item *it = &sg->items[i - 1];
-        if (!memcmp(it->trace, trace, 16) && !memcmp(it->call, call, 8)) return it;
+    for (uint32_t i = sg->heads[slot(sg, trace, call)]; i; i = sg->keys[i - 1].next) {
+        const ikey *k = &sg->keys[i - 1];
+        if (!memcmp(k->trace, trace, 16) && !memcmp(k->call, call, 8)) return &sg->items[i - 1];
     }
     return NULL;
 }
@@ -97,27 +108,30 @@ static item *insert(tws_servicegraph *sg, const uint8_t trace[16], const uint8_t
     }
     uint32_t i = sg->free_list;
     item *it = &sg->items[i - 1];
-    sg->free_list = it->next;
+    ikey *k = &sg->keys[i - 1];
+    sg->free_list = k->next;
     /* only the flags and the first byte of each name: the rest is written when used */
     it->has_client = it->has_server = it->client_failed = it->server_failed = it->messaging = it->peer_is_db = false;
     it->client[0] = it->server[0] = it->peer[0] = 0;
-    memcpy(it->trace, trace, 16);
-    memcpy(it->call, call, 8);
-    it->expires_ms = now_ms + sg->o.wait_ms;
-    it->used = true;
+    memcpy(k->trace, trace, 16);
+    memcpy(k->call, call, 8);
+    k->expires_ms = now_ms + sg->o.wait_ms;
+    k->used = true;
     uint32_t h = slot(sg, trace, call);
-    it->next = sg->heads[h];
+    k->next = sg->heads[h];
     sg->heads[h] = i;
     sg->waiting++;
     return it;
 }
 
 static void release(tws_servicegraph *sg, item *it) {
-    uint32_t idx = (uint32_t)(it - sg->items) + 1, *p = &sg->heads[slot(sg, it->trace, it->call)];
-    while (*p && *p != idx) p = &sg->items[*p - 1].next;
-    if (*p) *p = it->next;
-    it->used = false;
-    it->next = sg->free_list;
+    uint32_t idx = (uint32_t)(it - sg->items) + 1;
+    ikey *k = &sg->keys[idx - 1];
+    uint32_t *p = &sg->heads[slot(sg, k->trace, k->call)];
+    while (*p && *p != idx) p = &sg->keys[*p - 1].next;
+    if (*p) *p = k->next;
+    k->used = false;
+    k->next = sg->free_list;
     sg->free_list = idx;
     sg->waiting--;
 }
@@ -230,8 +244,8 @@ void tws_servicegraph_add(tws_servicegraph *sg, const tws_batch *b, uint64_t now
 
 void tws_servicegraph_expire(tws_servicegraph *sg, uint64_t now_ms) {
     for (uint32_t i = 0; i < sg->o.max_items; i++) {
+        if (!sg->keys[i].used || sg->keys[i].expires_ms > now_ms) continue;
         item *it = &sg->items[i];
-        if (!it->used || it->expires_ms > now_ms) continue;
         if (it->has_client && it->peer[0])
             count(sg, it->client, it->peer, it->peer_is_db ? "database" : "virtual_node", it->client_failed, it->client_s, -1);
         else
