@@ -20,6 +20,7 @@
 
 #include <cmocka.h>
 
+#include "bench/otlp_workload.h" /* kv_str */
 #include "common/pb.h"
 #include "otlp/model.h"
 
@@ -27,15 +28,6 @@ static const uint8_t TID[16] = {0x4b, 0xf9, 0x2f, 0x35, 0x77, 0xb3, 0x4d, 0xa6,
                                 0xa3, 0xce, 0x92, 0x9d, 0x0e, 0x0e, 0x47, 0x36};
 static const uint8_t SID[8] = {0x00, 0xf0, 0x67, 0xaa, 0x0b, 0xa9, 0x02, 0xb7};
 static const uint8_t ZERO[16] = {0};
-
-static void kv_str(tw__buf *b, uint32_t field, const char *k, const char *v) {
-    tw__pb_mark kv = tw__pb_begin(b, field, 1);
-    tw__pb_bytes(b, 1, k, strlen(k));
-    tw__pb_mark av = tw__pb_begin(b, 2, 1);
-    tw__pb_bytes(b, 1, v, strlen(v));
-    tw__pb_end(b, av);
-    tw__pb_end(b, kv);
-}
 
 /* What one record carries; NULL / 0 fields are left out. */
 typedef struct rec {

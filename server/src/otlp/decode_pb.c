@@ -859,7 +859,7 @@ static int take_opt_id(const fld *f, uint8_t *out, size_t n) {
         return ID_OK;
     }
     memset(out, 0, n);
-    return f->len == 0 || (f->len == n) ? ID_MISSING : ID_BAD;
+    return f->len == 0 || f->len == n ? ID_MISSING : ID_BAD;
 }
 
 static int decode_log(dctx *c, const uint8_t *p, size_t len, tws_log *l, uint32_t scope_idx) {
