@@ -640,3 +640,43 @@ int tw__json_to_bool(tw_str v, bool *out) {
     else return TW_EPARSE;
     return 0;
 }
+
+int tw__json_iter_open(tw__json_iter *it, const char *p, const char *end, char open) {
+    p = tw__json_ws(p, end);
+    it->end = end;
+    it->obj = open == '{';
+    it->first = true;
+    if (p >= end || *p != open) {
+        it->p = p;
+        return TW_EPARSE;
+    }
+    it->p = p + 1;
+    return 0;
+}
+
+int tw__json_iter_next(tw__json_iter *it, tw_str *key) {
+    const char *p = tw__json_ws(it->p, it->end), *end = it->end;
+    if (p < end && *p == (it->obj ? '}' : ']')) {
+        it->p = p + 1;
+        return 0;
+    }
+    if (!it->first) {
+        if (p >= end || *p != ',') goto bad;
+        p = tw__json_ws(p + 1, end);
+    }
+    it->first = false;
+    if (it->obj) {
+        const char *ke = p < end && *p == '"' ? tw__json_skip(p, end) : NULL;
+        if (!ke) goto bad;
+        *key = (tw_str){p, (size_t)(ke - p)};
+        p = tw__json_ws(ke, end);
+        if (p >= end || *p != ':') goto bad;
+        p++;
+    }
+    it->p = tw__json_ws(p, end);
+    if (it->p < end) return 1;
+    p = it->p;
+bad:
+    it->p = p;
+    return TW_EPARSE;
+}

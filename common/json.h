@@ -112,4 +112,18 @@ TW_HIDDEN int tw__json_to_double(tw_str v, double *out);
 /* true/false; 0 or TW_EPARSE. */
 TW_HIDDEN int tw__json_to_bool(tw_str v, bool *out);
 
+/* One item of a container at a time, in one pass (the caller reads each
+ * value itself). tw__json_iter_open: `p` (blanks allowed before it) opens
+ * a container with `open` ('{' or '['): 0 or TW_EPARSE. tw__json_iter_next:
+ * 1 with it->p at the item's value (for an object *key is the member
+ * name's literal, quotes included): the caller reads the value and sets
+ * it->p past it; 0 at the closing bracket (it->p past it); TW_EPARSE
+ * (it->p where it went wrong). */
+typedef struct tw__json_iter {
+    const char *p, *end;
+    bool obj, first;
+} tw__json_iter;
+TW_HIDDEN int tw__json_iter_open(tw__json_iter *it, const char *p, const char *end, char open);
+TW_HIDDEN int tw__json_iter_next(tw__json_iter *it, tw_str *key);
+
 #endif

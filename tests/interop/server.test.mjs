@@ -123,8 +123,8 @@ test('OTLP/gRPC bad input: INVALID_ARGUMENT, UNIMPLEMENTED, and the server stays
   // Not a protobuf message: a varint that never ends.
   const bad = await grpcCall(srv, EXPORT, Buffer.alloc(32, 0xff));
   assert.equal(bad.err?.code, grpc.status.INVALID_ARGUMENT);
-  assert.match(bad.err.details, /cannot decode the OTLP\/protobuf request/);
-  const other = await grpcCall(srv, '/opentelemetry.proto.collector.logs.v1.LogsService/Export', Buffer.alloc(0));
+  assert.match(bad.err.details, /cannot decode the OTLP\/protobuf traces request/);
+  const other = await grpcCall(srv, '/opentelemetry.proto.collector.metrics.v1.MetricsService/Export', Buffer.alloc(0));
   assert.equal(other.err?.code, grpc.status.UNIMPLEMENTED);
   const md = new grpc.Metadata();
   md.set('x-scope-orgid', 'no/slashes');
@@ -136,7 +136,7 @@ test('OTLP/gRPC bad input: INVALID_ARGUMENT, UNIMPLEMENTED, and the server stays
   assert.equal(empty.value.length, 0);
   const m = await (await fetch(srv.url('/metrics'))).text();
   assert.match(m, /tracewire_receiver_spans_accepted_total\{protocol="grpc"\} [1-9]/);
-  assert.match(m, /tracewire_receiver_requests_refused_total\{protocol="grpc",reason="decode_error"\} [1-9]/);
+  assert.match(m, /tracewire_receiver_requests_refused_total\{signal="traces",protocol="grpc",reason="decode_error"\} [1-9]/);
 });
 
 test('a trace survives a restart (read from the WAL)', async () => {
@@ -161,7 +161,7 @@ test('bad input: each gets its status and message, and stored data is unchanged'
   r = await post(Buffer.from([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x01]), { 'Content-Type': 'application/x-protobuf' });
   assert.equal(r.status, 400);
   assert.equal(r.headers.get('content-type'), 'application/x-protobuf');
-  assert.match(Buffer.from(await r.arrayBuffer()).toString('latin1'), /cannot decode the OTLP\/protobuf request/);
+  assert.match(Buffer.from(await r.arrayBuffer()).toString('latin1'), /cannot decode the OTLP\/protobuf traces request/);
 
   // JSON with a wrong type: 400, JSON google.rpc.Status with the field's path.
   r = await post(JSON.stringify(jsonRequest([{ ...span(hex(32), hex(16)), startTimeUnixNano: { no: 1 } }])),

@@ -1,5 +1,13 @@
 /*
- * decode_json.c — an OTLP/JSON trace request into a tws_batch (model.h).
+ * decode_json.c — an OTLP/JSON trace request (or logs request) into a
+ * tws_batch (model.h).
+ *
+ * Logs (tws_otlp_decode_logs_json) share every level above the record:
+ * {"resourceLogs": [{"resource", "scopeLogs": [{"scope", "logRecords"}]}]}
+ * (and instrumentationLibraryLogs). A record's ids are optional: missing,
+ * empty or all zero is "none"; anything else that is not a 16/8-byte id
+ * rejects the record (not the request); severityNumber is an integer or
+ * its name; the body is never cut.
  *
  * What is accepted: the union of what OTLP/JSON senders and Tempo write.
  *  - Top level: ExportTraceServiceRequest / TracesData {"resourceSpans": [..]},
@@ -93,7 +101,8 @@ typedef struct dec {
         uint32_t idx;
     } frames[MAX_NESTING + 1];
     vec stack;           /* elements of the arrays being read */
-    vec resources, scopes, spans;
+    vec resources, scopes, spans; /* spans: tws_log when `logs` */
+    bool logs;           /* an ExportLogsServiceRequest */
     tw__buf tmp;         /* unescaped text */
 } dec;
 
@@ -1191,6 +1200,92 @@ static int read_span(dec *d, uint32_t scope) {
     return 0;
 }
 
+/* ---- log records ------------------------------------------------------------------------ */
+
+enum { LR_TIME, LR_OBSERVED, LR_SEV, LR_SEV_TEXT, LR_BODY, LR_ATTRS, LR_DROPPED, LR_FLAGS, LR_TRACE_ID, LR_SPAN_ID,
+       LR_EVENT_NAME, LR__N };
+static const field log_fields[LR__N] = {
+    F("timeUnixNano", "time_unix_nano"),
+    F("observedTimeUnixNano", "observed_time_unix_nano"),
+    F("severityNumber", "severity_number"),
+    F("severityText", "severity_text"),
+    F("body", "body"),
+    F("attributes", "attributes"),
+    F("droppedAttributesCount", "dropped_attributes_count"),
+    F("flags", "flags"),
+    F("traceId", "trace_id"),
+    F("spanId", "span_id"),
+    F("eventName", "event_name"),
+};
+static const char *const severity_names[25] = {
+    "SEVERITY_NUMBER_UNSPECIFIED", "SEVERITY_NUMBER_TRACE",  "SEVERITY_NUMBER_TRACE2", "SEVERITY_NUMBER_TRACE3",
+    "SEVERITY_NUMBER_TRACE4",      "SEVERITY_NUMBER_DEBUG",  "SEVERITY_NUMBER_DEBUG2", "SEVERITY_NUMBER_DEBUG3",
+    "SEVERITY_NUMBER_DEBUG4",      "SEVERITY_NUMBER_INFO",   "SEVERITY_NUMBER_INFO2",  "SEVERITY_NUMBER_INFO3",
+    "SEVERITY_NUMBER_INFO4",       "SEVERITY_NUMBER_WARN",   "SEVERITY_NUMBER_WARN2",  "SEVERITY_NUMBER_WARN3",
+    "SEVERITY_NUMBER_WARN4",       "SEVERITY_NUMBER_ERROR",  "SEVERITY_NUMBER_ERROR2", "SEVERITY_NUMBER_ERROR3",
+    "SEVERITY_NUMBER_ERROR4",      "SEVERITY_NUMBER_FATAL",  "SEVERITY_NUMBER_FATAL2", "SEVERITY_NUMBER_FATAL3",
+    "SEVERITY_NUMBER_FATAL4",
+};
+
+/* An optional id: missing, empty or all zero is none; anything else that
+ * is not an id rejects the record. */
+static bool opt_id_bad(const id_result *r) {
+    return r->why != ID_OK && r->why != ID_MISSING && r->why != ID_EMPTY && r->why != ID_ZERO;
+}
+
+static void reject_log(dec *d, tws_log *l, uint8_t code, const char *what, const id_result *r, size_t n) {
+    if (l->reject) return;
+    l->reject = code;
+    if (d->noted) return;
+    d->noted = true;
+    char buf[96], why[128], path[200];
+    snprintf(why, sizeof why, "%s: %s", what, id_reason(r, n, buf, sizeof buf));
+    set_msg(d, path_text(d, path, sizeof path), ".", why);
+}
+
+static int read_log(dec *d, uint32_t scope) {
+    tws_log l;
+    memset(&l, 0, sizeof l);
+    l.scope_idx = scope;
+    l.severity_text = l.event_name = (tw_str){"", 0};
+    id_result tid = {ID_MISSING, 0, 0}, sid = {ID_MISSING, 0, 0};
+    obj o;
+    int rc, f = -1; /* set by next_member(); gcc -O3 cannot prove it */
+    if ((rc = obj_begin(d, &o))) return rc;
+    while ((rc = obj_next(d, &o, log_fields, LR__N, &f)) == 1) {
+        switch (f) {
+        case LR_TIME: rc = read_u64(d, &l.time_ns); break;
+        case LR_OBSERVED: rc = read_u64(d, &l.observed_ns); break;
+        case LR_SEV: rc = read_enum(d, severity_names, 25, "SeverityNumber", &l.severity); break;
+        case LR_SEV_TEXT: rc = read_string(d, 0, &l.severity_text); break;
+        case LR_EVENT_NAME: rc = read_string(d, 0, &l.event_name); break;
+        case LR_BODY: {
+            uint32_t limit = d->max_value_len; /* a line is not an attribute value: never cut */
+            d->max_value_len = 0;
+            rc = read_anyvalue(d, &l.body);
+            d->max_value_len = limit;
+            break;
+        }
+        case LR_ATTRS:
+        case LR_DROPPED: rc = read_attrs_member(d, f - LR_ATTRS, &l.attrs); break;
+        case LR_FLAGS: rc = read_u32(d, &l.flags); break;
+        case LR_TRACE_ID: rc = read_id(d, l.trace_id, 16, &tid); break;
+        default: rc = read_id(d, l.span_id, 8, &sid); break;
+        }
+        if (rc) return rc;
+    }
+    if (rc) return rc;
+    l.has_trace_id = tid.why == ID_OK;
+    l.has_span_id = sid.why == ID_OK;
+    if (opt_id_bad(&tid)) reject_log(d, &l, TWS_REJECT_TRACE_ID, "traceId", &tid, 16);
+    if (opt_id_bad(&sid)) reject_log(d, &l, TWS_REJECT_SPAN_ID, "spanId", &sid, 8);
+    if (l.reject) d->b->n_rejected++;
+    tws_log *slot = vec_push(&d->spans, sizeof l);
+    if (!slot) return fail_nomem(d);
+    *slot = l;
+    return 0;
+}
+
 /* ---- resources and scopes --------------------------------------------------------------- */
 
 enum { SC_NAME, SC_VERSION, SC_ATTRS, SC_DROPPED, SC__N };
@@ -1208,6 +1303,12 @@ static const field scope_spans_fields[SS__N] = {
     F("spans", "spans"),
     F("schemaUrl", "schema_url"),
 };
+static const field scope_logs_fields[SS__N] = {
+    F("scope", "scope"),
+    F("instrumentationLibrary", "instrumentation_library"),
+    F("logRecords", "log_records"),
+    F("schemaUrl", "schema_url"),
+};
 
 enum { R_ATTRS, R_DROPPED, R__N };
 static const field resource_fields[R__N] = {
@@ -1222,6 +1323,12 @@ static const field resource_spans_fields[RS__N] = {
     F("instrumentationLibrarySpans", "instrumentation_library_spans"),
     F("schemaUrl", "schema_url"),
 };
+static const field resource_logs_fields[RS__N] = {
+    F("resource", "resource"),
+    F("scopeLogs", "scope_logs"),
+    F("instrumentationLibraryLogs", "instrumentation_library_logs"),
+    F("schemaUrl", "schema_url"),
+};
 
 enum { T_RESOURCE_SPANS, T_BATCHES, T_TRACE, T__N };
 static const field top_fields[T__N] = {
@@ -1229,6 +1336,7 @@ static const field top_fields[T__N] = {
     F("batches", "batches"),
     F("trace", "trace"),
 };
+static const field top_logs_fields[1] = {F("resourceLogs", "resource_logs")};
 
 static tws_scope *scope_at(dec *d, uint32_t i) { return (tws_scope *)d->scopes.data + i; }
 static tws_resource *resource_at(dec *d, uint32_t i) { return (tws_resource *)d->resources.data + i; }
@@ -1260,16 +1368,17 @@ static int read_scope_spans(dec *d, uint32_t ri) {
     obj o;
     int rc, f = -1; /* set by next_member(); gcc -O3 cannot prove it */
     if ((rc = obj_begin(d, &o))) return rc;
-    while ((rc = obj_next(d, &o, scope_spans_fields, SS__N, &f)) == 1) {
+    while ((rc = obj_next(d, &o, d->logs ? scope_logs_fields : scope_spans_fields, SS__N, &f)) == 1) {
         switch (f) {
         case SS_SCOPE:
         case SS_LIBRARY: rc = read_scope(d, si); break;
-        case SS_SPANS: {
+        case SS_SPANS: { /* or logRecords */
             arr a;
+            size_t item = d->logs ? sizeof(tws_log) : sizeof(tws_span);
             if ((rc = arr_begin(d, &a))) return rc;
             while ((rc = arr_next(d, &a)) == 1) {
-                if (d->spans.len / sizeof(tws_span) >= UINT32_MAX) return fail_at(d, "too many spans");
-                if ((rc = read_span(d, si))) return rc;
+                if (d->spans.len / item >= UINT32_MAX) return fail_at(d, d->logs ? "too many log records" : "too many spans");
+                if ((rc = d->logs ? read_log(d, si) : read_span(d, si))) return rc;
             }
             break;
         }
@@ -1305,7 +1414,7 @@ static int read_resource_spans(dec *d) {
     obj o;
     int rc, f = -1; /* set by next_member(); gcc -O3 cannot prove it */
     if ((rc = obj_begin(d, &o))) return rc;
-    while ((rc = obj_next(d, &o, resource_spans_fields, RS__N, &f)) == 1) {
+    while ((rc = obj_next(d, &o, d->logs ? resource_logs_fields : resource_spans_fields, RS__N, &f)) == 1) {
         switch (f) {
         case RS_RESOURCE: rc = read_resource(d, ri); break;
         case RS_SCOPE_SPANS:
@@ -1332,7 +1441,7 @@ static int read_request(dec *d) {
     obj o;
     int rc, f = -1; /* set by next_member(); gcc -O3 cannot prove it */
     if ((rc = obj_begin(d, &o))) return rc;
-    while ((rc = obj_next(d, &o, top_fields, T__N, &f)) == 1) {
+    while ((rc = d->logs ? obj_next(d, &o, top_logs_fields, 1, &f) : obj_next(d, &o, top_fields, T__N, &f)) == 1) {
         if (f == T_TRACE) {
             if ((rc = read_request(d))) return rc;
             continue;
@@ -1358,11 +1467,12 @@ static int settle(dec *d, vec *v, size_t sz, void **out, uint32_t *n) {
     return 0;
 }
 
-int tws_otlp_decode_json(const char *buf, size_t len, const tws_decode_options *o, tws_batch *out,
-                         tws_decode_error *err) {
+static int decode(const char *buf, size_t len, const tws_decode_options *o, tws_batch *out, tws_decode_error *err,
+                  bool logs) {
     tws_decode_error spare;
     dec d;
     memset(&d, 0, sizeof d);
+    d.logs = logs;
     d.buf = d.p = buf;
     d.end = buf + len;
     d.b = out;
@@ -1390,8 +1500,13 @@ int tws_otlp_decode_json(const char *buf, size_t len, const tws_decode_options *
     out->resources = p;
     if ((rc = settle(&d, &d.scopes, sizeof(tws_scope), &p, &out->n_scopes))) goto out;
     out->scopes = p;
-    if ((rc = settle(&d, &d.spans, sizeof(tws_span), &p, &out->n_spans))) goto out;
-    out->spans = p;
+    if (logs) {
+        if ((rc = settle(&d, &d.spans, sizeof(tws_log), &p, &out->n_logs))) goto out;
+        out->logs = p;
+    } else {
+        if ((rc = settle(&d, &d.spans, sizeof(tws_span), &p, &out->n_spans))) goto out;
+        out->spans = p;
+    }
 out:
     tw__free(d.stack.data);
     tw__free(d.resources.data);
@@ -1403,4 +1518,14 @@ out:
         if (!d.err->msg[0]) snprintf(d.err->msg, sizeof d.err->msg, "%s", tw_strerror(rc));
     }
     return rc;
+}
+
+int tws_otlp_decode_json(const char *buf, size_t len, const tws_decode_options *o, tws_batch *out,
+                         tws_decode_error *err) {
+    return decode(buf, len, o, out, err, false);
+}
+
+int tws_otlp_decode_logs_json(const char *buf, size_t len, const tws_decode_options *o, tws_batch *out,
+                              tws_decode_error *err) {
+    return decode(buf, len, o, out, err, true);
 }

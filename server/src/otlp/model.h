@@ -118,6 +118,10 @@ typedef struct tws_scope {
 typedef struct tws_resource {
     tws_attrs attrs;
     tw_str schema_url;
+    /* Loki push streams: every attribute is a stream label, named as it
+     * is (a Loki label set decoded into a resource). False for OTLP
+     * resources, whose labels are derived (logs/labels.h). */
+    bool labels_verbatim;
 } tws_resource;
 
 /*
@@ -194,14 +198,16 @@ int tws_otlp_decode_json(const char *buf, size_t len, const tws_decode_options *
                          tws_decode_error *err);
 
 /*
- * The same for logs: an ExportLogsServiceRequest (protobuf,
- * `resourceLogs[].scopeLogs[].logRecords[]`), into b->logs (no spans). Ids
- * are optional in logs: absent, empty or all zero is "none"; any other
- * length than 16 / 8 bytes rejects the record (partial success), not the
- * request. (The OTLP JSON form is not decoded yet.)
+ * The same for logs: an ExportLogsServiceRequest (protobuf) / its OTLP JSON
+ * form (`resourceLogs[].scopeLogs[].logRecords[]`), into b->logs (no
+ * spans). Ids are optional in logs: absent, empty or all zero is "none";
+ * any other length than 16 / 8 bytes rejects the record (partial
+ * success), not the request.
  */
 int tws_otlp_decode_logs_pb(const uint8_t *buf, size_t len, const tws_decode_options *o, tws_batch *out,
                             tws_decode_error *err);
+int tws_otlp_decode_logs_json(const char *buf, size_t len, const tws_decode_options *o, tws_batch *out,
+                              tws_decode_error *err);
 
 /* The value of attribute `key` in `a` (the first, if repeated), or NULL. */
 static inline const tws_value *tws_attrs_find(const tws_attrs *a, const char *key) {

@@ -47,6 +47,8 @@ void tws_config_defaults(tws_config *c) {
     c->remote_write_interval_s = 15;
     c->service_graph_wait_s = 10;
     c->spanmetrics_enabled = c->service_graph_enabled = true;
+    c->log_head_max_bytes = 256u << 20;
+    c->logs_start_shift_s = c->logs_end_shift_s = 300;
 }
 
 int tws_split_hostport(const char *s, char *host, size_t host_len, uint16_t *port) {

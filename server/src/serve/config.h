@@ -45,6 +45,11 @@ typedef struct tws_config {
     bool spanmetrics_enabled;        /* spanmetrics.enabled: true */
     bool service_graph_enabled;      /* service_graph.enabled: true */
     uint64_t service_graph_wait_s;   /* service_graph.wait: how long a call's two sides wait for each other: 10 */
+    /* logs */
+    uint64_t log_head_max_bytes;     /* logs.head_max_bytes: memory for log records; 429 above: 256 MiB */
+    uint64_t logs_start_shift_s;     /* logs.span_start_shift: a span's logs are looked for from its start
+                                        minus this: 5m (the article's spanStartTimeShift) */
+    uint64_t logs_end_shift_s;       /* logs.span_end_shift: ... to its end plus this: 5m */
 } tws_config;
 
 /* Where the RED series (span metrics and the service graph) go. */

@@ -67,6 +67,9 @@ static const setting settings[] = {
     DUR("service_graph.wait", service_graph_wait_s),
     BOOL("spanmetrics.enabled", spanmetrics_enabled),
     BOOL("service_graph.enabled", service_graph_enabled),
+    SIZE("logs.head_max_bytes", log_head_max_bytes),
+    DUR("logs.span_start_shift", logs_start_shift_s),
+    DUR("logs.span_end_shift", logs_end_shift_s),
 };
 
 typedef struct unit {

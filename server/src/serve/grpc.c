@@ -1,7 +1,9 @@
 /*
- * grpc.c — OTLP/gRPC trace receiver: HTTP/2 cleartext (prior knowledge, as
+ * grpc.c — OTLP/gRPC receiver: HTTP/2 cleartext (prior knowledge, as
  * gRPC clients speak it) with nghttp2 over libevent, serving
- * POST /opentelemetry.proto.collector.trace.v1.TraceService/Export.
+ * POST /opentelemetry.proto.collector.trace.v1.TraceService/Export and
+ * POST /opentelemetry.proto.collector.logs.v1.LogsService/Export (the same
+ * framing; the responses share their wire layout).
  *
  * A request body is one gRPC message: 1 byte compressed flag, 4 bytes
  * big-endian length, the ExportTraceServiceRequest (gzip when the flag is set
@@ -32,6 +34,7 @@
 #include "serve/server_int.h"
 
 #define EXPORT_PATH "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+#define LOGS_EXPORT_PATH "/opentelemetry.proto.collector.logs.v1.LogsService/Export"
 
 typedef struct tws_grpc_conn tws_grpc_conn;
 
@@ -42,6 +45,7 @@ typedef struct grpc_stream {
     bool pending;   /* in the ingest pipeline: its answer is still to come */
     bool closed;    /* the HTTP/2 stream or its connection is gone */
     bool path_ok, post, content_type_ok, too_large;
+    int signal; /* TWS_SIG_*, from the path */
     char encoding[32];
     char tenant[160];
     bool tenant_too_long;
@@ -229,10 +233,10 @@ static bool answer_begin(grpc_stream *st) {
     return true;
 }
 
-static void grpc_ok(void *ctx, int proto, uint32_t rejected, const char *msg) {
+static void grpc_ok(void *ctx, int signal, int proto, uint32_t rejected, const char *msg) {
     grpc_stream *st = ctx;
     if (!answer_begin(st)) return;
-    /* ExportTraceServiceResponse{partial_success{rejected_spans, error_message}}, gRPC-framed */
+    /* Export{Trace,Logs}ServiceResponse{partial_success{rejected_*, error_message}}, gRPC-framed */
     tw__buf b;
     tw__buf_init(&b, sizeof st->resp - 5);
     if (rejected) {
@@ -267,7 +271,8 @@ static const tws_ingest_sink grpc_sink = {grpc_ok, grpc_refused};
 
 static void refuse(grpc_stream *st, int why, int rpc_code, const char *msg) {
     st->pending = true;
-    tws_ingest_refuse(st->conn->s, &grpc_sink, st, TWS_PROTO_GRPC, why, 0, 400, "Bad Request", rpc_code, msg);
+    tws_ingest_refuse(st->conn->s, &grpc_sink, st, st->signal, TWS_PROTO_GRPC, why, 0, 400, "Bad Request", rpc_code,
+                      msg);
 }
 
 /* ---- one request --------------------------------------------------------------------------- */
@@ -277,17 +282,18 @@ static void handle_request(grpc_stream *st) {
     if (!st->path_ok || !st->post) {
         st->pending = true;
         grpc_refused(st, TWS_PROTO_GRPC, 404, "Not Found", TWS_RPC_UNIMPLEMENTED, false,
-                     "unknown method: this port serves " EXPORT_PATH);
+                     "unknown method: this port serves " EXPORT_PATH " and " LOGS_EXPORT_PATH);
         return;
     }
-    atomic_fetch_add(&s->metrics.requests[TWS_PROTO_GRPC], 1);
+    atomic_fetch_add(&s->metrics.requests[st->signal][TWS_PROTO_GRPC], 1);
     if (!st->content_type_ok) {
         refuse(st, TWS_REFUSE_MEDIA_TYPE, TWS_RPC_INVALID_ARGUMENT, "content-type must be application/grpc");
         return;
     }
     if (s->stopping) {
         st->pending = true;
-        tws_ingest_refuse(s, &grpc_sink, st, TWS_PROTO_GRPC, TWS_REFUSE_OVERLOADED, 0, 503, "Service Unavailable",
+        tws_ingest_refuse(s, &grpc_sink, st, st->signal, TWS_PROTO_GRPC, TWS_REFUSE_OVERLOADED, 0, 503,
+                          "Service Unavailable",
                           TWS_RPC_UNAVAILABLE, "the server is shutting down");
         return;
     }
@@ -345,7 +351,7 @@ static void handle_request(grpc_stream *st) {
         mlen = (uint32_t)inflated.len;
     }
     st->pending = true;
-    tws_ingest_submit(s, TWS_PROTO_GRPC, tenant, msg, mlen, &grpc_sink, st);
+    tws_ingest_submit(s, st->signal, TWS_PROTO_GRPC, tenant, msg, mlen, &grpc_sink, st);
 out:
     tw__buf_free(&inflated);
     tw__buf_free(&st->body); /* no longer needed while waiting for the WAL */
@@ -375,7 +381,10 @@ static int on_header(nghttp2_session *h2, const nghttp2_frame *f, const uint8_t 
     if (f->hd.type != NGHTTP2_HEADERS || f->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
     grpc_stream *st = nghttp2_session_get_stream_user_data(h2, f->hd.stream_id);
     if (!st) return 0;
-    if (eq(name, nl, ":path")) st->path_ok = eq(value, vl, EXPORT_PATH);
+    if (eq(name, nl, ":path")) {
+        st->signal = eq(value, vl, LOGS_EXPORT_PATH) ? TWS_SIG_LOGS : TWS_SIG_TRACES;
+        st->path_ok = eq(value, vl, EXPORT_PATH) || st->signal == TWS_SIG_LOGS;
+    }
     else if (eq(name, nl, ":method")) st->post = eq(value, vl, "POST");
     else if (eq(name, nl, "content-type"))
         st->content_type_ok = vl >= 16 && memcmp(value, "application/grpc", 16) == 0 &&

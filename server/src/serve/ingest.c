@@ -1,9 +1,12 @@
 /*
- * ingest.c — OTLP/HTTP trace receiver: POST /v1/traces.
+ * ingest.c — the ingest pipeline shared by every receiver, and the
+ * OTLP/HTTP receiver: POST /v1/traces and POST /v1/logs.
  *
  * A request is decoded (protobuf or JSON, gzip or not), checked against the
  * limits, written to the WAL, and answered only when the WAL reports it
- * durable; then its spans enter the head. Replies follow the OTLP/HTTP
+ * durable; then its spans enter the head (its log records the log head;
+ * logs have a WAL of their own, so that releasing the traces' WAL after a
+ * flush to blocks never touches a log record). Replies follow the OTLP/HTTP
  * specification: the reply body is in the request's content type; a
  * partial_success names how many spans were refused and why; 400 carries a
  * google.rpc.Status saying what could not be decoded; 413, 415; 429 with
@@ -18,6 +21,8 @@
 
 #include "common/json.h"
 #include "common/pb.h"
+#include "logs/log_ids.h"
+#include "logs/loki_push.h"
 #include "serve/server_int.h"
 
 typedef struct ingest_req {
@@ -25,8 +30,9 @@ typedef struct ingest_req {
     const tws_ingest_sink *sink;
     void *ctx;
     struct event *ev;
-    int proto; /* TWS_PROTO_* */
-    int rc;    /* from the WAL */
+    int signal; /* TWS_SIG_* */
+    int proto;  /* TWS_PROTO_* */
+    int rc;     /* from the WAL */
     tws_batch batch;
     uint64_t batch_bytes;
     uint32_t accepted, rejected_ids, rejected_limit;
@@ -63,7 +69,7 @@ static void http_refused(void *ctx, int proto, int http_code, const char *reason
     tw__buf_free(&b);
 }
 
-static void http_ok(void *ctx, int proto, uint32_t rejected, const char *msg) {
+static void http_ok(void *ctx, int signal, int proto, uint32_t rejected, const char *msg) {
     struct evhttp_request *req = ctx;
     tw__buf b;
     tw__buf_init(&b, 4096);
@@ -74,14 +80,14 @@ static void http_ok(void *ctx, int proto, uint32_t rejected, const char *msg) {
         if (rejected) {
             tw__json_key(&j, "partialSuccess", TW_NTS);
             tw__json_begin_object(&j);
-            tw__json_key(&j, "rejectedSpans", TW_NTS);
+            tw__json_key(&j, signal == TWS_SIG_LOGS ? "rejectedLogRecords" : "rejectedSpans", TW_NTS);
             tw__json_int64_string(&j, rejected);
             tw__json_key(&j, "errorMessage", TW_NTS);
             tw__json_string(&j, msg, TW_NTS);
             tw__json_end_object(&j);
         }
         tw__json_end_object(&j);
-    } else if (rejected) { /* ExportTraceServiceResponse{partial_success{rejected_spans, error_message}} */
+    } else if (rejected) { /* Export{Trace,Logs}ServiceResponse{partial_success{rejected_*, error_message}} */
         tw__pb_mark m = tw__pb_begin(&b, 1, 1);
         tw__pb_uint64(&b, 1, rejected);
         tw__pb_bytes(&b, 2, msg, strlen(msg));
@@ -94,28 +100,28 @@ static void http_ok(void *ctx, int proto, uint32_t rejected, const char *msg) {
 
 static const tws_ingest_sink http_sink = {http_ok, http_refused};
 
-void tws_ingest_refuse(tws_server *s, const tws_ingest_sink *sink, void *ctx, int proto, int why, uint64_t spans,
-                       int http_code, const char *reason, int rpc_code, const char *msg) {
-    atomic_fetch_add(&s->metrics.requests_refused[proto][why], 1);
-    atomic_fetch_add(&s->metrics.spans_refused[proto][why], spans);
+void tws_ingest_refuse(tws_server *s, const tws_ingest_sink *sink, void *ctx, int signal, int proto, int why,
+                       uint64_t items, int http_code, const char *reason, int rpc_code, const char *msg) {
+    atomic_fetch_add(&s->metrics.requests_refused[signal][proto][why], 1);
+    atomic_fetch_add(&s->metrics.refused[signal][proto][why], items);
     sink->refused(ctx, proto, http_code, reason, rpc_code, http_code == 429 || http_code == 503, msg);
 }
 
-static void refuse(tws_server *s, struct evhttp_request *req, int proto, int why, uint64_t spans, int http_code,
+static void refuse(tws_server *s, struct evhttp_request *req, int signal, int proto, int why, int http_code,
                    const char *reason, int rpc_code, const char *msg) {
-    tws_ingest_refuse(s, &http_sink, req, proto, why, spans, http_code, reason, rpc_code, msg);
+    tws_ingest_refuse(s, &http_sink, req, signal, proto, why, 0, http_code, reason, rpc_code, msg);
 }
 
 static void reply_ok(ingest_req *r) {
     uint32_t rejected = r->rejected_ids + r->rejected_limit;
     char msg[200] = "";
     if (rejected) {
-        snprintf(msg, sizeof msg, "%u span(s) refused:%s%s", rejected,
+        snprintf(msg, sizeof msg, "%u %s refused:%s%s", rejected, r->signal == TWS_SIG_LOGS ? "log record(s)" : "span(s)",
                  r->rejected_ids ? " invalid or missing trace/span id;" : "",
                  r->rejected_limit ? " trace over its size limit;" : "");
         msg[strlen(msg) - 1] = '\0';
     }
-    r->sink->ok(r->ctx, r->proto, rejected, msg);
+    r->sink->ok(r->ctx, r->signal, r->proto, rejected, msg);
 }
 
 /* ---- the durable path ------------------------------------------------------------------ */
@@ -127,18 +133,46 @@ static void req_free(ingest_req *r) {
 }
 
 /* On the loop thread, once the WAL has answered. */
+static void count_rejected(tws_server *s, const ingest_req *r) {
+    atomic_fetch_add(&s->metrics.refused[r->signal][r->proto][TWS_REFUSE_INVALID_IDS], r->rejected_ids);
+    atomic_fetch_add(&s->metrics.refused[r->signal][r->proto][TWS_REFUSE_TRACE_TOO_LARGE], r->rejected_limit);
+}
+
+/* A durable logs request: into the log head, answered. */
+static void logs_durable(tws_server *s, ingest_req *r) {
+    s->log_head_reserved -= r->batch_bytes;
+    if (r->rc == TW_OK) {
+        int rc = tws_loghead_add(s->logs, r->tenant, &r->batch, r->batch_bytes);
+        if (rc != TW_OK) /* only on out-of-memory (the room was reserved); durable, so back after a restart */
+            fprintf(stderr, "tracewire: a durable logs batch could not enter the log head (%s); "
+                            "it will be readable after a restart\n", tw_strerror(rc));
+        atomic_fetch_add(&s->metrics.accepted[TWS_SIG_LOGS][r->proto], r->accepted);
+        count_rejected(s, r);
+        reply_ok(r);
+    }
+}
+
 static void on_durable_loop(evutil_socket_t fd, short what, void *arg) {
     ingest_req *r = arg;
     tws_server *s = r->s;
     s->inflight--;
+    if (r->rc != TW_OK) {
+        if (r->signal == TWS_SIG_LOGS) s->log_head_reserved -= r->batch_bytes;
+        tws_ingest_refuse(s, r->sink, r->ctx, r->signal, r->proto, TWS_REFUSE_STORAGE, r->accepted, 503,
+                          "Service Unavailable", TWS_RPC_UNAVAILABLE,
+                          "the write-ahead log failed; nothing of this request was stored");
+    }
+    if (r->signal == TWS_SIG_LOGS) {
+        if (r->rc == TW_OK) logs_durable(s, r);
+        req_free(r);
+        return;
+    }
     if (r->prev) r->prev->next = r->next;
     else s->wal_first = r->next;
     if (r->next) r->next->prev = r->prev;
     else s->wal_last = r->prev;
     s->head_reserved -= r->batch_bytes; /* the reservation becomes the batch, or is dropped */
     if (r->rc != TW_OK) {
-        tws_ingest_refuse(s, r->sink, r->ctx, r->proto, TWS_REFUSE_STORAGE, r->accepted, 503, "Service Unavailable",
-                          TWS_RPC_UNAVAILABLE, "the write-ahead log failed; nothing of this request was stored");
         req_free(r);
         return;
     }
@@ -152,9 +186,8 @@ static void on_durable_loop(evutil_socket_t fd, short what, void *arg) {
     } else {
         tws_flush_note_add(s);
     }
-    atomic_fetch_add(&s->metrics.spans_accepted[r->proto], r->accepted);
-    atomic_fetch_add(&s->metrics.spans_refused[r->proto][TWS_REFUSE_INVALID_IDS], r->rejected_ids);
-    atomic_fetch_add(&s->metrics.spans_refused[r->proto][TWS_REFUSE_TRACE_TOO_LARGE], r->rejected_limit);
+    atomic_fetch_add(&s->metrics.accepted[TWS_SIG_TRACES][r->proto], r->accepted);
+    count_rejected(s, r);
     reply_ok(r);
     req_free(r);
     tws_flush_maybe(s);
@@ -175,13 +208,19 @@ static void on_durable(void *user, int rc, uint64_t lsn) {
  * otherwise the accepted spans are encoded into `out` after the header. */
 static int wal_payload(const ingest_req *r, const uint8_t *raw_pb, size_t raw_len, tw__buf *out, tw_str parts[2],
                        size_t *n) {
-    uint8_t hdr[2 + 160];
-    size_t tl = strlen(r->tenant);
-    hdr[0] = TWS_WAL_TRACES_V1;
+    uint8_t hdr[3 + 160];
+    size_t tl = strlen(r->tenant), hl = 2 + tl;
+    hdr[0] = r->signal == TWS_SIG_LOGS ? TWS_WAL_LOGS_V1 : TWS_WAL_TRACES_V1;
     hdr[1] = (uint8_t)tl;
     memcpy(hdr + 2, r->tenant, tl);
-    int rc = tw__buf_append(out, hdr, 2 + tl);
-    if (rc == TW_OK && raw_pb && r->batch.n_rejected == 0) {
+    if (r->signal == TWS_SIG_LOGS) hdr[hl++] = (uint8_t)r->proto; /* how to decode the request again */
+    int rc = tw__buf_append(out, hdr, hl);
+    if (rc == TW_OK && r->signal == TWS_SIG_LOGS) {
+        /* the request as it came (rejections are decided by decoding alone: replay decides the same) */
+        if (raw_len > TWS_WAL_MAX_RECORD - out->len) return TW_ERANGE;
+        parts[1] = (tw_str){(const char *)raw_pb, raw_len};
+        *n = 2;
+    } else if (rc == TW_OK && raw_pb && r->batch.n_rejected == 0) {
         if (raw_len > TWS_WAL_MAX_RECORD - out->len) return TW_ERANGE;
         parts[1] = (tw_str){(const char *)raw_pb, raw_len};
         *n = 2;
@@ -196,52 +235,77 @@ static int wal_payload(const ingest_req *r, const uint8_t *raw_pb, size_t raw_le
 
 /* ---- the pipeline, shared by the receivers ------------------------------------------------- */
 
-void tws_ingest_submit(tws_server *s, int proto, const char *tenant, const uint8_t *data, size_t len,
+static const char *const proto_text[TWS_PROTO_COUNT] = {"OTLP/protobuf", "OTLP/JSON", "OTLP/protobuf",
+                                                          "Loki push JSON", "Loki push protobuf"};
+
+/* Decode a request of `signal` as `proto` sent it. */
+static int decode(const tws_server *s, int signal, int proto, const uint8_t *data, size_t len, tws_batch *b,
+                  tws_decode_error *err) {
+    tws_decode_options dopt = {.max_value_len = s->cfg.max_attr_value_len};
+    const char *text = (const char *)data;
+    int rc;
+    if (signal == TWS_SIG_TRACES)
+        return proto == TWS_PROTO_HTTP_JSON ? tws_otlp_decode_json(text, len, &dopt, b, err)
+                                            : tws_otlp_decode_pb(data, len, &dopt, b, err);
+    switch (proto) {
+    case TWS_PROTO_HTTP_JSON: rc = tws_otlp_decode_logs_json(text, len, &dopt, b, err); break;
+    case TWS_PROTO_LOKI_JSON: rc = tws_loki_decode_json(text, len, &dopt, b, err); break;
+    case TWS_PROTO_LOKI_PROTOBUF: rc = tws_loki_decode_pb(data, len, &dopt, b, err); break;
+    default: rc = tws_otlp_decode_logs_pb(data, len, &dopt, b, err); break;
+    }
+    if (rc == TW_OK) tws_log_ids_from_content(b); /* the article's JSON lines carry their trace_id */
+    return rc;
+}
+
+void tws_ingest_submit(tws_server *s, int signal, int proto, const char *tenant, const uint8_t *data, size_t len,
                        const tws_ingest_sink *sink, void *ctx) {
     ingest_req *r = tw__calloc(1, sizeof *r);
     if (!r) {
-        tws_ingest_refuse(s, sink, ctx, proto, TWS_REFUSE_OVERLOADED, 0, 503, "Service Unavailable",
+        tws_ingest_refuse(s, sink, ctx, signal, proto, TWS_REFUSE_OVERLOADED, 0, 503, "Service Unavailable",
                           TWS_RPC_UNAVAILABLE, "out of memory");
         return;
     }
     r->s = s;
     r->sink = sink;
     r->ctx = ctx;
+    r->signal = signal;
     r->proto = proto;
     snprintf(r->tenant, sizeof r->tenant, "%s", tenant);
     tws_batch_init(&r->batch);
-    tws_decode_options dopt = {.max_value_len = s->cfg.max_attr_value_len};
     tws_decode_error derr = {{0}};
-    int rc = proto == TWS_PROTO_HTTP_JSON ? tws_otlp_decode_json((const char *)data, len, &dopt, &r->batch, &derr)
-                                          : tws_otlp_decode_pb(data, len, &dopt, &r->batch, &derr);
+    int rc = decode(s, signal, proto, data, len, &r->batch, &derr);
+    bool logs = signal == TWS_SIG_LOGS;
     if (rc != TW_OK) {
         char msg[320];
-        snprintf(msg, sizeof msg, "cannot decode the %s request: %s", proto == TWS_PROTO_HTTP_JSON ? "OTLP/JSON" : "OTLP/protobuf",
+        snprintf(msg, sizeof msg, "cannot decode the %s %s request: %s", proto_text[proto], logs ? "logs" : "traces",
                  rc == TW_EPARSE ? derr.msg : tw_strerror(rc));
-        tws_ingest_refuse(s, sink, ctx, proto, TWS_REFUSE_DECODE, 0, 400, "Bad Request", TWS_RPC_INVALID_ARGUMENT,
-                          msg);
+        tws_ingest_refuse(s, sink, ctx, signal, proto, TWS_REFUSE_DECODE, 0, 400, "Bad Request",
+                          TWS_RPC_INVALID_ARGUMENT, msg);
         req_free(r);
         return;
     }
-    atomic_fetch_add(&s->metrics.spans_received[proto], r->batch.n_spans);
+    uint32_t items = logs ? r->batch.n_logs : r->batch.n_spans;
+    atomic_fetch_add(&s->metrics.received[signal][proto], items);
     r->rejected_ids = r->batch.n_rejected;
-    r->rejected_limit = tws_head_apply_limits(s->head, r->tenant, &r->batch);
-    r->accepted = r->batch.n_spans - r->batch.n_rejected;
+    if (!logs) r->rejected_limit = tws_head_apply_limits(s->head, r->tenant, &r->batch);
+    r->accepted = items - r->batch.n_rejected;
     /* Memory the batch holds: decoded structures are a small multiple of
      * the wire size; count generously so the bound holds. */
-    r->batch_bytes = (uint64_t)len * 3 + (uint64_t)r->batch.n_spans * sizeof(tws_span) + 4096;
+    r->batch_bytes = logs ? tws_logs_batch_bytes(&r->batch, len)
+                          : (uint64_t)len * 3 + (uint64_t)r->batch.n_spans * sizeof(tws_span) + 4096;
     /* Requests still waiting for the WAL have room reserved, so an
      * acknowledged batch always fits in the head when it arrives. */
-    if (!tws_flush_has_room(s, r->batch_bytes)) {
-        tws_ingest_refuse(s, sink, ctx, proto, TWS_REFUSE_OVERLOADED, r->batch.n_spans, 429, "Too Many Requests",
-                          TWS_RPC_RESOURCE_EXHAUSTED, "the in-memory head is full; retry later");
+    if (logs ? !tws_loghead_has_room(s->logs, s->log_head_reserved + r->batch_bytes)
+             : !tws_flush_has_room(s, r->batch_bytes)) {
+        tws_ingest_refuse(s, sink, ctx, signal, proto, TWS_REFUSE_OVERLOADED, items, 429, "Too Many Requests",
+                          TWS_RPC_RESOURCE_EXHAUSTED,
+                          logs ? "the in-memory log head is full; retry later" : "the in-memory head is full; retry later");
         req_free(r);
         return;
     }
     if (r->accepted == 0) { /* nothing to store: answer at once */
         reply_ok(r);
-        atomic_fetch_add(&s->metrics.spans_refused[proto][TWS_REFUSE_INVALID_IDS], r->rejected_ids);
-        atomic_fetch_add(&s->metrics.spans_refused[proto][TWS_REFUSE_TRACE_TOO_LARGE], r->rejected_limit);
+        count_rejected(s, r);
         req_free(r);
         return;
     }
@@ -250,11 +314,11 @@ void tws_ingest_submit(tws_server *s, int proto, const char *tenant, const uint8
     tw__buf_init(&payload, TWS_WAL_MAX_RECORD);
     tw_str parts[2];
     size_t n_parts = 0;
-    rc = wal_payload(r, proto != TWS_PROTO_HTTP_JSON ? data : NULL, len, &payload, parts, &n_parts);
+    rc = wal_payload(r, logs || proto != TWS_PROTO_HTTP_JSON ? data : NULL, len, &payload, parts, &n_parts);
     r->ev = event_new(s->base, -1, 0, on_durable_loop, r);
     if (rc != TW_OK || !r->ev) {
-        tws_ingest_refuse(s, sink, ctx, proto, rc == TW_ERANGE ? TWS_REFUSE_TOO_LARGE : TWS_REFUSE_OVERLOADED,
-                          r->batch.n_spans, rc == TW_ERANGE ? 413 : 503,
+        tws_ingest_refuse(s, sink, ctx, signal, proto, rc == TW_ERANGE ? TWS_REFUSE_TOO_LARGE : TWS_REFUSE_OVERLOADED,
+                          items, rc == TW_ERANGE ? 413 : 503,
                           rc == TW_ERANGE ? "Payload Too Large" : "Service Unavailable",
                           rc == TW_ERANGE ? TWS_RPC_INVALID_ARGUMENT : TWS_RPC_UNAVAILABLE,
                           rc == TW_ERANGE ? "the request is larger than one WAL record may be" : "out of memory");
@@ -262,11 +326,12 @@ void tws_ingest_submit(tws_server *s, int proto, const char *tenant, const uint8
         req_free(r);
         return;
     }
-    rc = tws_wal_append_async(s->wal, TWS_WAL_TRACES, parts, n_parts, on_durable, r, &r->lsn);
+    rc = tws_wal_append_async(logs ? s->log_wal : s->wal, logs ? TWS_WAL_LOGS : TWS_WAL_TRACES, parts, n_parts,
+                              on_durable, r, &r->lsn);
     tw__buf_free(&payload); /* the WAL copied it */
     if (rc != TW_OK) {
         bool full = rc == TW_EFULL;
-        tws_ingest_refuse(s, sink, ctx, proto, full ? TWS_REFUSE_OVERLOADED : TWS_REFUSE_STORAGE, r->batch.n_spans,
+        tws_ingest_refuse(s, sink, ctx, signal, proto, full ? TWS_REFUSE_OVERLOADED : TWS_REFUSE_STORAGE, items,
                           full ? 429 : 503, full ? "Too Many Requests" : "Service Unavailable",
                           full ? TWS_RPC_RESOURCE_EXHAUSTED : TWS_RPC_UNAVAILABLE,
                           full ? "the write-ahead log queue is full; retry later"
@@ -274,8 +339,13 @@ void tws_ingest_submit(tws_server *s, int proto, const char *tenant, const uint8
         req_free(r);
         return;
     }
-    atomic_fetch_add(&s->metrics.wal_bytes, parts[0].len + (n_parts > 1 ? parts[1].len : 0));
+    atomic_fetch_add(logs ? &s->metrics.log_wal_bytes : &s->metrics.wal_bytes,
+                     parts[0].len + (n_parts > 1 ? parts[1].len : 0));
     s->inflight++;
+    if (logs) {
+        s->log_head_reserved += r->batch_bytes;
+        return;
+    }
     r->prev = s->wal_last; /* LSNs grow with each append: the list stays in LSN order */
     if (s->wal_last) s->wal_last->next = r;
     else s->wal_first = r;
@@ -283,74 +353,134 @@ void tws_ingest_submit(tws_server *s, int proto, const char *tenant, const uint8
     s->head_reserved += r->batch_bytes;
 }
 
-/* ---- the HTTP handler ------------------------------------------------------------------------ */
+/* ---- the HTTP handlers ----------------------------------------------------------------------- */
 
-static void handle_traces(struct evhttp_request *req, void *arg) {
-    tws_server *s = arg;
+/* Loki's push API answers 204 with no body, and refusals in plain text. */
+static void loki_ok(void *ctx, int signal, int proto, uint32_t rejected, const char *msg) {
+    struct evhttp_request *req = ctx;
+    if (rejected) tws_reply_text(req, 400, "Bad Request", "text/plain", msg, strlen(msg));
+    else evhttp_send_reply(req, 204, "No Content", NULL);
+}
+
+static void loki_refused(void *ctx, int proto, int http_code, const char *reason, int rpc_code, bool retry,
+                         const char *msg) {
+    struct evhttp_request *req = ctx;
+    if (retry) evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "1");
+    tw__buf b;
+    tw__buf_init(&b, 1024);
+    tw__buf_printf(&b, "%s\n", msg);
+    tws_reply_text(req, http_code, reason, "text/plain; charset=utf-8", b.failed ? "" : (const char *)b.data,
+                   b.failed ? 0 : b.len);
+    tw__buf_free(&b);
+}
+
+static const tws_ingest_sink loki_sink = {loki_ok, loki_refused};
+
+/* What every HTTP receiver does before the pipeline: the method, shutdown,
+ * the tenant, Content-Encoding (gzip for any; snappy, as Loki clients
+ * send protobuf, when `snappy`), then submit. */
+static void http_submit(tws_server *s, struct evhttp_request *req, int signal, int proto, bool snappy,
+                        const tws_ingest_sink *sink) {
     struct evkeyvalq *in = evhttp_request_get_input_headers(req);
-    const char *ct = evhttp_find_header(in, "Content-Type");
-    int proto = tws_media_type_is(ct, "application/json") ? TWS_PROTO_HTTP_JSON : TWS_PROTO_HTTP_PROTOBUF;
-    if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
-        evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "POST");
-        tws_reply_text(req, 405, "Method Not Allowed", "text/plain", "use POST\n", 9);
-        return;
-    }
-    atomic_fetch_add(&s->metrics.requests[proto], 1);
-    if (!(proto == TWS_PROTO_HTTP_JSON || tws_media_type_is(ct, "application/x-protobuf") ||
-          tws_media_type_is(ct, "application/protobuf"))) {
-        char msg[200];
-        snprintf(msg, sizeof msg, "unsupported Content-Type \"%.100s\": use application/x-protobuf or application/json",
-                 ct ? ct : "");
-        refuse(s, req, proto, TWS_REFUSE_MEDIA_TYPE, 0, 415, "Unsupported Media Type", TWS_RPC_INVALID_ARGUMENT, msg);
-        return;
-    }
     if (s->stopping) {
-        refuse(s, req, proto, TWS_REFUSE_OVERLOADED, 0, 503, "Service Unavailable", TWS_RPC_UNAVAILABLE,
-               "the server is shutting down");
+        tws_ingest_refuse(s, sink, req, signal, proto, TWS_REFUSE_OVERLOADED, 0, 503, "Service Unavailable",
+                          TWS_RPC_UNAVAILABLE, "the server is shutting down");
         return;
     }
-
     const char *tenant = evhttp_find_header(in, "X-Scope-OrgID");
     if (!tenant || !*tenant) tenant = s->cfg.default_tenant;
     if (!tws_tenant_valid(tenant)) {
-        refuse(s, req, proto, TWS_REFUSE_DECODE, 0, 400, "Bad Request", TWS_RPC_INVALID_ARGUMENT,
-               "X-Scope-OrgID: a tenant id is 1 to 150 of the characters A-Z a-z 0-9 ! - _ . * ' ( )");
+        tws_ingest_refuse(s, sink, req, signal, proto, TWS_REFUSE_DECODE, 0, 400, "Bad Request",
+                          TWS_RPC_INVALID_ARGUMENT,
+                          "X-Scope-OrgID: a tenant id is 1 to 150 of the characters A-Z a-z 0-9 ! - _ . * ' ( )");
         return;
     }
-
     struct evbuffer *body = evhttp_request_get_input_buffer(req);
     size_t len = evbuffer_get_length(body);
     const uint8_t *data = len ? evbuffer_pullup(body, -1) : (const uint8_t *)"";
     tw__buf inflated;
     tw__buf_init(&inflated, s->cfg.max_decompressed_bytes);
     const char *ce = evhttp_find_header(in, "Content-Encoding");
-    if (ce && strcasecmp(ce, "gzip") == 0) {
-        int rc = tws_gunzip(data, len, &inflated);
-        if (rc == TW_ERANGE) {
-            char msg[160];
-            snprintf(msg, sizeof msg, "the gzip body inflates to more than %llu bytes",
-                     (unsigned long long)s->cfg.max_decompressed_bytes);
-            refuse(s, req, proto, TWS_REFUSE_TOO_LARGE, 0, 413, "Payload Too Large", TWS_RPC_INVALID_ARGUMENT, msg);
-            tw__buf_free(&inflated);
-            return;
-        }
+    bool gzip = ce && strcasecmp(ce, "gzip") == 0;
+    if (ce && *ce && !gzip && strcasecmp(ce, "identity") != 0 && !(snappy && strcasecmp(ce, "snappy") == 0)) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "unsupported Content-Encoding \"%.60s\": use %s", ce,
+                 snappy ? "snappy, gzip or none" : "gzip or none");
+        tws_ingest_refuse(s, sink, req, signal, proto, TWS_REFUSE_MEDIA_TYPE, 0, 415, "Unsupported Media Type",
+                          TWS_RPC_INVALID_ARGUMENT, msg);
+        tw__buf_free(&inflated);
+        return;
+    }
+    if (gzip || snappy) {
+        int rc = gzip ? tws_gunzip(data, len, &inflated)
+                      : tws_snappy_uncompress_capped(data, len, s->cfg.max_decompressed_bytes, &inflated);
         if (rc != TW_OK) {
-            refuse(s, req, proto, TWS_REFUSE_DECODE, 0, 400, "Bad Request", TWS_RPC_INVALID_ARGUMENT,
-                   "Content-Encoding is gzip but the body is not valid gzip data");
+            char msg[160];
+            if (rc == TW_ERANGE)
+                snprintf(msg, sizeof msg, "the %s body inflates to more than %llu bytes", gzip ? "gzip" : "snappy",
+                         (unsigned long long)s->cfg.max_decompressed_bytes);
+            else
+                snprintf(msg, sizeof msg, "%s", gzip ? "Content-Encoding is gzip but the body is not valid gzip data"
+                                                     : "the protobuf body is not valid snappy data (Loki clients "
+                                                       "send it snappy-compressed)");
+            tws_ingest_refuse(s, sink, req, signal, proto, rc == TW_ERANGE ? TWS_REFUSE_TOO_LARGE : TWS_REFUSE_DECODE,
+                              0, rc == TW_ERANGE ? 413 : 400, rc == TW_ERANGE ? "Payload Too Large" : "Bad Request",
+                              TWS_RPC_INVALID_ARGUMENT, msg);
             tw__buf_free(&inflated);
             return;
         }
         data = inflated.data ? inflated.data : (const uint8_t *)"";
         len = inflated.len;
-    } else if (ce && *ce && strcasecmp(ce, "identity") != 0) {
-        char msg[160];
-        snprintf(msg, sizeof msg, "unsupported Content-Encoding \"%.60s\": use gzip or none", ce);
-        refuse(s, req, proto, TWS_REFUSE_MEDIA_TYPE, 0, 415, "Unsupported Media Type", TWS_RPC_INVALID_ARGUMENT, msg);
-        tw__buf_free(&inflated);
+    }
+    tws_ingest_submit(s, signal, proto, tenant, data, len, sink, req);
+    tw__buf_free(&inflated); /* the batch never borrows from the input */
+}
+
+static bool post_only(struct evhttp_request *req) {
+    if (evhttp_request_get_command(req) == EVHTTP_REQ_POST) return true;
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "POST");
+    tws_reply_text(req, 405, "Method Not Allowed", "text/plain", "use POST\n", 9);
+    return false;
+}
+
+/* POST /v1/traces, /v1/logs: OTLP/HTTP, protobuf or JSON. */
+static void handle_otlp(struct evhttp_request *req, tws_server *s, int signal) {
+    const char *ct = evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Type");
+    int proto = tws_media_type_is(ct, "application/json") ? TWS_PROTO_HTTP_JSON : TWS_PROTO_HTTP_PROTOBUF;
+    if (!post_only(req)) return;
+    atomic_fetch_add(&s->metrics.requests[signal][proto], 1);
+    if (!(proto == TWS_PROTO_HTTP_JSON || tws_media_type_is(ct, "application/x-protobuf") ||
+          tws_media_type_is(ct, "application/protobuf"))) {
+        char msg[200];
+        snprintf(msg, sizeof msg, "unsupported Content-Type \"%.100s\": use application/x-protobuf or application/json",
+                 ct ? ct : "");
+        refuse(s, req, signal, proto, TWS_REFUSE_MEDIA_TYPE, 415, "Unsupported Media Type", TWS_RPC_INVALID_ARGUMENT,
+               msg);
         return;
     }
-    tws_ingest_submit(s, proto, tenant, data, len, &http_sink, req);
-    tw__buf_free(&inflated); /* the batch never borrows from the input */
+    http_submit(s, req, signal, proto, false, &http_sink);
+}
+
+static void handle_traces(struct evhttp_request *req, void *arg) { handle_otlp(req, arg, TWS_SIG_TRACES); }
+static void handle_logs(struct evhttp_request *req, void *arg) { handle_otlp(req, arg, TWS_SIG_LOGS); }
+
+/* POST /loki/api/v1/push (query port): Loki's push API, JSON or snappy protobuf. */
+void tws_loki_push_handle(tws_server *s, struct evhttp_request *req) {
+    const char *ct = evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Type");
+    bool json = tws_media_type_is(ct, "application/json");
+    int proto = json ? TWS_PROTO_LOKI_JSON : TWS_PROTO_LOKI_PROTOBUF;
+    if (!post_only(req)) return;
+    atomic_fetch_add(&s->metrics.requests[TWS_SIG_LOGS][proto], 1);
+    if (!json && !tws_media_type_is(ct, "application/x-protobuf") && !tws_media_type_is(ct, "application/protobuf")) {
+        char msg[200];
+        snprintf(msg, sizeof msg,
+                 "unsupported Content-Type \"%.100s\": use application/json or application/x-protobuf (snappy)",
+                 ct ? ct : "");
+        tws_ingest_refuse(s, &loki_sink, req, TWS_SIG_LOGS, proto, TWS_REFUSE_MEDIA_TYPE, 0, 415,
+                          "Unsupported Media Type", TWS_RPC_INVALID_ARGUMENT, msg);
+        return;
+    }
+    http_submit(s, req, TWS_SIG_LOGS, proto, !json, &loki_sink);
 }
 
 int tws_ingest_replay(tws_server *s, const uint8_t *p, size_t len, uint64_t lsn, char *err, size_t err_len) {
@@ -377,11 +507,38 @@ int tws_ingest_replay(tws_server *s, const uint8_t *p, size_t len, uint64_t lsn,
     return rc;
 }
 
+int tws_ingest_replay_logs(tws_server *s, const uint8_t *p, size_t len, char *err, size_t err_len) {
+    if (len < 3 || p[0] != TWS_WAL_LOGS_V1 || (size_t)p[1] + 3 > len || p[2 + p[1]] == TWS_PROTO_GRPC ||
+        p[2 + p[1]] >= TWS_PROTO_COUNT) {
+        snprintf(err, err_len, "a logs record has an unknown version, a bad tenant length or an unknown format");
+        return TW_EPARSE;
+    }
+    char tenant[256];
+    memcpy(tenant, p + 2, p[1]);
+    tenant[p[1]] = '\0';
+    int proto = p[2 + p[1]];
+    size_t off = 3 + (size_t)p[1];
+    tws_batch b;
+    tws_batch_init(&b);
+    tws_decode_error derr = {{0}};
+    int rc = decode(s, TWS_SIG_LOGS, proto, p + off, len - off, &b, &derr);
+    if (rc == TW_OK) rc = tws_loghead_add(s->logs, tenant, &b, tws_logs_batch_bytes(&b, len - off));
+    if (rc == TW_EFULL)
+        snprintf(err, err_len, "the logs write-ahead log holds more than logs.head_max_bytes (%llu bytes): "
+                 "raise it to start", (unsigned long long)s->cfg.log_head_max_bytes);
+    else if (rc != TW_OK)
+        snprintf(err, err_len, "%s", rc == TW_EPARSE ? derr.msg : tw_strerror(rc));
+    tws_batch_free(&b);
+    return rc;
+}
+
 static void handle_other(struct evhttp_request *req, void *arg) {
-    tws_reply_text(req, 404, "Not Found", "text/plain", "not found: this port serves POST /v1/traces\n", 44);
+    static const char msg[] = "not found: this port serves POST /v1/traces and POST /v1/logs\n";
+    tws_reply_text(req, 404, "Not Found", "text/plain", msg, sizeof msg - 1);
 }
 
 void tws_ingest_register(tws_server *s) {
     evhttp_set_cb(s->otlp_http, "/v1/traces", handle_traces, s);
+    evhttp_set_cb(s->otlp_http, "/v1/logs", handle_logs, s);
     evhttp_set_gencb(s->otlp_http, handle_other, s);
 }

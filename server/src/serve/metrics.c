@@ -5,7 +5,8 @@
 
 #include "serve/metrics.h"
 
-static const char *const proto_names[TWS_PROTO_COUNT] = {"http/protobuf", "http/json", "grpc"};
+static const char *const proto_names[TWS_PROTO_COUNT] = {"http/protobuf", "http/json", "grpc", "loki/json",
+                                                         "loki/protobuf"};
 static const char *const refuse_names[TWS_REFUSE_COUNT] = {
     "decode_error", "invalid_ids", "trace_too_large", "overloaded", "request_too_large", "unsupported_media_type",
     "storage_error"};
@@ -22,32 +23,43 @@ void tws_metrics_observe_query(tws_metrics *m, uint64_t ns) {
 #define LOAD(x) ((unsigned long long)atomic_load(&(x)))
 
 void tws_metrics_render(const tws_metrics *m, const tws_gauges *g, tw__buf *o) {
-    tw__buf_puts(o, "# HELP tracewire_receiver_requests_total OTLP export requests received.\n"
+    static const char *const sig_names[TWS_SIG_COUNT] = {"traces", "logs"};
+    const int n_protos[TWS_SIG_COUNT] = {TWS_N_TRACE_PROTOS, TWS_PROTO_COUNT};
+    tw__buf_puts(o, "# HELP tracewire_receiver_requests_total Export requests received.\n"
                     "# TYPE tracewire_receiver_requests_total counter\n");
-    for (int p = 0; p < TWS_PROTO_COUNT; p++)
-        tw__buf_printf(o, "tracewire_receiver_requests_total{protocol=\"%s\"} %llu\n", proto_names[p], LOAD(m->requests[p]));
-    tw__buf_puts(o, "# HELP tracewire_receiver_spans_received_total Spans in decoded requests.\n"
-                    "# TYPE tracewire_receiver_spans_received_total counter\n");
-    for (int p = 0; p < TWS_PROTO_COUNT; p++)
-        tw__buf_printf(o, "tracewire_receiver_spans_received_total{protocol=\"%s\"} %llu\n", proto_names[p],
-                       LOAD(m->spans_received[p]));
-    tw__buf_puts(o, "# HELP tracewire_receiver_spans_accepted_total Spans acknowledged (durable).\n"
-                    "# TYPE tracewire_receiver_spans_accepted_total counter\n");
-    for (int p = 0; p < TWS_PROTO_COUNT; p++)
-        tw__buf_printf(o, "tracewire_receiver_spans_accepted_total{protocol=\"%s\"} %llu\n", proto_names[p],
-                       LOAD(m->spans_accepted[p]));
-    tw__buf_puts(o, "# HELP tracewire_receiver_spans_refused_total Spans refused, by reason.\n"
-                    "# TYPE tracewire_receiver_spans_refused_total counter\n");
-    for (int p = 0; p < TWS_PROTO_COUNT; p++)
-        for (int r = 0; r < TWS_REFUSE_COUNT; r++)
-            tw__buf_printf(o, "tracewire_receiver_spans_refused_total{protocol=\"%s\",reason=\"%s\"} %llu\n",
-                           proto_names[p], refuse_names[r], LOAD(m->spans_refused[p][r]));
+    for (int sg = 0; sg < TWS_SIG_COUNT; sg++)
+        for (int p = 0; p < n_protos[sg]; p++)
+            tw__buf_printf(o, "tracewire_receiver_requests_total{signal=\"%s\",protocol=\"%s\"} %llu\n", sig_names[sg],
+                           proto_names[p], LOAD(m->requests[sg][p]));
     tw__buf_puts(o, "# HELP tracewire_receiver_requests_refused_total Requests refused, by reason.\n"
                     "# TYPE tracewire_receiver_requests_refused_total counter\n");
-    for (int p = 0; p < TWS_PROTO_COUNT; p++)
-        for (int r = 0; r < TWS_REFUSE_COUNT; r++)
-            tw__buf_printf(o, "tracewire_receiver_requests_refused_total{protocol=\"%s\",reason=\"%s\"} %llu\n",
-                           proto_names[p], refuse_names[r], LOAD(m->requests_refused[p][r]));
+    for (int sg = 0; sg < TWS_SIG_COUNT; sg++)
+        for (int p = 0; p < n_protos[sg]; p++)
+            for (int r = 0; r < TWS_REFUSE_COUNT; r++)
+                tw__buf_printf(o,
+                               "tracewire_receiver_requests_refused_total{signal=\"%s\",protocol=\"%s\",reason=\"%s\"} "
+                               "%llu\n",
+                               sig_names[sg], proto_names[p], refuse_names[r], LOAD(m->requests_refused[sg][p][r]));
+    static const char *const items[TWS_SIG_COUNT] = {"spans", "log_records"};
+    static const char *const what[TWS_SIG_COUNT] = {"Spans", "Log records"};
+    for (int sg = 0; sg < TWS_SIG_COUNT; sg++) {
+        tw__buf_printf(o, "# HELP tracewire_receiver_%s_received_total %s in decoded requests.\n"
+                          "# TYPE tracewire_receiver_%s_received_total counter\n", items[sg], what[sg], items[sg]);
+        for (int p = 0; p < n_protos[sg]; p++)
+            tw__buf_printf(o, "tracewire_receiver_%s_received_total{protocol=\"%s\"} %llu\n", items[sg], proto_names[p],
+                           LOAD(m->received[sg][p]));
+        tw__buf_printf(o, "# HELP tracewire_receiver_%s_accepted_total %s acknowledged (durable).\n"
+                          "# TYPE tracewire_receiver_%s_accepted_total counter\n", items[sg], what[sg], items[sg]);
+        for (int p = 0; p < n_protos[sg]; p++)
+            tw__buf_printf(o, "tracewire_receiver_%s_accepted_total{protocol=\"%s\"} %llu\n", items[sg], proto_names[p],
+                           LOAD(m->accepted[sg][p]));
+        tw__buf_printf(o, "# HELP tracewire_receiver_%s_refused_total %s refused, by reason.\n"
+                          "# TYPE tracewire_receiver_%s_refused_total counter\n", items[sg], what[sg], items[sg]);
+        for (int p = 0; p < n_protos[sg]; p++)
+            for (int r = 0; r < TWS_REFUSE_COUNT; r++)
+                tw__buf_printf(o, "tracewire_receiver_%s_refused_total{protocol=\"%s\",reason=\"%s\"} %llu\n", items[sg],
+                               proto_names[p], refuse_names[r], LOAD(m->refused[sg][p][r]));
+    }
     tw__buf_printf(o,
                    "# HELP tracewire_wal_bytes_total Bytes appended to the write-ahead log.\n"
                    "# TYPE tracewire_wal_bytes_total counter\ntracewire_wal_bytes_total %llu\n"
@@ -66,6 +78,20 @@ void tws_metrics_render(const tws_metrics *m, const tws_gauges *g, tw__buf *o) {
                    LOAD(m->wal_bytes), (unsigned long long)g->wal_syncs, (unsigned long long)g->wal_pending_bytes,
                    (unsigned long long)g->wal_segments, (unsigned long long)g->head_bytes,
                    (unsigned long long)g->head_spans, (unsigned long long)g->head_traces);
+    tw__buf_printf(o,
+                   "# HELP tracewire_log_wal_bytes_total Bytes appended to the logs write-ahead log.\n"
+                   "# TYPE tracewire_log_wal_bytes_total counter\ntracewire_log_wal_bytes_total %llu\n"
+                   "# HELP tracewire_log_wal_segments Segment files of the logs write-ahead log.\n"
+                   "# TYPE tracewire_log_wal_segments gauge\ntracewire_log_wal_segments %llu\n"
+                   "# HELP tracewire_log_head_bytes Memory held by log records in the in-memory log head.\n"
+                   "# TYPE tracewire_log_head_bytes gauge\ntracewire_log_head_bytes %llu\n"
+                   "# HELP tracewire_log_head_records Log records in the in-memory log head.\n"
+                   "# TYPE tracewire_log_head_records gauge\ntracewire_log_head_records %llu\n"
+                   "# HELP tracewire_log_streams Log streams (distinct label sets) in the log head.\n"
+                   "# TYPE tracewire_log_streams gauge\ntracewire_log_streams %llu\n",
+                   LOAD(m->log_wal_bytes), (unsigned long long)g->log_wal_segments,
+                   (unsigned long long)g->log_head_bytes, (unsigned long long)g->log_head_records,
+                   (unsigned long long)g->log_streams);
     tw__buf_printf(o,
                    "# HELP tracewire_blocks Blocks in the store.\n"
                    "# TYPE tracewire_blocks gauge\ntracewire_blocks %llu\n"

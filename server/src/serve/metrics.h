@@ -11,7 +11,19 @@
 
 #include "common/buf.h"
 
-enum { TWS_PROTO_HTTP_PROTOBUF, TWS_PROTO_HTTP_JSON, TWS_PROTO_GRPC, TWS_PROTO_COUNT };
+/* How a request arrived: OTLP over HTTP (protobuf, JSON) or gRPC, or
+ * Loki's push API (JSON, snappy protobuf; logs only). */
+enum {
+    TWS_PROTO_HTTP_PROTOBUF,
+    TWS_PROTO_HTTP_JSON,
+    TWS_PROTO_GRPC,
+    TWS_PROTO_LOKI_JSON,
+    TWS_PROTO_LOKI_PROTOBUF,
+    TWS_PROTO_COUNT
+};
+enum { TWS_N_TRACE_PROTOS = TWS_PROTO_GRPC + 1 }; /* traces arrive only over OTLP */
+/* What a request carries. */
+enum { TWS_SIG_TRACES, TWS_SIG_LOGS, TWS_SIG_COUNT };
 enum {
     TWS_REFUSE_DECODE,      /* 400: not a valid request */
     TWS_REFUSE_INVALID_IDS, /* partial success: bad trace/span ids */
@@ -24,12 +36,13 @@ enum {
 };
 
 typedef struct tws_metrics {
-    _Atomic uint64_t requests[TWS_PROTO_COUNT];
-    _Atomic uint64_t spans_received[TWS_PROTO_COUNT];
-    _Atomic uint64_t spans_accepted[TWS_PROTO_COUNT];
-    _Atomic uint64_t spans_refused[TWS_PROTO_COUNT][TWS_REFUSE_COUNT];
-    _Atomic uint64_t requests_refused[TWS_PROTO_COUNT][TWS_REFUSE_COUNT];
-    _Atomic uint64_t wal_bytes;
+    /* by signal and protocol; "items" are spans or log records */
+    _Atomic uint64_t requests[TWS_SIG_COUNT][TWS_PROTO_COUNT];
+    _Atomic uint64_t received[TWS_SIG_COUNT][TWS_PROTO_COUNT];
+    _Atomic uint64_t accepted[TWS_SIG_COUNT][TWS_PROTO_COUNT];
+    _Atomic uint64_t refused[TWS_SIG_COUNT][TWS_PROTO_COUNT][TWS_REFUSE_COUNT];
+    _Atomic uint64_t requests_refused[TWS_SIG_COUNT][TWS_PROTO_COUNT][TWS_REFUSE_COUNT];
+    _Atomic uint64_t wal_bytes, log_wal_bytes;
     _Atomic uint64_t queries, queries_not_found;
     _Atomic uint64_t query_ns_sum, query_count;
     /* Query latency histogram (seconds): buckets 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, +Inf */
@@ -41,6 +54,7 @@ void tws_metrics_observe_query(tws_metrics *m, uint64_t ns);
  * caller (head and WAL state). */
 typedef struct tws_gauges {
     uint64_t head_bytes, head_spans, head_traces, wal_pending_bytes, wal_syncs, wal_segments;
+    uint64_t log_head_bytes, log_head_records, log_streams, log_wal_segments;
     uint64_t blocks, block_bytes, block_spans, flushes, flush_failures, compactions, compaction_failures,
         retention_deletes;
 } tws_gauges;

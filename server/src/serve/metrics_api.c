@@ -202,8 +202,7 @@ static int parse_rfc3339(const char *s, uint64_t *ns) {
     return 0;
 }
 
-/* A timestamp as Tempo's parseTimestamp reads it. 0 or -1. */
-static int parse_time(const char *v, uint64_t *ns) {
+int tws_api_parse_time(const char *v, uint64_t *ns) {
     char *end;
     errno = 0;
     if (strchr(v, '.')) {
@@ -415,13 +414,13 @@ static void handle_query(tws_server *s, struct evhttp_request *req, struct evkey
         return bad_request(req, msg);
     }
     end = now;
-    if ((v = param(params, "end")) && parse_time(v, &end)) {
+    if ((v = param(params, "end")) && tws_api_parse_time(v, &end)) {
         snprintf(msg, sizeof msg, "could not parse 'end' parameter: %.100s\n", v);
         return bad_request(req, msg);
     }
     uint64_t end_or_now = end < now ? end : now;
     start = end_or_now > (uint64_t)since ? end_or_now - (uint64_t)since : 0;
-    if ((v = param(params, "start")) && parse_time(v, &start)) {
+    if ((v = param(params, "start")) && tws_api_parse_time(v, &start)) {
         snprintf(msg, sizeof msg, "could not parse 'start' parameter: %.100s\n", v);
         return bad_request(req, msg);
     }

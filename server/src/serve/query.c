@@ -119,6 +119,26 @@ static int find_trace(tws_server *s, const char *tenant, const uint8_t id[16], u
     return rc;
 }
 
+int tws_trace_time_range(tws_server *s, const char *tenant, const uint8_t id[16], const uint8_t *span_id,
+                         uint64_t *start_ns, uint64_t *end_ns) {
+    trace_parts parts;
+    tws_trace_result r;
+    int rc = find_trace(s, tenant, id, 0, 0, &parts, &r);
+    if (rc != TW_OK) return rc;
+    *start_ns = r.start_ns, *end_ns = r.end_ns;
+    if (span_id) {
+        rc = TW_ENOTFOUND;
+        for (size_t i = 0; i < r.n_sel && rc; i++)
+            for (size_t k = 0; k < r.sel[i].n && rc; k++) {
+                const tws_span *sp = &r.sel[i].batch->spans[r.sel[i].idx[k]];
+                if (!memcmp(sp->span_id, span_id, 8)) *start_ns = sp->start_ns, *end_ns = sp->end_ns, rc = TW_OK;
+            }
+    }
+    tws_trace_result_free(&r);
+    parts_free(&parts);
+    return rc;
+}
+
 static void handle_trace(tws_server *s, struct evhttp_request *req, const char *id_str, const char *query, bool v2) {
     uint64_t t0 = tw__mono_ns();
     atomic_fetch_add(&s->metrics.queries, 1);
@@ -202,7 +222,12 @@ static void handle_metrics(tws_server *s, struct evhttp_request *req) {
     tws_wal_get_stats(s->wal, &ws);
     tws_store_stats ss;
     tws_store_get_stats(s->store, &ss);
+    tws_loghead_stats ls;
+    tws_loghead_get_stats(s->logs, &ls);
+    tws_wal_stats lws;
+    tws_wal_get_stats(s->log_wal, &lws);
     tws_gauges g = {hs.bytes, hs.spans, hs.traces, ws.pending_bytes, ws.syncs, ws.segments,
+                    ls.bytes, ls.records, ls.streams, lws.segments,
                     ss.blocks, ss.block_bytes, ss.block_spans, ss.flushes, ss.flush_failures, ss.compactions,
                     ss.compaction_failures, ss.retention_deletes};
     /* OpenMetrics (with exemplars) when the scraper asks for it, as
@@ -231,6 +256,10 @@ static void route(struct evhttp_request *req, void *arg) {
     const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
     const char *query = uri ? evhttp_uri_get_query(uri) : NULL;
     if (!path) path = "/";
+    if (strcmp(path, "/loki/api/v1/push") == 0) { /* Loki clients push here, on the query port */
+        tws_loki_push_handle(s, req);
+        return;
+    }
     if (evhttp_request_get_command(req) != EVHTTP_REQ_GET && evhttp_request_get_command(req) != EVHTTP_REQ_HEAD) {
         tws_reply_text(req, 405, "Method Not Allowed", "text/plain", "use GET\n", 8);
         return;
@@ -245,6 +274,8 @@ static void route(struct evhttp_request *req, void *arg) {
         tws_reply_text(req, 200, "OK", "application/json", info, sizeof info - 1);
     } else if (strcmp(path, "/metrics") == 0) {
         handle_metrics(s, req);
+    } else if (tws_logs_api_route(s, req, path, query)) {
+        /* answered (the Loki API, and /api/traces/<id>/logs before the trace itself) */
     } else if (strncmp(path, "/api/traces/", 12) == 0) {
         handle_trace(s, req, path + 12, query, false);
     } else if (strncmp(path, "/api/v2/traces/", 15) == 0) {

@@ -57,6 +57,24 @@ static int on_record(void *user, uint8_t type, const uint8_t *p, size_t len, uin
     return TW_OK;
 }
 
+/* The logs WAL: every record goes to the log head (logs have no blocks yet). */
+static int on_log_record(void *user, uint8_t type, const uint8_t *p, size_t len, uint64_t lsn) {
+    replay_ctx *c = user;
+    c->records++;
+    if (type != TWS_WAL_LOGS) return TW_OK; /* written by a newer version: skip */
+    char err[256];
+    int rc = tws_ingest_replay_logs(c->s, p, len, err, sizeof err);
+    if (rc == TW_EFULL) { /* more than the head may hold: refuse to start rather than drop acknowledged logs */
+        fprintf(stderr, "tracewire: %s\n", err);
+        return rc;
+    }
+    if (rc != TW_OK) {
+        c->bad++;
+        fprintf(stderr, "tracewire: logs WAL record at %llu skipped: %s\n", (unsigned long long)lsn, err);
+    }
+    return TW_OK;
+}
+
 static void on_warn(void *user, const char *msg) { fprintf(stderr, "tracewire: write-ahead log: %s\n", msg); }
 
 static void store_log(const char *msg) { fprintf(stderr, "tracewire: blocks: %s\n", msg); }
@@ -260,6 +278,8 @@ int tws_serve(const tws_config *cfg) {
         start_remote_write(s) != TW_OK ||
         start_servicegraph(s) != TW_OK)
         goto out;
+    tws_loghead_options lo = {.max_bytes = cfg->log_head_max_bytes, .stream_key = tws_logs_stream_key, .user = s};
+    if (tws_loghead_new(&lo, &s->logs) != TW_OK) goto out;
     /* Blocks first: the checkpoint says which WAL records they already hold. */
     if ((lock_fd = lock_data_dir(cfg->data_dir)) < 0 || open_store(s) != TW_OK) goto out;
 
@@ -289,6 +309,27 @@ int tws_serve(const tws_config *cfg) {
                 (unsigned long long)rc.skipped);
     tws_head_stats hs;
     tws_head_get_stats(s->head, &hs);
+    {
+        char log_dir[620];
+        snprintf(log_dir, sizeof log_dir, "%s/wal-logs", cfg->data_dir);
+        replay_ctx lc = {.s = s, .last_pct = -10};
+        tws_wal_replay lrp = {.record = on_log_record, .progress = on_progress, .warn = on_warn, .user = &lc};
+        tws_wal_options lwo = {.segment_bytes = cfg->wal_segment_bytes, .max_pending = cfg->wal_max_pending,
+                               .no_sync = cfg->wal_no_sync};
+        msg[0] = '\0';
+        r = tws_wal_open(log_dir, &lwo, &lrp, &s->log_wal, msg);
+        if (r != TW_OK) {
+            fprintf(stderr, "tracewire: cannot open the logs write-ahead log in %s: %s\n", log_dir,
+                    msg[0] ? msg : tw_strerror(r));
+            goto out;
+        }
+        tws_loghead_stats ls;
+        tws_loghead_get_stats(s->logs, &ls);
+        if (ls.records || lrp.torn_bytes_cut)
+            fprintf(stderr, "tracewire: %llu log records recovered from %llu logs WAL records%s\n",
+                    (unsigned long long)ls.records, (unsigned long long)lrp.records,
+                    lrp.torn_bytes_cut ? " (a torn tail, never acknowledged, was cut)" : "");
+    }
 
     if (!(s->otlp_http = listen_http(s, cfg->otlp_http_listen, "OTLP/HTTP")) ||
         !(s->api_http = listen_http(s, cfg->http_listen, "the query API")) || tws_grpc_listen(s) != TW_OK)
@@ -300,7 +341,7 @@ int tws_serve(const tws_config *cfg) {
     if (!s->sig_term || !s->sig_int || event_add(s->sig_term, NULL) || event_add(s->sig_int, NULL)) goto out;
 
     fprintf(stderr,
-            "tracewire serve %s: OTLP/HTTP on http://%s/v1/traces, OTLP/gRPC on %s, Tempo API on http://%s, "
+            "tracewire serve %s: OTLP/HTTP on http://%s/v1/traces and /v1/logs, OTLP/gRPC on %s, Tempo and Loki APIs on http://%s, "
             "data in %s (%llu spans of %llu traces recovered from %llu WAL records)\n",
             TW_VERSION_STRING, cfg->otlp_http_listen, cfg->otlp_grpc_listen, cfg->http_listen, cfg->data_dir, (unsigned long long)hs.spans,
             (unsigned long long)hs.traces, (unsigned long long)replay.records);
@@ -308,6 +349,7 @@ int tws_serve(const tws_config *cfg) {
     exit_code = 0;
 out:
     if (s->wal) tws_wal_close(s->wal); /* drains and syncs what is queued */
+    if (s->log_wal) tws_wal_close(s->log_wal);
     tws_store_close(s->store); /* an unfinished flush is abandoned: its records stay in the WAL */
     tws_head_free(s->frozen);
     if (s->flush_done_ev) event_free(s->flush_done_ev);
@@ -319,6 +361,7 @@ out:
     if (s->otlp_http) evhttp_free(s->otlp_http);
     if (s->api_http) evhttp_free(s->api_http);
     tws_head_free(s->head);
+    tws_loghead_free(s->logs);
     if (s->remote_write_timer) event_free(s->remote_write_timer);
     if (s->remote_write && s->spanmetrics) push_metrics(-1, 0, s); /* the last counts, then drain */
     tws_remote_write_free(s->remote_write);

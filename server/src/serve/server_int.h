@@ -17,17 +17,23 @@
 #include "serve/config.h"
 #include "serve/metrics.h"
 #include "store/head.h"
+#include "store/loghead.h"
 #include "store/store.h"
 #include "red/remote_write.h"
 #include "red/servicegraph.h"
 #include "red/spanmetrics.h"
 #include "wal/wal.h"
 
-/* WAL record types. */
-enum { TWS_WAL_TRACES = 1 };
+/* WAL record types: traces in <data>/wal, logs in <data>/wal-logs. */
+enum { TWS_WAL_TRACES = 1, TWS_WAL_LOGS = 2 };
 /* Version byte at the start of a TWS_WAL_TRACES payload:
  *   0 1 version (1)   1 1 tenant length T   2 T tenant   2+T .. OTLP ExportTraceServiceRequest (protobuf) */
 enum { TWS_WAL_TRACES_V1 = 1 };
+/* A TWS_WAL_LOGS payload: the request as it arrived (uncompressed), so
+ * that replay decodes it exactly as the receiver did:
+ *   0 1 version (1)   1 1 tenant length T   2 T tenant   2+T 1 format (the TWS_PROTO_* it came in:
+ *   0 OTLP protobuf, 1 OTLP JSON, 3 Loki JSON, 4 Loki protobuf)   3+T .. the request */
+enum { TWS_WAL_LOGS_V1 = 1 };
 
 typedef struct tws_server {
     tws_config cfg;
@@ -38,6 +44,9 @@ typedef struct tws_server {
     struct event *sig_term, *sig_int, *drain_timer;
     tws_wal *wal;
     tws_head *head;
+    tws_wal *log_wal;           /* logs (wal-logs/): never released until log blocks exist */
+    tws_loghead *logs;          /* every acknowledged log record */
+    uint64_t log_head_reserved; /* log head bytes promised to requests waiting for the WAL */
     tws_metrics metrics;
     unsigned inflight;      /* requests waiting for the WAL */
     uint64_t head_reserved; /* head bytes promised to those requests */
@@ -72,7 +81,7 @@ void tws_ingest_register(tws_server *s);
  *   refused: nothing was stored; `http_code`/`reason` for HTTP, `rpc_code` a
  *            google.rpc.Code; `retry` when the client should retry later. */
 typedef struct tws_ingest_sink {
-    void (*ok)(void *ctx, int proto, uint32_t rejected, const char *msg);
+    void (*ok)(void *ctx, int signal, int proto, uint32_t rejected, const char *msg);
     void (*refused)(void *ctx, int proto, int http_code, const char *reason, int rpc_code, bool retry,
                     const char *msg);
 } tws_ingest_sink;
@@ -87,17 +96,29 @@ enum {
     TWS_RPC_UNAVAILABLE = 14
 };
 
-/* Count a refusal (why = TWS_REFUSE_*, `spans` refused) and answer it. */
-void tws_ingest_refuse(tws_server *s, const tws_ingest_sink *sink, void *ctx, int proto, int why, uint64_t spans,
-                       int http_code, const char *reason, int rpc_code, const char *msg);
-/* The shared pipeline: decode `data` (an uncompressed ExportTraceServiceRequest,
- * protobuf unless proto is TWS_PROTO_HTTP_JSON; not retained), apply the
- * limits, check for room, append to the WAL and answer through `sink` once it
- * is durable (or at once on a refusal). `tenant` is valid (tws_tenant_valid). */
-void tws_ingest_submit(tws_server *s, int proto, const char *tenant, const uint8_t *data, size_t len,
+/* Count a refusal (signal = TWS_SIG_*, why = TWS_REFUSE_*, `items` spans or
+ * log records refused) and answer it. */
+void tws_ingest_refuse(tws_server *s, const tws_ingest_sink *sink, void *ctx, int signal, int proto, int why,
+                       uint64_t items, int http_code, const char *reason, int rpc_code, const char *msg);
+/* The shared pipeline: decode `data` (uncompressed; not retained) as a
+ * `signal` request in `proto`'s format (traces: an ExportTraceServiceRequest,
+ * protobuf unless TWS_PROTO_HTTP_JSON; logs: an ExportLogsServiceRequest
+ * likewise, or a Loki PushRequest for the TWS_PROTO_LOKI_*), apply the
+ * limits, check for room, append to the signal's WAL and answer through
+ * `sink` once it is durable (or at once on a refusal). `tenant` is valid
+ * (tws_tenant_valid). */
+void tws_ingest_submit(tws_server *s, int signal, int proto, const char *tenant, const uint8_t *data, size_t len,
                        const tws_ingest_sink *sink, void *ctx);
 /* Apply one replayed WAL record (at `lsn`) to the head. */
 int tws_ingest_replay(tws_server *s, const uint8_t *payload, size_t len, uint64_t lsn, char *err, size_t err_len);
+/* Apply one replayed logs WAL record to the log head. */
+int tws_ingest_replay_logs(tws_server *s, const uint8_t *payload, size_t len, char *err, size_t err_len);
+/* logs_api.c: the stream key of a log record (its labels, canonical), for
+ * the log head; the Loki query API, trace-to-logs; false when `path` is none of them. */
+int tws_logs_stream_key(void *user, const tws_batch *b, uint32_t i, tw__buf *key);
+bool tws_logs_api_route(tws_server *s, struct evhttp_request *req, const char *path, const char *query);
+/* POST /loki/api/v1/push, on the query port (query.c routes it here). */
+void tws_loki_push_handle(tws_server *s, struct evhttp_request *req);
 
 /* grpc.c: the OTLP/gRPC receiver (h2c) on cfg.otlp_grpc_listen. */
 int tws_grpc_listen(tws_server *s);
@@ -130,6 +151,15 @@ bool tws_search_api_route(tws_server *s, struct evhttp_request *req, const char 
 struct tw__json;
 struct tq_val;
 void tws_api_val_json(struct tw__json *j, const struct tq_val *v);
+/* A timestamp as Tempo's and Loki's parseTimestamp read it: Unix seconds
+ * (10 digits or fewer), nanoseconds (more), fractional seconds (kept to the
+ * millisecond), or RFC 3339. 0 or -1 (metrics_api.c). */
+int tws_api_parse_time(const char *v, uint64_t *ns);
+/* The time span of a trace (of its span `span_id`, unless NULL) across the
+ * head, a head being flushed and the blocks: TW_OK, TW_ENOTFOUND, or an
+ * error (query.c). */
+int tws_trace_time_range(tws_server *s, const char *tenant, const uint8_t id[16], const uint8_t *span_id,
+                         uint64_t *start_ns, uint64_t *end_ns);
 /* metrics_api.c: /api/metrics/query_range and /api/metrics/query; false when `path` is neither. */
 bool tws_metrics_api_route(tws_server *s, struct evhttp_request *req, const char *path, const char *query);
 
