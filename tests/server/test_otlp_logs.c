@@ -269,11 +269,94 @@ static void test_signals_apart(void **state) {
     tw__buf_free(&req);
 }
 
+/* OTLP/JSON logs (tws_otlp_decode_logs_json): the same request as in
+ * protobuf reads back the same; enums by name, int64 as strings, snake_case
+ * names, optional ids, and refusals that say where. */
+static void test_json(void **state) {
+    static const char req[] =
+        "{\"resourceLogs\":[{\"resource\":{\"attributes\":[{\"key\":\"service.name\",\"value\":{\"stringValue\":"
+        "\"checkout\"}}]},\"scopeLogs\":[{\"scope\":{\"name\":\"app.logger\",\"version\":\"1.0\"},\"logRecords\":["
+        "{\"timeUnixNano\":\"1733390000000000001\",\"observedTimeUnixNano\":1733390000000000999,"
+        "\"severityNumber\":\"SEVERITY_NUMBER_ERROR\",\"severityText\":\"ERROR\",\"eventName\":\"checkout.failed\","
+        "\"body\":{\"stringValue\":\"inventory reserve failed\"},\"attributes\":[{\"key\":\"http.route\",\"value\":"
+        "{\"stringValue\":\"/checkout\"}}],\"droppedAttributesCount\":3,\"flags\":1,"
+        "\"traceId\":\"4bf92f3577b34da6a3ce929d0e0e4736\",\"spanId\":\"00f067aa0ba902b7\",\"unknown\":[1,2]},"
+        "{\"time_unix_nano\":\"5\",\"severity_number\":9,\"body\":{\"kvlistValue\":{\"values\":[{\"key\":\"a\","
+        "\"value\":{\"intValue\":\"7\"}}]}},\"trace_id\":\"\",\"span_id\":\"0000000000000000\"},"
+        "{\"timeUnixNano\":\"6\",\"traceId\":\"4bf92f35\"}]}],\"schemaUrl\":\"https://x\"}]}";
+    tws_batch b;
+    tws_decode_error err;
+    tws_decode_options o = {0};
+    assert_int_equal(tws_otlp_decode_logs_json(req, strlen(req), &o, &b, &err), TW_OK);
+    assert_int_equal(b.n_spans, 0);
+    assert_int_equal(b.n_logs, 3);
+    const tws_log *l = &b.logs[0];
+    assert_int_equal(l->time_ns, 1733390000000000001ull);
+    assert_int_equal(l->observed_ns, 1733390000000000999ull);
+    assert_int_equal(l->severity, 17);
+    assert_true(str_is(l->severity_text, "ERROR"));
+    assert_true(str_is(l->event_name, "checkout.failed"));
+    assert_true(str_is(l->body.u.s, "inventory reserve failed"));
+    assert_true(l->has_trace_id && l->has_span_id);
+    assert_memory_equal(l->trace_id, TID, 16);
+    assert_memory_equal(l->span_id, SID, 8);
+    assert_int_equal(l->flags, 1);
+    assert_int_equal(l->attrs.n, 1);
+    assert_int_equal(l->attrs.dropped, 3);
+    assert_true(str_is(b.scopes[0].name, "app.logger"));
+    assert_true(str_is(b.resources[0].schema_url, "https://x"));
+    /* snake_case, a kvlist body, empty and zero ids: none, not rejected */
+    assert_int_equal(b.logs[1].time_ns, 5);
+    assert_int_equal(b.logs[1].severity, 9);
+    assert_int_equal(b.logs[1].body.type, TWS_KVLIST);
+    assert_false(b.logs[1].has_trace_id || b.logs[1].has_span_id);
+    assert_int_equal(b.logs[1].reject, 0);
+    /* a short trace id rejects that record only */
+    assert_int_equal(b.logs[2].reject, TWS_REJECT_TRACE_ID);
+    assert_int_equal(b.n_rejected, 1);
+    assert_non_null(strstr(err.msg, "resourceLogs[0].scopeLogs[0].logRecords[2].traceId"));
+    tws_batch_free(&b);
+
+    /* refusals: the whole request, with the place */
+    static const struct {
+        const char *in, *want;
+    } bad[] = {
+        {"{\"resourceLogs\":[{\"scopeLogs\":[{\"logRecords\":[{\"severityNumber\":\"LOUD\"}]}]}]}",
+         "resourceLogs[0].scopeLogs[0].logRecords[0].severityNumber"},
+        {"{\"resourceLogs\":[{\"scopeLogs\":[{\"logRecords\":[{\"timeUnixNano\":\"x\"}]}]}]}",
+         "resourceLogs[0].scopeLogs[0].logRecords[0].timeUnixNano"},
+        {"{\"resourceLogs\":[{\"scopeLogs\":[{\"logRecords\":[{\"body\":{\"stringValue\":1}}]}]}]}",
+         "resourceLogs[0].scopeLogs[0].logRecords[0].body"},
+        {"{\"resourceLogs\":[", "invalid JSON at byte 17: unexpected end of input"},
+        {"[]", "expected"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        assert_int_equal(tws_otlp_decode_logs_json(bad[i].in, strlen(bad[i].in), &o, &b, &err), TW_EPARSE);
+        if (!strstr(err.msg, bad[i].want)) fail_msg("%s: got \"%s\", want \"%s\"", bad[i].in, err.msg, bad[i].want);
+        assert_int_equal(b.n_logs, 0);
+    }
+    /* a traces request read as logs has no records; logs read as traces no spans */
+    static const char traces[] = "{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[]}]}]}";
+    assert_int_equal(tws_otlp_decode_logs_json(traces, strlen(traces), &o, &b, &err), TW_OK);
+    assert_int_equal(b.n_logs, 0);
+    tws_batch_free(&b);
+    assert_int_equal(tws_otlp_decode_json(req, strlen(req), &o, &b, &err), TW_OK);
+    assert_int_equal(b.n_spans, 0);
+    assert_int_equal(b.n_logs, 0);
+    tws_batch_free(&b);
+    /* every prefix: a refusal or a batch, never a crash */
+    for (size_t n = 0; n < sizeof req - 1; n++) {
+        int rc = tws_otlp_decode_logs_json(req, n, &o, &b, &err);
+        assert_true(rc == TW_OK || rc == TW_EPARSE);
+        tws_batch_free(&b);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_field),  cmocka_unit_test(test_ids),
         cmocka_unit_test(test_severity_limits_utf8), cmocka_unit_test(test_malformed),
-        cmocka_unit_test(test_signals_apart),
+        cmocka_unit_test(test_signals_apart), cmocka_unit_test(test_json),
     };
     return cmocka_run_group_tests_name("otlp_logs", tests, NULL, NULL);
 }

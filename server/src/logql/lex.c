@@ -12,8 +12,9 @@
  *    the line.
  *
  * Invariant: every byte of input is part of a token or reported; an error
- * token's pos is where the fault is (for an unterminated string, its
- * opening quote, as Loki reports it).
+ * token's pos is where the fault is, except in a string, where it is the
+ * opening quote (Loki reports text/scanner's Position, the token's start,
+ * for an unterminated literal and for an invalid escape alike).
  */
 #include <math.h>
 #include <stdio.h>
@@ -155,7 +156,7 @@ static lq_tok lex_string(lq_lexer *lx) {
             o[n++] = s[i++];
             continue;
         }
-        size_t at = i++;
+        i++;
         char e = s[i++];
         const char *simple = strchr("abfnrtv\\\"", e);
         if (e && simple) {
@@ -168,11 +169,11 @@ static lq_tok lex_string(lq_lexer *lx) {
         if (base == 8) i--; /* the first octal digit is e */
         for (int k = 0; k < digits; k++, i++) {
             int v = i < end ? hexdig(s[i]) : -1;
-            if (v < 0 || v >= base) return fail(lx, at, "invalid char escape", "", "");
+            if (v < 0 || v >= base) return fail(lx, open, "invalid char escape", "", "");
             cp = cp * (uint32_t)base + (uint32_t)v;
         }
         if (!digits || (base == 8 && cp > 255) || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-            return fail(lx, at, "invalid char escape", "", "");
+            return fail(lx, open, "invalid char escape", "", "");
         if (e == 'x' || base == 8) o[n++] = (char)cp;
         else n += utf8_encode(cp, o + n);
     }

@@ -81,11 +81,16 @@ static const char *tokname(const lq_tok *t, char *buf, size_t cap) {
     return NAMES[t->kind];
 }
 
-/* "syntax error: unexpected <token>, expecting <what>" at the token. */
+/* "syntax error: unexpected <token>, expecting <what>" at the token. As
+ * goyacc's messages (Loki's parser), the expectation is named only when it
+ * is at most four tokens ("a or b or c or d"). */
 static void unexpected(parser *p, const char *what) {
     if (p->tok.kind == LT_ERROR) return; /* reported by next() */
     char buf[64];
     const char *name = tokname(&p->tok, buf, sizeof buf);
+    int alternatives = 1;
+    for (const char *o = what; o && (o = strstr(o, " or ")); o += 4) alternatives++;
+    if (alternatives > 4) what = NULL;
     if (what) fail_at(p, p->tok.pos, "syntax error: unexpected %s, expecting %s", name, what);
     else fail_at(p, p->tok.pos, "syntax error: unexpected %s", name);
 }
@@ -235,7 +240,7 @@ static void line_filter(parser *p) {
             fail_at(p, s.pos, "ip() line filters are not supported");
             break;
         }
-        if (!expect(p, LT_STRING, "STRING")) break;
+        if (!expect(p, LT_STRING, first ? "STRING or ip" : "STRING")) break;
         tw_str text = {s.text, s.len};
         vec_push(p, &alts, &text, sizeof text);
         if (st.op == LQ_LINE_RE || st.op == LQ_LINE_NRE) {
@@ -640,7 +645,12 @@ int lq_parse(const char *text, size_t len, lq_query **out, char err[256]) {
     } else {
         next(&p);
         query(&p);
-        if (!p.failed && p.tok.kind != LT_EOF)
+        lq_tok_kind k = p.tok.kind;
+        bool binop = q->is_metric && (k == LT_ARITH || k == LT_CMP_EQ || k == LT_NEQ || k == LT_GT || k == LT_GTE ||
+                                      k == LT_LT || k == LT_LTE || word_is(&p.tok, "and") || word_is(&p.tok, "or") ||
+                                      word_is(&p.tok, "unless"));
+        if (!p.failed && binop) fail_at(&p, p.tok.pos, "binary operations are not supported");
+        if (!p.failed && k != LT_EOF)
             unexpected(&p, q->is_metric || p.closed ? "$end" : "$end or |= or != or |~ or !~ or |");
     }
     q->stages = vec_take(&p, &p.stages, sizeof(lq_stage), &q->n_stages);

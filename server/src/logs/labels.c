@@ -90,7 +90,7 @@ static int put(tws_labels *l, const char *name, size_t nn, const char *value, si
         }
         return 0;
     }
-    uint32_t voff;
+    uint32_t voff = 0;
     if (found) {
         if (put_text(l, value, vn, &voff)) return l->text.failed;
         l->items[i].value_off = voff;
@@ -104,7 +104,7 @@ static int put(tws_labels *l, const char *name, size_t nn, const char *value, si
         l->items = it;
         l->cap = cap;
     }
-    uint32_t noff;
+    uint32_t noff = 0;
     if (put_text(l, name, nn, &noff) || put_text(l, value, vn, &voff)) return l->text.failed;
     memmove(l->items + i + 1, l->items + i, (l->n - i) * sizeof *l->items);
     l->items[i] = (tws_label_ref){noff, (uint32_t)nn, voff, (uint32_t)vn};

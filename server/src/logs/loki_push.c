@@ -65,8 +65,8 @@ static int keep_text(tws_batch *b, const char *s, size_t n, uint32_t limit, bool
     return 0;
 }
 
-static bool name_start(unsigned char c) { return (c | 0x20) - 'a' < 26u || c == '_'; }
-static bool name_char(unsigned char c) { return name_start(c) || c - '0' < 10u; }
+static bool name_start(unsigned char c) { return (unsigned)((c | 0x20) - 'a') < 26u || c == '_'; }
+static bool name_char(unsigned char c) { return name_start(c) || (unsigned)(c - '0') < 10u; }
 
 static bool valid_label_name(tw_str s) {
     if (s.len == 0 || !name_start((unsigned char)s.ptr[0])) return false;
@@ -733,7 +733,7 @@ static int pcount(pdec *d, const uint8_t *p, size_t n, uint32_t num, uint32_t *c
 static int pcount_request(pdec *d, const uint8_t *p, size_t n, uint32_t *streams, uint32_t *entries) {
     tw__pb_reader r;
     tw__pb_field f;
-    uint32_t total = 0, k, ns = 0;
+    uint32_t total = 0, k = 0, ns = 0;
     int more, rc;
     tw__pb_reader_init(&r, p, n);
     while ((more = pnext(d, &r, &f)) == 1) {
@@ -791,7 +791,7 @@ static int pentry(pdec *d, const tw__pb_field *ef, tws_log *rec, uint32_t scope)
     const uint8_t *ts_at = ef->data;
     int64_t sec = 0;
     int32_t nanos = 0;
-    uint32_t nm;
+    uint32_t nm = 0;
     int more, rc;
     memset(rec, 0, sizeof *rec);
     rec->scope_idx = scope;
@@ -872,7 +872,7 @@ int tws_loki_decode_pb(const uint8_t *buf, size_t len, const tws_decode_options 
     tws_batch_init(out);
     if (err) err->msg[0] = '\0';
     pdec d = {.base = buf, .b = out, .limit = o->max_value_len, .err = err, .si = NO_IDX, .ei = NO_IDX, .mi = NO_IDX};
-    uint32_t streams, entries;
+    uint32_t streams = 0, entries = 0;
     int rc = 0;
     if (len == 0) return 0;
     if (!o->borrow_input) {
