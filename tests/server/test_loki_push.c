@@ -166,6 +166,7 @@ static void check_example(const tws_batch *b) {
     assert_int_equal(b->n_rejected, 0);
     assert_int_equal(b->utf8_repairs, 0);
     assert_int_equal(b->truncations, 0);
+    for (uint32_t i = 0; i < b->n_resources; i++) assert_true(b->resources[i].labels_verbatim); /* labels as pushed */
     const tws_kv *l = res_labels(b, 0, 3); /* sorted, empty value dropped */
     kv_is(&l[0], "app", "shop");
     kv_is(&l[1], "env", "prod");

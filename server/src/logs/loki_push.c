@@ -142,9 +142,11 @@ static int scopes_for_resources(tws_batch *b) {
     b->scopes = tws_batch_alloc(b, (size_t)b->n_resources * sizeof *b->scopes);
     if (!b->scopes) return TW_ENOMEM;
     memset(b->scopes, 0, (size_t)b->n_resources * sizeof *b->scopes);
-    /* (tws_resource has no labels_verbatim flag yet: when model.h gets it
-     * back, it is set here.) */
-    for (uint32_t i = 0; i < b->n_resources; i++) b->scopes[i].resource_idx = i;
+    /* a stream's labels are its labels as pushed (logs/labels.h) */
+    for (uint32_t i = 0; i < b->n_resources; i++) {
+        b->scopes[i].resource_idx = i;
+        b->resources[i].labels_verbatim = true;
+    }
     b->n_scopes = b->n_resources;
     return 0;
 }

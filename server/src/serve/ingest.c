@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "common/clock.h"
 #include "common/json.h"
 #include "common/pb.h"
 #include "logs/log_ids.h"
@@ -36,6 +37,8 @@ typedef struct ingest_req {
     tws_batch batch;
     uint64_t batch_bytes;
     uint32_t accepted, rejected_ids, rejected_limit;
+    uint64_t received_ns;   /* wall clock at arrival: the time of log records that have none */
+    char first_reject[200]; /* the decoder's word on the first record refused for its ids */
     char tenant[160];
     uint64_t lsn;                    /* of its WAL record, once appended */
     struct ingest_req *prev, *next;  /* s->wal_first..wal_last while waiting for the WAL */
@@ -98,6 +101,14 @@ static void http_ok(void *ctx, int signal, int proto, uint32_t rejected, const c
     tw__buf_free(&b);
 }
 
+/* Records without a time (neither timestamp set) take the time they
+ * arrived, as Loki's OTLP receiver does (the WAL keeps that time, so a
+ * replay gives them the same). */
+static void stamp_logs(tws_batch *b, uint64_t received_ns) {
+    for (uint32_t i = 0; i < b->n_logs; i++)
+        if (!b->logs[i].time_ns && !b->logs[i].observed_ns) b->logs[i].observed_ns = received_ns;
+}
+
 static const tws_ingest_sink http_sink = {http_ok, http_refused};
 
 void tws_ingest_refuse(tws_server *s, const tws_ingest_sink *sink, void *ctx, int signal, int proto, int why,
@@ -114,10 +125,13 @@ static void refuse(tws_server *s, struct evhttp_request *req, int signal, int pr
 
 static void reply_ok(ingest_req *r) {
     uint32_t rejected = r->rejected_ids + r->rejected_limit;
-    char msg[200] = "";
+    char msg[400] = "";
     if (rejected) {
-        snprintf(msg, sizeof msg, "%u %s refused:%s%s", rejected, r->signal == TWS_SIG_LOGS ? "log record(s)" : "span(s)",
-                 r->rejected_ids ? " invalid or missing trace/span id;" : "",
+        bool logs = r->signal == TWS_SIG_LOGS;
+        snprintf(msg, sizeof msg, "%u %s refused:%s%s%s%s%s", rejected, logs ? "log record(s)" : "span(s)",
+                 !r->rejected_ids ? "" : logs ? " invalid trace/span id" : " invalid or missing trace/span id",
+                 r->rejected_ids && r->first_reject[0] ? " (first: " : "", r->rejected_ids ? r->first_reject : "",
+                 r->rejected_ids && r->first_reject[0] ? ");" : r->rejected_ids ? ";" : "",
                  r->rejected_limit ? " trace over its size limit;" : "");
         msg[strlen(msg) - 1] = '\0';
     }
@@ -208,12 +222,15 @@ static void on_durable(void *user, int rc, uint64_t lsn) {
  * otherwise the accepted spans are encoded into `out` after the header. */
 static int wal_payload(const ingest_req *r, const uint8_t *raw_pb, size_t raw_len, tw__buf *out, tw_str parts[2],
                        size_t *n) {
-    uint8_t hdr[3 + 160];
+    uint8_t hdr[3 + 160 + 8];
     size_t tl = strlen(r->tenant), hl = 2 + tl;
     hdr[0] = r->signal == TWS_SIG_LOGS ? TWS_WAL_LOGS_V1 : TWS_WAL_TRACES_V1;
     hdr[1] = (uint8_t)tl;
     memcpy(hdr + 2, r->tenant, tl);
-    if (r->signal == TWS_SIG_LOGS) hdr[hl++] = (uint8_t)r->proto; /* how to decode the request again */
+    if (r->signal == TWS_SIG_LOGS) {
+        hdr[hl++] = (uint8_t)r->proto; /* how to decode the request again */
+        for (int i = 0; i < 8; i++) hdr[hl++] = (uint8_t)(r->received_ns >> (8 * i));
+    }
     int rc = tw__buf_append(out, hdr, hl);
     if (rc == TW_OK && r->signal == TWS_SIG_LOGS) {
         /* the request as it came (rejections are decided by decoding alone: replay decides the same) */
@@ -284,9 +301,11 @@ void tws_ingest_submit(tws_server *s, int signal, int proto, const char *tenant,
         req_free(r);
         return;
     }
+    if (logs) stamp_logs(&r->batch, r->received_ns = tw__clock_ns());
     uint32_t items = logs ? r->batch.n_logs : r->batch.n_spans;
     atomic_fetch_add(&s->metrics.received[signal][proto], items);
     r->rejected_ids = r->batch.n_rejected;
+    if (r->rejected_ids) snprintf(r->first_reject, sizeof r->first_reject, "%s", derr.msg);
     if (!logs) r->rejected_limit = tws_head_apply_limits(s->head, r->tenant, &r->batch);
     r->accepted = items - r->batch.n_rejected;
     /* Memory the batch holds: decoded structures are a small multiple of
@@ -508,7 +527,7 @@ int tws_ingest_replay(tws_server *s, const uint8_t *p, size_t len, uint64_t lsn,
 }
 
 int tws_ingest_replay_logs(tws_server *s, const uint8_t *p, size_t len, char *err, size_t err_len) {
-    if (len < 3 || p[0] != TWS_WAL_LOGS_V1 || (size_t)p[1] + 3 > len || p[2 + p[1]] == TWS_PROTO_GRPC ||
+    if (len < 11 || p[0] != TWS_WAL_LOGS_V1 || (size_t)p[1] + 11 > len || p[2 + p[1]] == TWS_PROTO_GRPC ||
         p[2 + p[1]] >= TWS_PROTO_COUNT) {
         snprintf(err, err_len, "a logs record has an unknown version, a bad tenant length or an unknown format");
         return TW_EPARSE;
@@ -518,10 +537,13 @@ int tws_ingest_replay_logs(tws_server *s, const uint8_t *p, size_t len, char *er
     tenant[p[1]] = '\0';
     int proto = p[2 + p[1]];
     size_t off = 3 + (size_t)p[1];
+    uint64_t received_ns = 0;
+    for (int i = 0; i < 8; i++) received_ns |= (uint64_t)p[off++] << (8 * i);
     tws_batch b;
     tws_batch_init(&b);
     tws_decode_error derr = {{0}};
     int rc = decode(s, TWS_SIG_LOGS, proto, p + off, len - off, &b, &derr);
+    if (rc == TW_OK) stamp_logs(&b, received_ns);
     if (rc == TW_OK) rc = tws_loghead_add(s->logs, tenant, &b, tws_logs_batch_bytes(&b, len - off));
     if (rc == TW_EFULL)
         snprintf(err, err_len, "the logs write-ahead log holds more than logs.head_max_bytes (%llu bytes): "

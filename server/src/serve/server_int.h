@@ -32,7 +32,8 @@ enum { TWS_WAL_TRACES_V1 = 1 };
 /* A TWS_WAL_LOGS payload: the request as it arrived (uncompressed), so
  * that replay decodes it exactly as the receiver did:
  *   0 1 version (1)   1 1 tenant length T   2 T tenant   2+T 1 format (the TWS_PROTO_* it came in:
- *   0 OTLP protobuf, 1 OTLP JSON, 3 Loki JSON, 4 Loki protobuf)   3+T .. the request */
+ *   0 OTLP protobuf, 1 OTLP JSON, 3 Loki JSON, 4 Loki protobuf)   3+T 8 the time it arrived (unix
+ *   ns, little-endian: the time of records that carry none)   11+T .. the request */
 enum { TWS_WAL_LOGS_V1 = 1 };
 
 typedef struct tws_server {
