@@ -21,6 +21,13 @@
  *   startup_replay_s     time for a restarted server to replay that WAL and listen
  * Bodies are built before the clock starts, with distinct trace ids, so the
  * client spends its time sending, not encoding.
+ *
+ * TW_INGEST_SIGNAL=logs measures logs instead: POST /v1/logs with
+ * ExportLogsServiceRequests of LOG_LINES records (the article's JSON line
+ * as the body, a severity, an attribute, trace and span ids with the
+ * seed), and prints ingest_lines_per_s (acknowledged = in the fsync'd logs
+ * WAL) and the server's bytes per line in memory. Give the server a large
+ * logs.head_max_bytes (TW_INGEST_CONFIG), or the head fills and answers 429.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -42,7 +49,47 @@
 
 extern char **environ;
 
-enum { SPANS = TW_BENCH_SPANS, MAX_THREADS = 256, SEED_TAG = 0x5a000000 };
+enum { SPANS = TW_BENCH_SPANS, LOG_LINES = 500, MAX_THREADS = 256, SEED_TAG = 0x5a000000 };
+
+/* ExportLogsServiceRequest: one resource, one scope, LOG_LINES records
+ * whose trace id (16 bytes) and span id (8) hold the 4-byte seed. */
+static void logs_request(tw__buf *b, uint32_t seed) {
+    tw__pb_mark rl = tw__pb_begin(b, 1, 3);
+    tw__pb_mark res = tw__pb_begin(b, 1, 1);
+    kv_str(b, 1, "service.name", "checkout");
+    kv_str(b, 1, "deployment.environment", "production");
+    tw__pb_end(b, res);
+    tw__pb_mark sl = tw__pb_begin(b, 2, 3);
+    tw__pb_mark sc = tw__pb_begin(b, 1, 1);
+    tw__pb_bytes(b, 1, "checkout.logger", 15);
+    tw__pb_end(b, sc);
+    for (int i = 0; i < LOG_LINES; i++) {
+        uint8_t tid[16] = {0x4b, 0xf9, 0x2f, 0x35, 0, 0, 0, 0, 0xa3, 0xce, 0x92, 0x9d, 0x0e, 0x0e, 0x47, (uint8_t)(i / 10)};
+        uint8_t sid[8] = {0x00, 0xf0, 0, 0, 0, 0, 0x02, (uint8_t)i};
+        memcpy(tid + 4, &seed, 4);
+        memcpy(sid + 2, &seed, 4);
+        char line[256];
+        int n = snprintf(line, sizeof line,
+                         "{\"level\":\"%s\",\"msg\":\"%s\",\"service\":\"checkout\",\"order_id\":%d,"
+                         "\"latency_ms\":%d}",
+                         i % 10 ? "info" : "error", i % 10 ? "order placed" : "inventory reserve failed", 100000 + i,
+                         i % 97);
+        tw__pb_mark m = tw__pb_begin(b, 2, 2);
+        tw__pb_fixed64(b, 1, 1733390000000000000ull + (uint64_t)i * 1000);
+        tw__pb_uint64(b, 2, i % 10 ? 9 : 17);
+        tw__pb_bytes(b, 3, i % 10 ? "INFO" : "ERROR", i % 10 ? 4 : 5);
+        tw__pb_mark av = tw__pb_begin(b, 5, 2);
+        tw__pb_bytes(b, 1, line, (size_t)n);
+        tw__pb_end(b, av);
+        kv_str(b, 6, "http.route", "/checkout");
+        tw__pb_fixed32(b, 8, 1);
+        tw__pb_bytes(b, 9, tid, 16);
+        tw__pb_bytes(b, 10, sid, 8);
+        tw__pb_end(b, m);
+    }
+    tw__pb_end(b, sl);
+    tw__pb_end(b, rl);
+}
 
 static uint64_t mono_ns(void) {
     struct timespec ts;
@@ -60,6 +107,7 @@ typedef struct template {
 
 typedef struct worker {
     int port;
+    bool logs;
     const template *tmpl;
     uint32_t seed_base;
     uint64_t deadline, requests, spans, errors, partial, *lat, n_lat, cap_lat;
@@ -124,8 +172,8 @@ static void *run(void *arg) {
         uint32_t seed = w->seed_base + k; /* unique per request of the run */
         for (size_t i = 0; i < w->tmpl->n_at; i++) memcpy(b->data + w->tmpl->at[i], &seed, 4);
         int hl = snprintf(head, sizeof head,
-                          "POST /v1/traces HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-protobuf\r\n"
-                          "Content-Length: %zu\r\n\r\n", b->len);
+                          "POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-protobuf\r\n"
+                          "Content-Length: %zu\r\n\r\n", w->logs ? "/v1/logs" : "/v1/traces", b->len);
         uint64_t t0 = mono_ns();
         if (write_all(fd, head, (size_t)hl) || write_all(fd, b->data, b->len)) break;
         size_t body_len = 0;
@@ -142,7 +190,7 @@ static void *run(void *arg) {
         }
         w->lat[w->n_lat++] = mono_ns() - t0;
         w->requests++;
-        w->spans += SPANS;
+        w->spans += w->logs ? LOG_LINES : SPANS;
     }
     if (fd >= 0) close(fd);
     tw__buf_free(&own);
@@ -224,12 +272,16 @@ int main(int argc, char **argv) {
     template tmpl = {0};
     tw__buf_init(&tmpl.b, 0);
     uint32_t tag = SEED_TAG; /* a seed no other bytes of the request contain */
-    tw_bench_otlp_request(&tmpl.b, tag);
+    const char *sig = getenv("TW_INGEST_SIGNAL");
+    bool logs = sig && !strcmp(sig, "logs");
+    if (logs) logs_request(&tmpl.b, tag);
+    else tw_bench_otlp_request(&tmpl.b, tag);
     tmpl.at = malloc(tmpl.b.len * sizeof *tmpl.at);
     for (size_t i = 0; i + 4 <= tmpl.b.len; i++)
         if (!memcmp(tmpl.b.data + i, &tag, 4)) tmpl.at[tmpl.n_at++] = i;
-    if (tmpl.n_at != 3 * SPANS) { /* trace, span and parent id of every span */
-        fprintf(stderr, "the seed was found %zu times, expected %d\n", tmpl.n_at, 3 * SPANS);
+    size_t want_at = logs ? 2 * LOG_LINES : 3 * SPANS; /* trace, span (and parent) id of every item */
+    if (tmpl.n_at != want_at) {
+        fprintf(stderr, "the seed was found %zu times, expected %zu\n", tmpl.n_at, want_at);
         return 1;
     }
     size_t bytes = tmpl.b.len;
@@ -241,7 +293,7 @@ int main(int argc, char **argv) {
     static pthread_t th[MAX_THREADS];
     uint64_t t0 = mono_ns();
     for (int i = 0; i < threads; i++) {
-        w[i] = (worker){.port = otlp, .tmpl = &tmpl, .deadline = t0 + (uint64_t)seconds * 1000000000ull,
+        w[i] = (worker){.port = otlp, .logs = logs, .tmpl = &tmpl, .deadline = t0 + (uint64_t)seconds * 1000000000ull,
                         .seed_base = (uint32_t)i << 24};
         pthread_create(&th[i], NULL, run, &w[i]);
     }
@@ -285,6 +337,11 @@ int main(int argc, char **argv) {
     kill(pid, SIGTERM);
     waitpid(pid, NULL, 0);
     printf("ingest_clients %d connections\n", threads);
+    if (logs) {
+        printf("ingest_lines_per_s %.0f lines/s\n", (double)spans / secs);
+        printf("ingest_log_request_bytes %zu bytes (%d lines)\n", bytes, LOG_LINES);
+        printf("ingest_server_rss_per_line %.0f bytes/line in memory\n", rss * 1024.0 / (double)(spans ? spans : 1));
+    }
     printf("ingest_spans_per_s %.0f spans/s\n", (double)spans / secs);
     printf("ingest_requests_per_s %.0f requests/s\n", (double)reqs / secs);
     printf("ingest_p99_ms %.2f ms\n", n_lat ? (double)lat[n_lat * 99 / 100] / 1e6 : 0.0);
