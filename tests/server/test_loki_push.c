@@ -22,6 +22,8 @@
 #include <stdlib.h>
 
 #include <cmocka.h>
+
+#include "json_quotes.h"
 #include <snappy-c.h>
 
 #include "common/pb.h"
@@ -35,16 +37,6 @@
 
 /* ---- helpers ------------------------------------------------------------------------ */
 
-/* `s` with every ' turned into ", in one of a few rotating buffers. */
-static const char *J(const char *s) {
-    static char bufs[4][8192];
-    static int next;
-    char *b = bufs[next++ % 4];
-    size_t n = strlen(s);
-    assert_true(n < sizeof bufs[0]);
-    for (size_t i = 0; i <= n; i++) b[i] = s[i] == '\'' ? '"' : s[i];
-    return b;
-}
 
 static void json_ok(const char *text, const tws_decode_options *o, tws_batch *b) {
     tws_decode_error err;

@@ -19,6 +19,8 @@
 
 #include <cmocka.h>
 
+#include "json_quotes.h"
+
 #include "common/json.h"
 #include "otlp/model.h"
 
@@ -31,16 +33,6 @@
 
 /* ---- helpers ------------------------------------------------------------------------ */
 
-/* `s` with every ' turned into ", in one of a few rotating buffers. */
-static const char *J(const char *s) {
-    static char bufs[4][16384];
-    static int next;
-    char *b = bufs[next++ % 4];
-    size_t n = strlen(s);
-    assert_true(n < sizeof bufs[0]);
-    for (size_t i = 0; i <= n; i++) b[i] = s[i] == '\'' ? '"' : s[i];
-    return b;
-}
 
 /* A request holding one span with the members `members` (after the ids
  * unless `no_ids`). */

@@ -447,12 +447,16 @@ static void write_status(tw__json *j) {
     tw__json_key(j, "data", TW_NTS);
 }
 
-static void run_log_query(scan *sc, struct evhttp_request *req, uint64_t t0) {
-    const params *p = sc->p;
-    int rc = collect(sc, p->start, p->end);
-    size_t n = 0;
-    uint32_t *order = rc ? NULL : pick(sc, (size_t)p->limit, p->forward, &n);
-    if (!rc && !order) rc = TW_ENOMEM;
+/* The window of a trace-to-logs answer (NULL for a plain query). */
+typedef struct trace_window {
+    bool found;
+    uint64_t start, end;
+} trace_window;
+
+/* A streams answer of the n matches in `order` (freed here), or 500 when
+ * rc says the query failed. */
+static void reply_streams(scan *sc, struct evhttp_request *req, int rc, uint32_t *order, size_t n,
+                          const trace_window *w, uint64_t t0) {
     tw__buf b;
     tw__buf_init(&b, 1u << 30);
     tw__json j;
@@ -462,6 +466,14 @@ static void run_log_query(scan *sc, struct evhttp_request *req, uint64_t t0) {
     tw__json_begin_object(&j);
     tw__json_key(&j, "resultType", TW_NTS);
     tw__json_string(&j, "streams", TW_NTS);
+    if (w) {
+        tw__json_key(&j, "traceFound", TW_NTS);
+        tw__json_bool(&j, w->found);
+        tw__json_key(&j, "start", TW_NTS);
+        tw__json_uint64_string(&j, w->start);
+        tw__json_key(&j, "end", TW_NTS);
+        tw__json_uint64_string(&j, w->end);
+    }
     tw__json_key(&j, "result", TW_NTS);
     if (!rc) rc = write_streams(sc, order, n, &j);
     stats_json(&j, sc, n, t0);
@@ -471,6 +483,15 @@ static void run_log_query(scan *sc, struct evhttp_request *req, uint64_t t0) {
     else reply_json(req, &b);
     tw__buf_free(&b);
     tw__free(order);
+}
+
+static void run_log_query(scan *sc, struct evhttp_request *req, uint64_t t0) {
+    const params *p = sc->p;
+    int rc = collect(sc, p->start, p->end);
+    size_t n = 0;
+    uint32_t *order = rc ? NULL : pick(sc, (size_t)p->limit, p->forward, &n);
+    if (!rc && !order) rc = TW_ENOMEM;
+    reply_streams(sc, req, rc, order, n, NULL, t0);
 }
 
 static void run_metric_query(scan *sc, struct evhttp_request *req, bool instant, uint64_t t0) {
@@ -699,30 +720,8 @@ static void handle_trace_logs(tws_server *s, struct evhttp_request *req, const c
     size_t nk = 0;
     uint32_t *order = rc ? NULL : pick(&sc, sc.n_m, true, &nk);
     if (!rc && !order) rc = TW_ENOMEM;
-    tw__buf b;
-    tw__buf_init(&b, 1u << 30);
-    tw__json j;
-    tw__json_init(&j, &b);
-    tw__json_begin_object(&j);
-    write_status(&j);
-    tw__json_begin_object(&j);
-    tw__json_key(&j, "resultType", TW_NTS);
-    tw__json_string(&j, "streams", TW_NTS);
-    tw__json_key(&j, "traceFound", TW_NTS);
-    tw__json_bool(&j, known);
-    tw__json_key(&j, "start", TW_NTS);
-    tw__json_uint64_string(&j, from);
-    tw__json_key(&j, "end", TW_NTS);
-    tw__json_uint64_string(&j, to);
-    tw__json_key(&j, "result", TW_NTS);
-    if (!rc) rc = write_streams(&sc, order, nk, &j);
-    stats_json(&j, &sc, nk, t0);
-    tw__json_end_object(&j);
-    tw__json_end_object(&j);
-    if (rc) tws_reply_text(req, 500, "Internal Server Error", "text/plain", "the query failed\n", 17);
-    else reply_json(req, &b);
-    tw__buf_free(&b);
-    tw__free(order);
+    trace_window w = {known, from, to};
+    reply_streams(&sc, req, rc, order, nk, &w, t0);
     if (q) scan_free(&sc);
     lq_query_free(q);
 out:
