@@ -21,7 +21,7 @@
 // The server binary comes from TW_SERVER. Only loopback addresses are used.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -286,6 +286,36 @@ test("Loki's read API: labels, values, matrix, instant vector, errors", async ()
   const badId = await get('/api/traces/xyz/logs');
   assert.equal(badId.status, 400);
   assert.match(badId.text, /invalid trace id/);
+});
+
+// ---- configured index labels -------------------------------------------------------------
+
+test('logs.index_labels: the configured resource attributes become stream labels, the rest metadata', async () => {
+  const d = mkdtempSync(join(tmpdir(), 'tracewire-logs-labels-'));
+  const cfg = join(d, 'tracewire.yaml');
+  writeFileSync(cfg, 'logs:\n  index_labels: [service.name, k8s.namespace.name, cloud.region]\n');
+  const s2 = new Server(join(d, 'data'), ['--config', cfg]);
+  await s2.start();
+  try {
+    const res = [['service.name', 'cart'], ['k8s.namespace.name', 'shop-prod'], ['cloud.region', 'eu-west-1'],
+      ['deployment.environment', 'prod'], ['host.name', 'node-7']];
+    const r = await fetch(`http://127.0.0.1:${s2.otlp}/v1/logs`, { method: 'POST', headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ resourceLogs: [{ resource: { attributes: res.map(([key, v]) => ({ key, value: { stringValue: v } })) },
+        scopeLogs: [{ logRecords: [{ timeUnixNano: String(nowNs()), severityText: 'WARN', body: { stringValue: 'cart is slow' } }] }] }] }) });
+    assert.equal(r.status, 200);
+    const names = await (await fetch(s2.url('/loki/api/v1/labels'))).json();
+    assert.deepEqual(names.data, ['cloud_region', 'k8s_namespace_name', 'level', 'service_name']);
+    const got = await (await fetch(s2.url(`/loki/api/v1/query_range?${q({ query: '{k8s_namespace_name="shop-prod"}' })}`))).json();
+    const e = entries(got);
+    assert.equal(e.length, 1);
+    assert.equal(e[0].labels.cloud_region, 'eu-west-1');
+    assert.equal(e[0].labels.deployment_environment, 'prod'); // not an index label here: structured metadata
+    assert.equal(e[0].labels.host_name, 'node-7');
+    assert.equal(e[0].labels.level, 'warn');
+  } finally {
+    await s2.stop();
+    rmSync(d, { recursive: true, force: true });
+  }
 });
 
 // ---- bad input ---------------------------------------------------------------------------

@@ -52,7 +52,12 @@ static const char full[] = "# every setting\n"
                            "  enabled: false\n"
                            "service_graph:\n"
                            "  enabled: false\n"
-                           "  wait: 3s\n";
+                           "  wait: 3s\n"
+                           "logs:\n"
+                           "  head_max_bytes: 64MiB\n"
+                           "  span_start_shift: 2m\n"
+                           "  span_end_shift: 30s\n"
+                           "  index_labels: [service.name, k8s.namespace.name, cloud.region]\n";
 
 static void test_defaults(void **state) {
     tws_config c;
@@ -100,6 +105,12 @@ static void test_every_setting_from_yaml(void **state) {
     assert_false(c.spanmetrics_enabled);
     assert_false(c.service_graph_enabled);
     assert_int_equal(c.service_graph_wait_s, 3);
+    assert_int_equal(c.log_head_max_bytes, 64u << 20);
+    assert_int_equal(c.logs_start_shift_s, 120);
+    assert_int_equal(c.logs_end_shift_s, 30);
+    assert_int_equal(c.n_log_index_attrs, 3);
+    assert_string_equal(c.log_index_attrs[0], "service.name");
+    assert_string_equal(c.log_index_attrs[2], "cloud.region");
 }
 
 static void expect_error(const char *yaml, const char *want) {
@@ -137,6 +148,12 @@ static void test_refusals(void **state) {
     expect_error("spanmetrics:\n  dimensions:\n    - default: x\n", "a dimension needs a name");
     expect_error("spanmetrics:\n  dimensions:\n    - name: a\n      color: red\n", "t.yaml:4:7: key 'spanmetrics.dimensions': a dimension has only name and default");
     expect_error("spanmetrics:\n  max_series: many\n", "is not an integer");
+    expect_error("logs:\n  index_labels: []\n", "t.yaml:2:3: key 'logs.index_labels': needs at least one attribute name");
+    expect_error("logs:\n  index_labels: [service.name, service.name]\n",
+                 "t.yaml:2:32: key 'logs.index_labels': service.name is given twice");
+    expect_error("logs:\n  index_labels: [a, {b: c}]\n", "each entry is a resource attribute name such as service.name");
+    expect_error("logs:\n  index_labels: ['']\n", "each entry is a resource attribute name");
+    expect_error("logs:\n  index_labels: [a]\n  index_labels: [b]\n", "key 'logs.index_labels': given twice");
     expect_error("spanmetrics:\n  enabled: yes\n", "\"yes\" is not true or false");
     expect_error("blocks:\n  retention: 2 weeks\n", "key 'blocks.retention': \"2 weeks\" is not a duration");
     expect_error("blocks:\n  retention: 0s\n", "is not a duration");

@@ -13,6 +13,8 @@
 
 #include "red/spanmetrics.h"
 
+#define TWS_MAX_INDEX_LABELS 32
+
 typedef struct tws_config {
     char data_dir[512];
     char otlp_http_listen[128]; /* host:port */
@@ -50,6 +52,11 @@ typedef struct tws_config {
     uint64_t logs_start_shift_s;     /* logs.span_start_shift: a span's logs are looked for from its start
                                         minus this: 5m (the article's spanStartTimeShift) */
     uint64_t logs_end_shift_s;       /* logs.span_end_shift: ... to its end plus this: 5m */
+    /* logs.index_labels: the resource attributes that become stream labels
+     * of OTLP records (as Loki's default_resource_attributes_as_index_labels);
+     * 0 of them: Loki's default list (TWS_LOKI_INDEX_ATTRS) */
+    char log_index_attrs[TWS_MAX_INDEX_LABELS][128];
+    uint32_t n_log_index_attrs;
 } tws_config;
 
 /* Where the RED series (span metrics and the service graph) go. */

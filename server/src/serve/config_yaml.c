@@ -114,7 +114,7 @@ typedef struct walker {
     size_t err_len;
     tws_config next; /* applied only when the whole file is good */
     bool seen[sizeof settings / sizeof settings[0]];
-    bool seen_buckets, seen_dims;
+    bool seen_buckets, seen_dims, seen_index;
 } walker;
 
 static int fail(walker *w, const yaml_mark_t *m, const char *key, const char *fmt, const char *detail) {
@@ -234,6 +234,34 @@ static int walk_buckets(walker *w, yaml_parser_t *p, const char *path, const yam
     }
 }
 
+/* logs.index_labels: [service.name, k8s.namespace.name, ...]: attribute
+ * names, unique, at most TWS_MAX_INDEX_LABELS. */
+static int walk_index_labels(walker *w, yaml_parser_t *p, const char *path, const yaml_mark_t *key_mark) {
+    tws_config *c = &w->next;
+    c->n_log_index_attrs = 0;
+    for (;;) {
+        yaml_event_t ev;
+        if (!yaml_parser_parse(p, &ev)) return fail(w, &p->problem_mark, NULL, "malformed YAML: %s", p->problem);
+        if (ev.type == YAML_SEQUENCE_END_EVENT) {
+            yaml_event_delete(&ev);
+            return c->n_log_index_attrs ? 0 : fail(w, key_mark, path, "%sneeds at least one attribute name", "");
+        }
+        const char *v = ev.type == YAML_SCALAR_EVENT ? (const char *)ev.data.scalar.value : NULL;
+        int rc = 0;
+        if (!v || !v[0])
+            rc = fail(w, &ev.start_mark, path, "%seach entry is a resource attribute name such as service.name", "");
+        else if (strlen(v) >= sizeof c->log_index_attrs[0])
+            rc = fail(w, &ev.start_mark, path, "%san attribute name is too long", "");
+        else if (c->n_log_index_attrs == TWS_MAX_INDEX_LABELS)
+            rc = fail(w, &ev.start_mark, path, "%sat most 32 attributes", "");
+        for (uint32_t i = 0; !rc && i < c->n_log_index_attrs; i++)
+            if (!strcmp(c->log_index_attrs[i], v)) rc = fail(w, &ev.start_mark, path, "%s is given twice", v);
+        if (!rc) strcpy(c->log_index_attrs[c->n_log_index_attrs++], v);
+        yaml_event_delete(&ev);
+        if (rc) return rc;
+    }
+}
+
 /* spanmetrics.dimensions: [{name: http.route, default: "x"}, ...]. */
 static int walk_dimensions(walker *w, yaml_parser_t *p, const char *path) {
     tws_spanmetrics_options *o = &w->next.spanmetrics;
@@ -308,6 +336,9 @@ static int walk_mapping(walker *w, yaml_parser_t *p, const char *prefix, int dep
         } else if (val.type == YAML_SEQUENCE_START_EVENT && strcmp(path, "spanmetrics.dimensions") == 0) {
             rc = w->seen_dims ? fail(w, &key_mark, path, "%sgiven twice", "") : walk_dimensions(w, p, path);
             w->seen_dims = true;
+        } else if (val.type == YAML_SEQUENCE_START_EVENT && strcmp(path, "logs.index_labels") == 0) {
+            rc = w->seen_index ? fail(w, &key_mark, path, "%sgiven twice", "") : walk_index_labels(w, p, path, &key_mark);
+            w->seen_index = true;
         } else if (val.type == YAML_ALIAS_EVENT) {
             rc = fail(w, &key_mark, path, "%saliases are not supported", "");
         } else {

@@ -52,10 +52,10 @@
 #define DEFAULT_SINCE (3600 * NS)
 
 int tws_logs_stream_key(void *user, const tws_batch *b, uint32_t i, tw__buf *key) {
-    (void)user;
+    const tws_server *s = user;
     tws_labels l;
     tws_labels_init(&l);
-    int rc = tws_log_labels(b, i, NULL, &l);
+    int rc = tws_log_labels(b, i, &s->labels, &l);
     if (rc == 0) rc = tws_labels_write(&l, key);
     tws_labels_free(&l);
     return rc;
@@ -257,7 +257,7 @@ static int eval_ref(scan *sc, const tws_batch *b, uint32_t idx, uint32_t stream,
     int rc = load_stream(sc, stream);
     if (rc) return rc;
     sc->line.len = 0;
-    if ((rc = tws_log_line(b, idx, &sc->line)) || (rc = tws_log_metadata(b, idx, NULL, &sc->meta))) return rc;
+    if ((rc = tws_log_line(b, idx, &sc->line)) || (rc = tws_log_metadata(b, idx, &sc->s->labels, &sc->meta))) return rc;
     sc->lines_seen++;
     sc->bytes_seen += sc->line.len;
     tw_str line = {sc->line.len ? (const char *)sc->line.data : "", sc->line.len};

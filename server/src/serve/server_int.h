@@ -14,6 +14,7 @@
 #include <event2/http.h>
 
 #include "common/clock.h"
+#include "logs/labels.h"
 #include "serve/config.h"
 #include "serve/metrics.h"
 #include "store/head.h"
@@ -47,6 +48,9 @@ typedef struct tws_server {
     tws_head *head;
     tws_wal *log_wal;           /* logs (wal-logs/): never released until log blocks exist */
     tws_loghead *logs;          /* every acknowledged log record */
+    /* logs.index_labels as logs/labels.h takes them (cfg's names, NULL-terminated) */
+    const char *log_index[TWS_MAX_INDEX_LABELS + 1];
+    tws_label_config labels;
     uint64_t log_head_reserved; /* log head bytes promised to requests waiting for the WAL */
     tws_metrics metrics;
     unsigned inflight;      /* requests waiting for the WAL */
