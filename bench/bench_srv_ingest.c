@@ -197,6 +197,48 @@ static void *run(void *arg) {
     return NULL;
 }
 
+/* Logs mode: the latency of GET /api/traces/<id>/logs ("all logs of this
+ * trace") for `n` traces picked from the requests acknowledged, with every
+ * line of the run stored; each answer must hold the trace's 10 lines.
+ * Latencies (ns) into lat[0..n); returns how many answers were wrong. */
+static int trace_logs_latency(int port, const worker *w, int threads, uint64_t *lat, int n) {
+    int fd = connect_to(port), wrong = 0;
+    static char resp[1 << 20];
+    for (int k = 0; k < n && fd >= 0; k++) {
+        const worker *x = &w[k % threads];
+        if (!x->requests) continue;
+        uint32_t seed = x->seed_base + (uint32_t)((uint64_t)k * 7919 % x->requests); /* an acknowledged request */
+        uint8_t tid[16] = {0x4b, 0xf9, 0x2f, 0x35, 0, 0, 0, 0, 0xa3, 0xce, 0x92, 0x9d, 0x0e, 0x0e, 0x47, (uint8_t)(k % 50)};
+        memcpy(tid + 4, &seed, 4);
+        char hex[33], req[256];
+        for (int i = 0; i < 16; i++) snprintf(hex + 2 * i, 3, "%02x", tid[i]);
+        int rl = snprintf(req, sizeof req, "GET /api/traces/%s/logs?limit=1000 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", hex);
+        uint64_t t0 = mono_ns();
+        if (write_all(fd, req, (size_t)rl)) break;
+        /* read the whole answer to count its lines */
+        size_t have = 0, body = 0;
+        char *hdr_end = NULL;
+        for (;;) {
+            ssize_t r = read(fd, resp + have, sizeof resp - 1 - have);
+            if (r <= 0) break;
+            have += (size_t)r;
+            resp[have] = 0;
+            if (!hdr_end && (hdr_end = strstr(resp, "\r\n\r\n"))) {
+                const char *cl = strcasestr(resp, "Content-Length:");
+                body = cl ? (size_t)atol(cl + 15) : 0;
+            }
+            if (hdr_end && have - (size_t)(hdr_end + 4 - resp) >= body) break;
+        }
+        lat[k] = mono_ns() - t0;
+        int lines = 0;
+        for (const char *p = resp; (p = strstr(p, "order placed")) || 0; p++) lines++;
+        for (const char *p = resp; (p = strstr(p, "inventory reserve failed")); p++) lines++;
+        if (atoi(resp + 9) != 200 || lines != 10) wrong++;
+    }
+    if (fd >= 0) close(fd);
+    return wrong;
+}
+
 /* GET /metrics and the value of one sample line, or -1. */
 static long long metric(int port, const char *name) {
     int fd = connect_to(port);
@@ -316,6 +358,10 @@ int main(int argc, char **argv) {
     }
     qsort(lat, n_lat, sizeof *lat, cmp_u64);
     long rss = rss_kb(pid);
+    enum { PROBES = 2000 };
+    static uint64_t tl[PROBES];
+    int tl_wrong = logs ? trace_logs_latency(api, w, threads, tl, PROBES) : 0;
+    if (logs) qsort(tl, PROBES, sizeof *tl, cmp_u64);
     long long flushes = metric(api, "tracewire_head_flushes_total{result=\"ok\"} ");
     kill(pid, SIGTERM);
     waitpid(pid, NULL, 0);
@@ -341,6 +387,10 @@ int main(int argc, char **argv) {
         printf("ingest_lines_per_s %.0f lines/s\n", (double)spans / secs);
         printf("ingest_log_request_bytes %zu bytes (%d lines)\n", bytes, LOG_LINES);
         printf("ingest_server_rss_per_line %.0f bytes/line in memory\n", rss * 1024.0 / (double)(spans ? spans : 1));
+        printf("trace_logs_p50_ms %.3f ms (all logs of one trace, %llu lines stored)\n", (double)tl[PROBES / 2] / 1e6,
+               (unsigned long long)spans);
+        printf("trace_logs_p99_ms %.3f ms\n", (double)tl[PROBES * 99 / 100] / 1e6);
+        printf("trace_logs_wrong %d of %d answers (must be 0)\n", tl_wrong, PROBES);
     }
     printf("ingest_spans_per_s %.0f spans/s\n", (double)spans / secs);
     printf("ingest_requests_per_s %.0f requests/s\n", (double)reqs / secs);
