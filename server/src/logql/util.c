@@ -1,21 +1,18 @@
 /*
  * util.c — a query's memory (one list of blocks, freed with the query)
- * and its regular expressions: PCRE2 standing in for Go's RE2 syntax.
+ * and its regular expressions (regex/regex.h, PCRE2 standing in for Go's
+ * RE2 syntax).
  *
- * RE2 differences smoothed over: `$` matches only at the very end
- * (DOLLAR_ENDONLY), \w \d \s are ASCII (no UCP); label matchers are
- * wrapped as Prometheus wraps them, ^(?s:re)$ (ANCHORED + ENDANCHORED +
- * DOTALL); every match runs under a match and depth limit, so a pattern
- * that would backtrack without end fails to match instead of hanging the
- * query.
+ * RE2 differences smoothed over: `$` matches only at the very end, \w \d
+ * \s are ASCII (no UCP); label matchers are wrapped as Prometheus wraps
+ * them, ^(?s:re)$; every match runs under a bounded effort.
  */
-#define PCRE2_CODE_UNIT_WIDTH 8
-#include <pcre2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "logql/logql_int.h"
+#include "regex/regex.h"
 
 struct lq_mem {
     lq_mem *next;
@@ -31,8 +28,7 @@ void *lq_alloc(lq_query *q, size_t n) {
 }
 
 struct lq_re {
-    pcre2_code *code;
-    pcre2_match_context *mctx;
+    tws_regex *rx;
 };
 
 lq_re *lq_re_compile(lq_query *q, const char *pattern, size_t len, bool anchored, char *err, size_t err_len) {
@@ -46,51 +42,22 @@ lq_re *lq_re_compile(lq_query *q, const char *pattern, size_t len, bool anchored
         q->res = r;
         q->cap_res = cap;
     }
-    uint32_t opts = PCRE2_UTF | PCRE2_DOLLAR_ENDONLY;
-#ifdef PCRE2_MATCH_INVALID_UTF
-    opts |= PCRE2_MATCH_INVALID_UTF;
-#endif
-    if (anchored) opts |= PCRE2_ANCHORED | PCRE2_ENDANCHORED | PCRE2_DOTALL;
-    int ec;
-    PCRE2_SIZE eo;
-    pcre2_code *code = pcre2_compile((PCRE2_SPTR)pattern, len, opts, &ec, &eo, NULL);
-    if (!code) {
-        PCRE2_UCHAR msg[120];
-        pcre2_get_error_message(ec, msg, sizeof msg);
-        snprintf(err, err_len, "%s at offset %zu", (const char *)msg, (size_t)eo);
-        return NULL;
-    }
-    pcre2_jit_compile(code, PCRE2_JIT_COMPLETE); /* the interpreter serves when there is no JIT */
     lq_re *re = lq_alloc(q, sizeof *re);
-    pcre2_match_context *mctx = pcre2_match_context_create(NULL);
-    if (!re || !mctx) {
-        pcre2_code_free(code);
-        pcre2_match_context_free(mctx);
+    if (!re) {
         snprintf(err, err_len, "out of memory");
         return NULL;
     }
-    pcre2_set_match_limit(mctx, 100000);
-    pcre2_set_depth_limit(mctx, 10000);
-    re->code = code;
-    re->mctx = mctx;
+    unsigned flags = TWS_RE_DOLLAR_END | TWS_RE_INVALID_UTF | (anchored ? TWS_RE_ANCHORED : 0);
+    if (!(re->rx = tws_regex_compile(pattern, len, flags, err, err_len))) return NULL;
     q->res[q->n_res++] = re;
     return re;
 }
 
-/* "Did it match" needs one pair of offsets; one block per thread. */
-static _Thread_local pcre2_match_data *match_data;
-
-bool lq_re_match(const lq_re *re, const char *s, size_t len) {
-    if (!match_data && !(match_data = pcre2_match_data_create(1, NULL))) return false;
-    return pcre2_match(re->code, (PCRE2_SPTR)(len ? s : ""), len, 0, 0, match_data, re->mctx) >= 0;
-}
+bool lq_re_match(const lq_re *re, const char *s, size_t len) { return tws_regex_match(re->rx, s, len); }
 
 void lq_query_free(lq_query *q) {
     if (!q) return;
-    for (uint32_t i = 0; i < q->n_res; i++) {
-        pcre2_code_free(q->res[i]->code);
-        pcre2_match_context_free(q->res[i]->mctx);
-    }
+    for (uint32_t i = 0; i < q->n_res; i++) tws_regex_free(q->res[i]->rx);
     tw__free(q->res);
     for (lq_mem *m = q->mem; m;) {
         lq_mem *next = m->next;

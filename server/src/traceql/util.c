@@ -1,17 +1,16 @@
 /*
  * util.c — the TraceQL support pieces: the bump arena that owns a query
- * (and an evaluation's scratch memory), PCRE2 regular expressions compiled
- * fully anchored with a bounded match effort, and the text forms of nodes,
+ * (and an evaluation's scratch memory), its regular expressions (regex/
+ * regex.h, fully anchored), and the text forms of nodes,
  * values and types used in labels and messages.
  */
-#define PCRE2_CODE_UNIT_WIDTH 8
 #include <inttypes.h>
-#include <pcre2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/buf.h"
+#include "regex/regex.h"
 #include "traceql/traceql_int.h"
 
 /* ---- arena -------------------------------------------------------------- */
@@ -75,56 +74,14 @@ void tq_arena_free(tq_arena *a) {
 
 /* ---- regular expressions ------------------------------------------------ */
 
-typedef struct tq_re {
-    pcre2_code *code;
-    pcre2_match_context *mctx;
-} tq_re;
-
-/* One match-data block per thread, big enough for "did it match". */
-static _Thread_local pcre2_match_data *tls_md;
-
+/* TraceQL's =~ and !~ are fully anchored, as Tempo's (regex/regex.h). */
 void *tq_re_compile(const char *pattern, size_t len, char *err, size_t err_len) {
-    int ec;
-    PCRE2_SIZE eo;
-    pcre2_code *code = pcre2_compile((PCRE2_SPTR)pattern, len, PCRE2_ANCHORED | PCRE2_ENDANCHORED | PCRE2_UTF |
-                                     PCRE2_DOTALL, &ec, &eo, NULL);
-    if (!code) {
-        PCRE2_UCHAR msg[120];
-        pcre2_get_error_message(ec, msg, sizeof msg);
-        snprintf(err, err_len, "%s at offset %zu", (const char *)msg, (size_t)eo);
-        return NULL;
-    }
-    pcre2_jit_compile(code, PCRE2_JIT_COMPLETE); /* falls back to the interpreter when JIT is unavailable */
-    tq_re *re = tw__calloc(1, sizeof *re);
-    pcre2_match_context *mctx = pcre2_match_context_create(NULL);
-    if (!re || !mctx) {
-        pcre2_code_free(code);
-        pcre2_match_context_free(mctx);
-        tw__free(re);
-        snprintf(err, err_len, "out of memory");
-        return NULL;
-    }
-    pcre2_set_match_limit(mctx, 100000);
-    pcre2_set_depth_limit(mctx, 10000);
-    re->code = code;
-    re->mctx = mctx;
-    return re;
+    return tws_regex_compile(pattern, len, TWS_RE_ANCHORED, err, err_len);
 }
 
-void tq_re_free(void *p) {
-    tq_re *re = p;
-    if (!re) return;
-    pcre2_code_free(re->code);
-    pcre2_match_context_free(re->mctx);
-    tw__free(re);
-}
+void tq_re_free(void *re) { tws_regex_free(re); }
 
-bool tq_re_match(void *p, const char *s, size_t len) {
-    tq_re *re = p;
-    if (!tls_md && !(tls_md = pcre2_match_data_create(1, NULL))) return false;
-    int rc = pcre2_match(re->code, (PCRE2_SPTR)(s ? s : ""), len, 0, 0, tls_md, re->mctx);
-    return rc >= 0;
-}
+bool tq_re_match(void *re, const char *s, size_t len) { return tws_regex_match(re, s, len); }
 
 /* ---- text --------------------------------------------------------------- */
 

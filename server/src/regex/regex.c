@@ -1,0 +1,63 @@
+/*
+ * regex.c — PCRE2 behind regex.h: compile with the options asked, JIT,
+ * one match context carrying the effort limits, and one match-data block
+ * per thread (a "did it match" needs one pair of offsets).
+ */
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+#include <stdio.h>
+
+#include "common/tw_base.h"
+#include "regex/regex.h"
+
+struct tws_regex {
+    pcre2_code *code;
+    pcre2_match_context *mctx;
+};
+
+static _Thread_local pcre2_match_data *match_data;
+
+tws_regex *tws_regex_compile(const char *pattern, size_t len, unsigned flags, char *err, size_t err_len) {
+    uint32_t opts = PCRE2_UTF;
+    if (flags & TWS_RE_ANCHORED) opts |= PCRE2_ANCHORED | PCRE2_ENDANCHORED | PCRE2_DOTALL;
+    if (flags & TWS_RE_DOLLAR_END) opts |= PCRE2_DOLLAR_ENDONLY;
+#ifdef PCRE2_MATCH_INVALID_UTF
+    if (flags & TWS_RE_INVALID_UTF) opts |= PCRE2_MATCH_INVALID_UTF;
+#endif
+    int ec;
+    PCRE2_SIZE eo;
+    pcre2_code *code = pcre2_compile((PCRE2_SPTR)(pattern ? pattern : ""), len, opts, &ec, &eo, NULL);
+    if (!code) {
+        PCRE2_UCHAR msg[120];
+        pcre2_get_error_message(ec, msg, sizeof msg);
+        snprintf(err, err_len, "%s at offset %zu", (const char *)msg, (size_t)eo);
+        return NULL;
+    }
+    pcre2_jit_compile(code, PCRE2_JIT_COMPLETE); /* the interpreter serves when there is no JIT */
+    tws_regex *re = tw__calloc(1, sizeof *re);
+    pcre2_match_context *mctx = pcre2_match_context_create(NULL);
+    if (!re || !mctx) {
+        pcre2_code_free(code);
+        pcre2_match_context_free(mctx);
+        tw__free(re);
+        snprintf(err, err_len, "out of memory");
+        return NULL;
+    }
+    pcre2_set_match_limit(mctx, 100000);
+    pcre2_set_depth_limit(mctx, 10000);
+    re->code = code;
+    re->mctx = mctx;
+    return re;
+}
+
+void tws_regex_free(tws_regex *re) {
+    if (!re) return;
+    pcre2_code_free(re->code);
+    pcre2_match_context_free(re->mctx);
+    tw__free(re);
+}
+
+bool tws_regex_match(const tws_regex *re, const char *s, size_t len) {
+    if (!match_data && !(match_data = pcre2_match_data_create(1, NULL))) return false;
+    return pcre2_match(re->code, (PCRE2_SPTR)(len && s ? s : ""), len, 0, 0, match_data, re->mctx) >= 0;
+}
