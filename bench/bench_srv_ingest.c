@@ -231,7 +231,7 @@ static int trace_logs_latency(int port, const worker *w, int threads, uint64_t *
         }
         lat[k] = mono_ns() - t0;
         int lines = 0;
-        for (const char *p = resp; (p = strstr(p, "order placed")) || 0; p++) lines++;
+        for (const char *p = resp; (p = strstr(p, "order placed")); p++) lines++;
         for (const char *p = resp; (p = strstr(p, "inventory reserve failed")); p++) lines++;
         if (atoi(resp + 9) != 200 || lines != 10) wrong++;
     }

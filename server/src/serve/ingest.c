@@ -128,12 +128,15 @@ static void reply_ok(ingest_req *r) {
     char msg[400] = "";
     if (rejected) {
         bool logs = r->signal == TWS_SIG_LOGS;
-        snprintf(msg, sizeof msg, "%u %s refused:%s%s%s%s%s", rejected, logs ? "log record(s)" : "span(s)",
-                 !r->rejected_ids ? "" : logs ? " invalid trace/span id" : " invalid or missing trace/span id",
-                 r->rejected_ids && r->first_reject[0] ? " (first: " : "", r->rejected_ids ? r->first_reject : "",
-                 r->rejected_ids && r->first_reject[0] ? ");" : r->rejected_ids ? ";" : "",
+        char ids[260] = "";
+        if (r->rejected_ids && r->first_reject[0])
+            snprintf(ids, sizeof ids, " %s (first: %s);", logs ? "invalid trace/span id" : "invalid or missing trace/span id",
+                     r->first_reject);
+        else if (r->rejected_ids)
+            snprintf(ids, sizeof ids, " %s;", logs ? "invalid trace/span id" : "invalid or missing trace/span id");
+        snprintf(msg, sizeof msg, "%u %s refused:%s%s", rejected, logs ? "log record(s)" : "span(s)", ids,
                  r->rejected_limit ? " trace over its size limit;" : "");
-        msg[strlen(msg) - 1] = '\0';
+        msg[strlen(msg) - 1] = '\0'; /* the last ';' */
     }
     r->sink->ok(r->ctx, r->signal, r->proto, rejected, msg);
 }

@@ -441,10 +441,22 @@ static uint32_t *pick(const scan *sc, size_t limit, bool forward, size_t *n) {
     return o;
 }
 
-static void write_status(tw__json *j) {
+/* Loki's envelope: {"status":"success","data": ...; the caller writes the
+ * data and closes the outer object, then finish_answer replies. */
+static void begin_answer(tw__buf *b, tw__json *j) {
+    tw__buf_init(b, 1u << 30);
+    tw__json_init(j, b);
+    tw__json_begin_object(j);
     tw__json_key(j, "status", TW_NTS);
     tw__json_string(j, "success", TW_NTS);
     tw__json_key(j, "data", TW_NTS);
+}
+
+/* 200 with the answer, or 500 when rc says the query failed; frees b. */
+static void finish_answer(struct evhttp_request *req, tw__buf *b, int rc) {
+    if (rc) tws_reply_text(req, 500, "Internal Server Error", "text/plain", "the query failed\n", 17);
+    else reply_json(req, b);
+    tw__buf_free(b);
 }
 
 /* The window of a trace-to-logs answer (NULL for a plain query). */
@@ -458,11 +470,8 @@ typedef struct trace_window {
 static void reply_streams(scan *sc, struct evhttp_request *req, int rc, uint32_t *order, size_t n,
                           const trace_window *w, uint64_t t0) {
     tw__buf b;
-    tw__buf_init(&b, 1u << 30);
     tw__json j;
-    tw__json_init(&j, &b);
-    tw__json_begin_object(&j);
-    write_status(&j);
+    begin_answer(&b, &j);
     tw__json_begin_object(&j);
     tw__json_key(&j, "resultType", TW_NTS);
     tw__json_string(&j, "streams", TW_NTS);
@@ -479,9 +488,7 @@ static void reply_streams(scan *sc, struct evhttp_request *req, int rc, uint32_t
     stats_json(&j, sc, n, t0);
     tw__json_end_object(&j);
     tw__json_end_object(&j);
-    if (rc) tws_reply_text(req, 500, "Internal Server Error", "text/plain", "the query failed\n", 17);
-    else reply_json(req, &b);
-    tw__buf_free(&b);
+    finish_answer(req, &b, rc);
     tw__free(order);
 }
 
@@ -519,11 +526,8 @@ static void run_metric_query(scan *sc, struct evhttp_request *req, bool instant,
         return;
     }
     tw__buf b;
-    tw__buf_init(&b, 1u << 30);
     tw__json j;
-    tw__json_init(&j, &b);
-    tw__json_begin_object(&j);
-    write_status(&j);
+    begin_answer(&b, &j);
     tw__json_begin_object(&j);
     tw__json_key(&j, "resultType", TW_NTS);
     tw__json_string(&j, instant ? "vector" : "matrix", TW_NTS);
@@ -554,9 +558,7 @@ static void run_metric_query(scan *sc, struct evhttp_request *req, bool instant,
     stats_json(&j, sc, 0, t0);
     tw__json_end_object(&j);
     tw__json_end_object(&j);
-    if (rc) tws_reply_text(req, 500, "Internal Server Error", "text/plain", "the query failed\n", 17);
-    else reply_json(req, &b);
-    tw__buf_free(&b);
+    finish_answer(req, &b, rc);
     lq_acc_free(acc);
 }
 
@@ -617,11 +619,8 @@ static void handle_labels(tws_server *s, struct evhttp_request *req, const char 
         }
     }
     tw__buf b;
-    tw__buf_init(&b, 1u << 30);
     tw__json j;
-    tw__json_init(&j, &b);
-    tw__json_begin_object(&j);
-    write_status(&j);
+    begin_answer(&b, &j);
     tw__json_begin_array(&j);
     for (uint32_t k = 0; k < seen.n; k++) { /* a label set is sorted by name: the answer is sorted */
         tw_str v = tws_labels_name(&seen, k);
@@ -629,9 +628,7 @@ static void handle_labels(tws_server *s, struct evhttp_request *req, const char 
     }
     tw__json_end_array(&j);
     tw__json_end_object(&j);
-    if (rc) tws_reply_text(req, 500, "Internal Server Error", "text/plain", "the query failed\n", 17);
-    else reply_json(req, &b);
-    tw__buf_free(&b);
+    finish_answer(req, &b, rc);
     tws_labels_free(&seen);
     tws_labels_free(&cur);
     lq_query_free(q);
