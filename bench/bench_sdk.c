@@ -48,7 +48,8 @@ void *__wrap_realloc(void *p, size_t n) {
 static int discard_export(tw_exporter *e, tw_span *const *spans, size_t n, uint64_t deadline) { return TW_OK; }
 static void discard_shutdown(tw_exporter *e) {}
 static void discard_destroy(tw_exporter *e) { free(e); }
-static const tw__exporter_ops discard_ops = {discard_export, discard_shutdown, NULL, discard_destroy};
+static const tw__exporter_ops discard_ops = {
+    .export_spans = discard_export, .shutdown = discard_shutdown, .destroy = discard_destroy};
 
 static tw_exporter *discard_new(void) {
     tw_exporter *e = calloc(1, sizeof *e);

@@ -1,7 +1,9 @@
 /*
  * hello.c — the smallest useful libtracewire program: the article's checkout
  * request as a trace, printed as OTLP JSON by the console exporter (or sent
- * over OTLP/HTTP when OTEL_TRACES_EXPORTER=otlp).
+ * over OTLP/HTTP when OTEL_TRACES_EXPORTER=otlp), with two log lines written
+ * inside its spans as JSON on stderr (and exported as OTLP logs when
+ * OTEL_LOGS_EXPORTER=otlp).
  */
 #define _POSIX_C_SOURCE 200809L /* setenv */
 #include <stdio.h>
@@ -43,10 +45,11 @@ int main(void) {
     tw_span_end(reserve);
 
     tw_span_set_int(root, "http.response.status_code", 503);
+    tw_log(log, TW_LOG_WARN, "responding with 503", (tw_attribute[]){TW_ATTR_INT("http.response.status_code", 503)}, 1);
     tw_detach(tok);
     tw_span_end(root);
 
-    tw_logger_destroy(log);
+    tw_logger_destroy(log); /* exports its queued records */
     tw_provider_set_global(NULL);
     tw_provider_destroy(provider); /* flushes the batch processor */
     return 0;

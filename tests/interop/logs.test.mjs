@@ -6,6 +6,8 @@
 //     and of each span come back from /api/traces/<id>/logs, LogQL finds them
 //     with Loki's labels (service_name, level, trace_id, span_id), and each
 //     log's trace resolves through /api/traces/<id>.
+//     libtracewire (examples/hello with OTEL_LOGS_EXPORTER=otlp) does the
+//     same from C: its records carry the active span's ids.
 //  2. Loki push: JSON, and protobuf compressed with snappy (snappyjs), with
 //     structured metadata; the article's JSON line sent as a plain line
 //     correlates by its trace_id field.
@@ -21,6 +23,7 @@
 // The server binary comes from TW_SERVER. Only loopback addresses are used.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -160,6 +163,46 @@ test('OTLP/HTTP JSON logs from the JS logs SDK correlate with their trace', asyn
 
 test('OTLP/gRPC logs from the JS logs SDK correlate with their trace', async () => {
   await checkTraceLogs('shop-grpc', await traceWithLogs('shop-grpc', () => new GrpcLogs({ url: srv.grpcUrl() })));
+});
+
+test("libtracewire's OTLP logs (examples/hello) correlate with its trace", async () => {
+  const hello = process.env.TW_HELLO;
+  assert.ok(hello, 'TW_HELLO must name examples/hello');
+  const stderr = await new Promise((resolve, reject) => {
+    const p = spawn(hello, [], { env: { ...process.env, OTEL_TRACES_EXPORTER: 'otlp', OTEL_LOGS_EXPORTER: 'otlp',
+      OTEL_SERVICE_NAME: 'c-logs', OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${srv.otlp}` } });
+    let err = '';
+    p.stderr.on('data', (d) => { err += d; });
+    p.on('exit', (code) => (code === 0 ? resolve(err) : reject(new Error(`hello exited ${code}: ${err}`))));
+  });
+  // the JSON lines stay on stderr, and name the spans the records belong to
+  const lines = stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+  assert.deepEqual(lines.map((l) => l.msg), ['inventory reserve failed', 'responding with 503']);
+  const traceId = lines[0].trace_id;
+  assert.equal(lines[1].trace_id, traceId);
+  assert.notEqual(lines[0].span_id, lines[1].span_id);
+  const all = await get(`/api/traces/${traceId}/logs`);
+  assert.equal(all.status, 200, all.text);
+  assert.equal(all.json.data.traceFound, true);
+  const got = entries(all.json);
+  const byLine = Object.fromEntries(got.map((e) => [e.line, e]));
+  assert.deepEqual(Object.keys(byLine).sort(), ['inventory reserve failed', 'responding with 503']);
+  for (const l of lines) {
+    const e = byLine[l.msg];
+    assert.equal(e.labels.trace_id, traceId);
+    assert.equal(e.labels.span_id, l.span_id);
+    assert.equal(e.labels.service_name, 'c-logs');
+    assert.equal(e.labels.level, l.level);
+  }
+  assert.equal(byLine['responding with 503'].labels.http_response_status_code, '503');
+  // one span's logs
+  const one = entries((await get(`/api/traces/${traceId}/logs?${q({ spanID: lines[0].span_id })}`)).json);
+  assert.deepEqual(one.map((e) => e.line), ['inventory reserve failed']);
+  // and back from a record to its trace, whose spans include the record's span
+  const t = await get(`/api/traces/${traceId}`);
+  assert.equal(t.status, 200);
+  const spanIds = t.json.batches.flatMap((b) => b.scopeSpans.flatMap((s) => s.spans.map((sp) => Buffer.from(sp.spanId, 'base64').toString('hex'))));
+  for (const l of lines) assert.ok(spanIds.includes(l.span_id));
 });
 
 // ---- Loki push ---------------------------------------------------------------------------

@@ -463,7 +463,7 @@ static void test_fork_child(void **state) {
 /* ---- environment -------------------------------------------------------------------- */
 
 static void expect_endpoint(const char *opt, const char *want) {
-    char *url = tw__otlp_endpoint(opt);
+    char *url = tw__otlp_endpoint(TW__OTLP_TRACES, opt);
     assert_non_null(url);
     assert_string_equal(url, want);
     tw__free(url);

@@ -54,6 +54,12 @@ uint64_t tw__env_uint(const char *name, uint64_t def) {
     return x;
 }
 
+uint32_t tw__env_limit(const char *specific, const char *general, uint32_t def) {
+    uint64_t v = tw__env_uint(general, def);
+    v = tw__env_uint(specific, v);
+    return v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
+}
+
 double tw__env_double(const char *name, double def) {
     const char *v = tw__env(name);
     if (!v) return def;

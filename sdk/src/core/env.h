@@ -16,6 +16,9 @@
 TW_HIDDEN const char *tw__env(const char *name);
 /* A non-negative integer; `def` when unset or invalid (warned). */
 TW_HIDDEN uint64_t tw__env_uint(const char *name, uint64_t def);
+/* A limit: `specific` (e.g. OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT), else `general`
+ * (e.g. OTEL_ATTRIBUTE_COUNT_LIMIT), else `def`; capped at UINT32_MAX. */
+TW_HIDDEN uint32_t tw__env_limit(const char *specific, const char *general, uint32_t def);
 TW_HIDDEN double tw__env_double(const char *name, double def);
 /* "true"/"false" case-insensitively; anything else is `def` (warned). */
 TW_HIDDEN bool tw__env_bool(const char *name, bool def);

@@ -1,5 +1,8 @@
 /*
- * otlp_http.c — the OTLP/HTTP exporter (protobuf or JSON) over libcurl.
+ * otlp_http.c — the OTLP/HTTP exporter (protobuf or JSON) over libcurl, for
+ * spans (POST /v1/traces) and for log records (POST /v1/logs): the two
+ * differ only in their URL, their OTEL_EXPORTER_OTLP_{TRACES,LOGS}_*
+ * variables, their encoder and the name of the partial-success count.
  *
  * One curl easy handle per exporter, driven through its own multi handle
  * and reused so that its connection stays alive between batches. A batch
@@ -55,7 +58,7 @@
 #include "export/otlp_int.h"
 #include "common/pb.h"
 
-#define DEFAULT_ENDPOINT "http://localhost:4318/v1/traces"
+#define DEFAULT_BASE "http://localhost:4318"
 #define DEFAULT_TIMEOUT_MS 10000u
 #define DEFAULT_MAX_ELAPSED_MS 60000u
 #define DEFAULT_INITIAL_BACKOFF_MS 1000u
@@ -75,6 +78,7 @@ typedef struct handles {
 
 typedef struct otlp_http {
     tw_exporter base;
+    tw__otlp_signal sig;
     char *url;
     bool json, gzip;
     uint32_t timeout_ms, max_elapsed_ms, initial_backoff_ms;
@@ -99,10 +103,20 @@ typedef struct otlp_http {
 
 /* ---- options ------------------------------------------------------------------- */
 
-/* OTEL_EXPORTER_OTLP_TRACES_<what>, else OTEL_EXPORTER_OTLP_<what>. */
-static const char *env_pick(const char *what, const char **name) {
+static const struct signal_info {
+    const char *env;      /* OTEL_EXPORTER_OTLP_<env>_* */
+    const char *path;     /* appended to the generic endpoint */
+    const char *rejected; /* the partial-success count in OTLP/JSON */
+    const char *noun;
+} SIGNALS[] = {
+    [TW__OTLP_TRACES] = {"TRACES", "/v1/traces", "rejectedSpans", "span(s)"},
+    [TW__OTLP_LOGS] = {"LOGS", "/v1/logs", "rejectedLogRecords", "log record(s)"},
+};
+
+/* OTEL_EXPORTER_OTLP_<SIGNAL>_<what>, else OTEL_EXPORTER_OTLP_<what>. */
+static const char *env_pick(tw__otlp_signal sig, const char *what, const char **name) {
     static _Thread_local char n1[64], n2[64];
-    snprintf(n1, sizeof n1, "OTEL_EXPORTER_OTLP_TRACES_%s", what);
+    snprintf(n1, sizeof n1, "OTEL_EXPORTER_OTLP_%s_%s", SIGNALS[sig].env, what);
     snprintf(n2, sizeof n2, "OTEL_EXPORTER_OTLP_%s", what);
     const char *v = tw__env(n1);
     *name = n1;
@@ -110,8 +124,8 @@ static const char *env_pick(const char *what, const char **name) {
     return v;
 }
 
-static tw_otlp_protocol env_protocol(void) {
-    const char *name, *v = env_pick("PROTOCOL", &name);
+static tw_otlp_protocol env_protocol(tw__otlp_signal sig) {
+    const char *name, *v = env_pick(sig, "PROTOCOL", &name);
     if (!v) return TW_OTLP_HTTP_PROTOBUF;
     size_t n = strlen(v);
     tw__trim(&v, &n);
@@ -123,8 +137,8 @@ static tw_otlp_protocol env_protocol(void) {
     return TW_OTLP_HTTP_PROTOBUF;
 }
 
-static int env_gzip(void) {
-    const char *name, *v = env_pick("COMPRESSION", &name);
+static int env_gzip(tw__otlp_signal sig) {
+    const char *name, *v = env_pick(sig, "COMPRESSION", &name);
     if (!v) return 0;
     size_t n = strlen(v);
     tw__trim(&v, &n);
@@ -133,43 +147,49 @@ static int env_gzip(void) {
     return 0;
 }
 
-static uint32_t env_timeout_ms(void) {
+static uint32_t env_timeout_ms(tw__otlp_signal sig) {
     const char *name;
-    return env_pick("TIMEOUT", &name) ? (uint32_t)TW_MIN(tw__env_uint(name, 0), UINT32_MAX) : 0;
+    return env_pick(sig, "TIMEOUT", &name) ? (uint32_t)TW_MIN(tw__env_uint(name, 0), UINT32_MAX) : 0;
 }
 
-void tw_otlp_options_from_env(tw_otlp_options *o) {
+static const char *env_endpoint(tw__otlp_signal sig) {
+    char name[64];
+    snprintf(name, sizeof name, "OTEL_EXPORTER_OTLP_%s_ENDPOINT", SIGNALS[sig].env);
+    return tw__env(name);
+}
+
+void tw__otlp_options_from_env(tw__otlp_signal sig, tw_otlp_options *o) {
     const char *name;
     memset(o, 0, sizeof *o);
-    /* The generic endpoint needs "/v1/traces" appended: left NULL here,
-     * tw_exporter_otlp_http_new applies that rule. */
-    o->endpoint = tw__env("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT");
-    o->protocol = env_protocol();
-    o->compression_gzip = env_gzip();
-    o->headers = env_pick("HEADERS", &name);
-    o->timeout_ms = env_timeout_ms();
+    /* The generic endpoint needs the signal's path appended: left NULL
+     * here, tw__otlp_endpoint applies that rule. */
+    o->endpoint = env_endpoint(sig);
+    o->protocol = env_protocol(sig);
+    o->compression_gzip = env_gzip(sig);
+    o->headers = env_pick(sig, "HEADERS", &name);
+    o->timeout_ms = env_timeout_ms(sig);
 }
 
-char *tw__otlp_endpoint(const char *endpoint) {
+void tw_otlp_options_from_env(tw_otlp_options *o) { tw__otlp_options_from_env(TW__OTLP_TRACES, o); }
+
+char *tw__otlp_endpoint(tw__otlp_signal sig, const char *endpoint) {
     const char *v = endpoint;
-    if (!v) v = tw__env("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT");
+    if (!v) v = env_endpoint(sig);
     if (v) {
         size_t n = strlen(v);
         tw__trim(&v, &n);
         return tw__strndup(v, n);
     }
-    if ((v = tw__env("OTEL_EXPORTER_OTLP_ENDPOINT"))) {
-        size_t n = strlen(v);
-        tw__trim(&v, &n);
-        while (n && v[n - 1] == '/') n--;
-        char *url = tw__malloc(n + sizeof "/v1/traces");
-        if (url) {
-            memcpy(url, v, n);
-            memcpy(url + n, "/v1/traces", sizeof "/v1/traces");
-        }
-        return url;
+    if (!(v = tw__env("OTEL_EXPORTER_OTLP_ENDPOINT"))) v = DEFAULT_BASE;
+    size_t n = strlen(v), pn = strlen(SIGNALS[sig].path);
+    tw__trim(&v, &n);
+    while (n && v[n - 1] == '/') n--;
+    char *url = tw__malloc(n + pn + 1);
+    if (url) {
+        memcpy(url, v, n);
+        memcpy(url + n, SIGNALS[sig].path, pn + 1);
     }
-    return tw__strndup(DEFAULT_ENDPOINT, strlen(DEFAULT_ENDPOINT));
+    return url;
 }
 
 static bool is_token_char(unsigned char c) {
@@ -419,12 +439,14 @@ static size_t partial_success(otlp_http *h, int64_t rejected, const char *msg, s
     for (size_t i = 0; i < msg_len && cn < sizeof clean - 1; i++)
         clean[cn++] = (unsigned char)msg[i] < 0x20 ? ' ' : msg[i];
     clean[cn] = '\0';
-    tw__warn("OTLP peer %s rejected %zu span(s): %s", h->url, r, cn ? clean : "(no message)");
+    tw__warn("OTLP peer %s rejected %zu %s: %s", h->url, r, SIGNALS[h->sig].noun, cn ? clean : "(no message)");
     return r;
 }
 
 /* ExportTraceServiceResponse { ExportTracePartialSuccess partial_success = 1 }
- * ExportTracePartialSuccess { int64 rejected_spans = 1; string error_message = 2 } */
+ * ExportTracePartialSuccess { int64 rejected_spans = 1; string error_message = 2 }
+ * and the same numbers in ExportLogsServiceResponse / ExportLogsPartialSuccess
+ * (rejected_log_records = 1). */
 static size_t parse_response(otlp_http *h, size_t n) {
     int64_t rejected = 0;
     const char *msg = NULL;
@@ -446,7 +468,7 @@ static size_t parse_response(otlp_http *h, size_t n) {
     } else if (h->resp.len) {
         tw_str body = {(const char *)h->resp.data, h->resp.len}, ps, v;
         if (tw__json_get(body, "partialSuccess", &ps) == 0) {
-            if (tw__json_get(ps, "rejectedSpans", &v) == 0) tw__json_to_int64(v, &rejected);
+            if (tw__json_get(ps, SIGNALS[h->sig].rejected, &v) == 0) tw__json_to_int64(v, &rejected);
             if (tw__json_get(ps, "errorMessage", &v) == 0 && tw__json_unquote(v, &tmp) == 0)
                 msg = (const char *)tmp.data, msg_len = tmp.len;
         }
@@ -530,8 +552,11 @@ static void end_use(otlp_http *h) {
     if (h->gz.cap > (size_t)4 << 20) tw__buf_free(&h->gz);
 }
 
-static int http_export(tw_exporter *e, tw_span *const *spans, size_t n, uint64_t deadline_ns) {
-    otlp_http *h = (otlp_http *)e;
+/* Writes the request body for a batch of n items into `out`. */
+typedef int (*encode_fn)(tw__buf *out, bool json, const void *batch);
+
+/* Encode a batch of n items, POST it with retries, count the outcome. */
+static int post(otlp_http *h, size_t n, uint64_t deadline_ns, encode_fn encode, const void *batch) {
     tw__exporter_counters *ctr = &h->base.counters;
     int rc = begin_use(h);
     if (rc) {
@@ -539,7 +564,7 @@ static int http_export(tw_exporter *e, tw_span *const *spans, size_t n, uint64_t
         return rc;
     }
     tw__buf_reset(&h->body);
-    rc = h->json ? tw__otlp_traces_json(&h->body, spans, n) : tw__otlp_traces_pb(&h->body, spans, n);
+    rc = encode(&h->body, h->json, batch);
     if (!rc && h->gzip) rc = gzip_body(h);
     if (rc) goto out;
     const tw__buf *send = h->gzip ? &h->gz : &h->body;
@@ -611,6 +636,32 @@ out:
     return rc;
 }
 
+typedef struct span_batch {
+    tw_span *const *spans;
+    size_t n;
+} span_batch;
+
+static int encode_spans(tw__buf *out, bool json, const void *batch) {
+    const span_batch *sb = batch;
+    return json ? tw__otlp_traces_json(out, sb->spans, sb->n) : tw__otlp_traces_pb(out, sb->spans, sb->n);
+}
+
+static int http_export(tw_exporter *e, tw_span *const *spans, size_t n, uint64_t deadline_ns) {
+    otlp_http *h = (otlp_http *)e;
+    if (h->sig != TW__OTLP_TRACES) return TW_EINVAL;
+    return post(h, n, deadline_ns, encode_spans, &(span_batch){spans, n});
+}
+
+static int encode_logs(tw__buf *out, bool json, const void *batch) {
+    return json ? tw__otlp_logs_json(out, batch) : tw__otlp_logs_pb(out, batch);
+}
+
+static int http_export_logs(tw_exporter *e, const tw__log_batch *b, uint64_t deadline_ns) {
+    otlp_http *h = (otlp_http *)e;
+    if (h->sig != TW__OTLP_LOGS) return TW_EINVAL;
+    return post(h, b->n, deadline_ns, encode_logs, b);
+}
+
 /* ---- lifecycle --------------------------------------------------------------------- */
 
 static void http_shutdown(tw_exporter *e) {
@@ -673,12 +724,13 @@ static void http_destroy(tw_exporter *e) {
 
 static const tw__exporter_ops http_ops = {
     .export_spans = http_export,
+    .export_logs = http_export_logs,
     .shutdown = http_shutdown,
     .after_fork_child = http_after_fork_child,
     .destroy = http_destroy,
 };
 
-int tw_exporter_otlp_http_new(const tw_otlp_options *opts, tw_exporter **out) {
+int tw__otlp_http_new(tw__otlp_signal sig, const tw_otlp_options *opts, tw_exporter **out) {
     tw_otlp_options env;
     const tw_otlp_options *o = opts;
     int rc = TW_ENOMEM;
@@ -687,23 +739,24 @@ int tw_exporter_otlp_http_new(const tw_otlp_options *opts, tw_exporter **out) {
     pthread_once(&curl_once, curl_init);
     if (curl_init_rc != CURLE_OK) return TW_ENOMEM;
     if (!o) {
-        tw_otlp_options_from_env(&env);
+        tw__otlp_options_from_env(sig, &env);
         o = &env;
     }
     otlp_http *h = tw__calloc(1, sizeof *h);
     if (!h) return TW_ENOMEM;
     h->base.ops = &http_ops;
+    h->sig = sig;
     init_sync(h);
     tw__buf_init(&h->body, MAX_BODY);
     tw__buf_init(&h->gz, 0);
     tw__buf_init(&h->resp, MAX_RESPONSE);
     h->json = o->protocol == TW_OTLP_HTTP_JSON;
-    h->gzip = (o->compression_gzip < 0 ? env_gzip() : o->compression_gzip) > 0;
-    h->timeout_ms = o->timeout_ms ? o->timeout_ms : env_timeout_ms();
+    h->gzip = (o->compression_gzip < 0 ? env_gzip(sig) : o->compression_gzip) > 0;
+    h->timeout_ms = o->timeout_ms ? o->timeout_ms : env_timeout_ms(sig);
     if (!h->timeout_ms) h->timeout_ms = DEFAULT_TIMEOUT_MS;
     h->max_elapsed_ms = o->max_elapsed_ms ? o->max_elapsed_ms : DEFAULT_MAX_ELAPSED_MS;
     h->initial_backoff_ms = o->initial_backoff_ms ? o->initial_backoff_ms : DEFAULT_INITIAL_BACKOFF_MS;
-    if (!(h->url = tw__otlp_endpoint(o->endpoint))) goto fail;
+    if (!(h->url = tw__otlp_endpoint(sig, o->endpoint))) goto fail;
     const char *fixed[] = {
         h->json ? "Content-Type: application/json" : "Content-Type: application/x-protobuf",
         "Expect:", /* no 100-continue round trip */
@@ -721,4 +774,8 @@ int tw_exporter_otlp_http_new(const tw_otlp_options *opts, tw_exporter **out) {
 fail:
     http_destroy(&h->base);
     return rc;
+}
+
+int tw_exporter_otlp_http_new(const tw_otlp_options *opts, tw_exporter **out) {
+    return tw__otlp_http_new(TW__OTLP_TRACES, opts, out);
 }

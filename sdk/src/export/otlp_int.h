@@ -11,6 +11,7 @@
 #define TW_OTLP_INT_H
 
 #include "trace/span_int.h"
+#include "tracewire/tw_export.h"
 #include "tracewire/tw_propagation.h"
 
 /* SpanFlags of trace.proto: bits 0-7 are the W3C trace flags; bit 8 says
@@ -35,11 +36,21 @@ static inline uint32_t tw__otlp_link_flags(const tw__link *l) {
 TW_HIDDEN int tw__otlp_tracestate(const tw_tracestate *ts, char *small, size_t small_len,
                                   char **heap, const char **out);
 
-/* The OTLP/HTTP traces URL: `endpoint` as is when not NULL, else
+/* What an OTLP/HTTP exporter sends. */
+typedef enum tw__otlp_signal { TW__OTLP_TRACES, TW__OTLP_LOGS } tw__otlp_signal;
+
+/* The OTLP/HTTP URL of a signal (shown for traces; logs read LOGS and
+ * /v1/logs): `endpoint` as is when not NULL, else
  * OTEL_EXPORTER_OTLP_TRACES_ENDPOINT as is, else OTEL_EXPORTER_OTLP_ENDPOINT
  * with "/v1/traces" appended (after removing trailing slashes), else
  * http://localhost:4318/v1/traces. Heap copy (tw__free), NULL on ENOMEM. */
-TW_HIDDEN char *tw__otlp_endpoint(const char *endpoint);
+TW_HIDDEN char *tw__otlp_endpoint(tw__otlp_signal sig, const char *endpoint);
+/* tw_otlp_options_from_env for a signal (OTEL_EXPORTER_OTLP_LOGS_* first
+ * for logs). */
+TW_HIDDEN void tw__otlp_options_from_env(tw__otlp_signal sig, tw_otlp_options *o);
+/* tw_exporter_otlp_http_new for a signal; a logs exporter implements
+ * export_logs, a traces exporter export_spans. */
+TW_HIDDEN int tw__otlp_http_new(tw__otlp_signal sig, const tw_otlp_options *opts, tw_exporter **out);
 /* OTEL_EXPORTER_OTLP_HEADERS syntax ("k1=v1,k2=v2", values percent-decoded,
  * spaces around keys and values trimmed) appended to a curl header list as
  * "k1: v1" lines. Malformed members, keys that are not HTTP tokens, values

@@ -1,5 +1,6 @@
 /*
- * otlp_json.c — ExportTraceServiceRequest in OTLP/JSON.
+ * otlp_json.c — ExportTraceServiceRequest and ExportLogsServiceRequest in
+ * OTLP/JSON.
  *
  * The protobuf JSON mapping with OTLP's deviations
  * (https://opentelemetry.io/docs/specs/otlp/#json-protobuf-encoding):
@@ -199,6 +200,29 @@ static int put_span(tw__json *j, const tw_span *s) {
     return rc;
 }
 
+/* "resource":{attributes} */
+static void put_resource(tw__json *j, const tw__kvlist *attrs) {
+    tw__json_key_plain(j, "resource", 8);
+    tw__json_begin_object(j);
+    if (attrs) put_attributes(j, attrs);
+    tw__json_end_object(j);
+}
+
+/* "scope":{name, version}; NULL or empty strings are omitted. */
+static void put_scope(tw__json *j, const char *name, const char *version) {
+    tw__json_key_plain(j, "scope", 5);
+    tw__json_begin_object(j);
+    if (name && name[0]) {
+        tw__json_key_plain(j, "name", 4);
+        tw__json_string(j, name, TW_NTS);
+    }
+    if (version && version[0]) {
+        tw__json_key_plain(j, "version", 7);
+        tw__json_string(j, version, TW_NTS);
+    }
+    tw__json_end_object(j);
+}
+
 int tw__otlp_traces_json(tw__buf *out, tw_span *const *spans, size_t n) {
     tw__otlp_groups g;
     int rc = tw__otlp_group(&g, spans, n);
@@ -212,28 +236,14 @@ int tw__otlp_traces_json(tw__buf *out, tw_span *const *spans, size_t n) {
     }
     for (uint32_t r = 0; r < g.n_res; r++) {
         tw__json_begin_object(&j);
-        tw__json_key_plain(&j, "resource", 8);
-        tw__json_begin_object(&j);
-        const tw__kvlist *attrs = tw__span_resource(spans[g.scopes[g.res_start[r]].first]);
-        if (attrs) put_attributes(&j, attrs);
-        tw__json_end_object(&j);
+        put_resource(&j, tw__span_resource(spans[g.scopes[g.res_start[r]].first]));
         tw__json_key_plain(&j, "scopeSpans", 10);
         tw__json_begin_array(&j);
         for (uint32_t s = g.res_start[r]; s < g.res_start[r + 1]; s++) {
             const tw__otlp_scope *sc = &g.scopes[s];
             const struct tw_tracer *t = sc->tracer;
             tw__json_begin_object(&j);
-            tw__json_key_plain(&j, "scope", 5);
-            tw__json_begin_object(&j);
-            if (t && t->name && t->name[0]) {
-                tw__json_key_plain(&j, "name", 4);
-                tw__json_string(&j, t->name, TW_NTS);
-            }
-            if (t && t->version && t->version[0]) {
-                tw__json_key_plain(&j, "version", 7);
-                tw__json_string(&j, t->version, TW_NTS);
-            }
-            tw__json_end_object(&j);
+            put_scope(&j, t ? t->name : NULL, t ? t->version : NULL);
             tw__json_key_plain(&j, "spans", 5);
             tw__json_begin_array(&j);
             for (uint32_t i = sc->first; i != TW__OTLP_END; i = g.next[i]) {
@@ -250,5 +260,63 @@ int tw__otlp_traces_json(tw__buf *out, tw_span *const *spans, size_t n) {
     tw__json_end_object(&j);
     tw__otlp_groups_free(&g);
     if (rc && !out->failed) out->failed = rc;
+    return out->failed;
+}
+
+/* ---- logs ------------------------------------------------------------------- */
+
+static void put_log_record(tw__json *j, const tw__log_record *r) {
+    tw__json_begin_object(j);
+    if (r->time_ns) {
+        tw__json_key_plain(j, "timeUnixNano", 12);
+        tw__json_uint64_string(j, r->time_ns);
+    }
+    if (r->observed_ns) {
+        tw__json_key_plain(j, "observedTimeUnixNano", 20);
+        tw__json_uint64_string(j, r->observed_ns);
+    }
+    if (r->severity) {
+        tw__json_key_plain(j, "severityNumber", 14);
+        tw__json_uint64(j, r->severity);
+    }
+    tw__json_key_plain(j, "severityText", 12);
+    tw__json_string(j, tw__log_severity_text(r->severity), TW_NTS);
+    tw__json_key_plain(j, "body", 4);
+    put_value(j, &(tw__value){.type = TW_TYPE_STRING, .n = r->body_len, .u.s = r->body});
+    put_attributes(j, &r->attrs);
+    if (r->has_trace) {
+        tw__json_key_plain(j, "flags", 5);
+        tw__json_uint64(j, r->trace_flags);
+        tw__json_key_plain(j, "traceId", 7);
+        tw__json_hex(j, r->trace_id.bytes, TW_TRACE_ID_SIZE);
+        tw__json_key_plain(j, "spanId", 6);
+        tw__json_hex(j, r->span_id.bytes, TW_SPAN_ID_SIZE);
+    }
+    tw__json_end_object(j);
+}
+
+int tw__otlp_logs_json(tw__buf *out, const tw__log_batch *lb) {
+    tw__json j;
+    tw__json_init(&j, out);
+    tw__json_begin_object(&j);
+    if (lb->n) {
+        tw__json_key_plain(&j, "resourceLogs", 12);
+        tw__json_begin_array(&j);
+        tw__json_begin_object(&j);
+        put_resource(&j, lb->resource);
+        tw__json_key_plain(&j, "scopeLogs", 9);
+        tw__json_begin_array(&j);
+        tw__json_begin_object(&j);
+        put_scope(&j, lb->scope_name, lb->scope_version);
+        tw__json_key_plain(&j, "logRecords", 10);
+        tw__json_begin_array(&j);
+        for (size_t i = 0; i < lb->n; i++) put_log_record(&j, lb->records[i]);
+        tw__json_end_array(&j);
+        tw__json_end_object(&j);
+        tw__json_end_array(&j);
+        tw__json_end_object(&j);
+        tw__json_end_array(&j);
+    }
+    tw__json_end_object(&j);
     return out->failed;
 }

@@ -1,5 +1,6 @@
 /*
- * otlp_pb.c — ExportTraceServiceRequest in protobuf binary.
+ * otlp_pb.c — ExportTraceServiceRequest and ExportLogsServiceRequest in
+ * protobuf binary.
  *
  * The messages written, with their field numbers and wire types, from
  * opentelemetry-proto (collector/trace/v1/trace_service.proto,
@@ -24,6 +25,17 @@
  *   AnyValue  oneof: string_value 1, bool_value 2, int_value 3 (int64 varint),
  *             double_value 4 (fixed64), array_value 5 (ArrayValue)
  *   ArrayValue  values 1 (repeated AnyValue)
+ *
+ * and for logs (collector/logs/v1/logs_service.proto, logs/v1/logs.proto):
+ *
+ *   ExportLogsServiceRequest  resource_logs 1 (repeated ResourceLogs)
+ *   ResourceLogs  resource 1, scope_logs 2 (repeated ScopeLogs)
+ *   ScopeLogs     scope 1, log_records 2 (repeated LogRecord)
+ *   LogRecord  time_unix_nano 1 (fixed64), severity_number 2 (enum varint),
+ *              severity_text 3, body 5 (AnyValue), attributes 6,
+ *              dropped_attributes_count 7, flags 8 (fixed32),
+ *              trace_id 9 (bytes 16), span_id 10 (bytes 8),
+ *              observed_time_unix_nano 11 (fixed64)
  *
  * Proto3 defaults (empty strings, zero counts) are omitted, except inside
  * the AnyValue oneof, where a set member is always written. Strings are
@@ -58,6 +70,9 @@ enum {
     F_KV_KEY = 1, F_KV_VALUE = 2,
     F_ANY_STRING = 1, F_ANY_BOOL = 2, F_ANY_INT = 3, F_ANY_DOUBLE = 4, F_ANY_ARRAY = 5,
     F_ARRAY_VALUES = 1,
+    F_REQ_RESOURCE_LOGS = 1, F_RL_RESOURCE = 1, F_RL_SCOPE_LOGS = 2, F_SL_LOG_RECORDS = 2,
+    F_LR_TIME = 1, F_LR_SEVERITY = 2, F_LR_SEVERITY_TEXT = 3, F_LR_BODY = 5, F_LR_ATTRIBUTES = 6,
+    F_LR_DROPPED = 7, F_LR_FLAGS = 8, F_LR_TRACE_ID = 9, F_LR_SPAN_ID = 10, F_LR_OBSERVED = 11,
 };
 
 /* Every field number above is below 16: each tag is one byte. */
@@ -234,9 +249,11 @@ static int put_span(tw__buf *b, const tw_span *s) {
     return rc;
 }
 
-static void put_scope(tw__buf *b, const struct tw_tracer *t) {
-    pstr name = mkstr(t && t->name ? t->name : "", t && t->name ? strlen(t->name) : 0);
-    pstr version = mkstr(t && t->version ? t->version : "", t && t->version ? strlen(t->version) : 0);
+/* An InstrumentationScope (field 1 of ScopeSpans and of ScopeLogs); NULL
+ * strings are empty. */
+static void put_scope(tw__buf *b, const char *name_s, const char *version_s) {
+    pstr name = mkstr(name_s ? name_s : "", name_s ? strlen(name_s) : 0);
+    pstr version = mkstr(version_s ? version_s : "", version_s ? strlen(version_s) : 0);
     size_t body = (name.len ? str_field_size(name.len) : 0) + (version.len ? str_field_size(version.len) : 0);
     tw__pb_len_header(b, F_SS_SCOPE, body);
     if (name.len) put_pstr(b, F_SCOPE_NAME, name);
@@ -257,7 +274,7 @@ int tw__otlp_traces_pb(tw__buf *out, tw_span *const *spans, size_t n) {
         for (uint32_t s = g.res_start[r]; s < g.res_start[r + 1]; s++) {
             const tw__otlp_scope *sc = &g.scopes[s];
             tw__pb_mark sm = tw__pb_begin(out, F_RS_SCOPE_SPANS, 3);
-            put_scope(out, sc->tracer);
+            put_scope(out, sc->tracer ? sc->tracer->name : NULL, sc->tracer ? sc->tracer->version : NULL);
             for (uint32_t i = sc->first; i != TW__OTLP_END; i = g.next[i]) {
                 int e = put_span(out, spans[i]);
                 if (e && !rc) rc = e;
@@ -268,5 +285,41 @@ int tw__otlp_traces_pb(tw__buf *out, tw_span *const *spans, size_t n) {
     }
     tw__otlp_groups_free(&g);
     if (rc && !out->failed) out->failed = rc;
+    return out->failed;
+}
+
+/* ---- logs ------------------------------------------------------------------- */
+
+static void put_log_record(tw__buf *b, const tw__log_record *r) {
+    tw__pb_mark m = tw__pb_begin(b, F_SL_LOG_RECORDS, 2);
+    if (r->time_ns) tw__pb_fixed64(b, F_LR_TIME, r->time_ns);
+    if (r->severity) tw__pb_uint64(b, F_LR_SEVERITY, r->severity);
+    const char *text = tw__log_severity_text(r->severity);
+    put_str(b, F_LR_SEVERITY_TEXT, text, strlen(text));
+    tw__value body = {.type = TW_TYPE_STRING, .n = r->body_len, .u.s = r->body};
+    pstr str = mkstr(r->body, r->body_len);
+    tw__pb_len_header(b, F_LR_BODY, any_size(&body, &str));
+    put_any_body(b, &body, &str);
+    put_kvlist(b, F_LR_ATTRIBUTES, F_LR_DROPPED, &r->attrs);
+    if (r->has_trace) {
+        tw__pb_fixed32(b, F_LR_FLAGS, r->trace_flags);
+        tw__pb_bytes(b, F_LR_TRACE_ID, r->trace_id.bytes, TW_TRACE_ID_SIZE);
+        tw__pb_bytes(b, F_LR_SPAN_ID, r->span_id.bytes, TW_SPAN_ID_SIZE);
+    }
+    if (r->observed_ns) tw__pb_fixed64(b, F_LR_OBSERVED, r->observed_ns);
+    tw__pb_end(b, m);
+}
+
+int tw__otlp_logs_pb(tw__buf *out, const tw__log_batch *lb) {
+    if (!lb->n) return out->failed;
+    tw__pb_mark rm = tw__pb_begin(out, F_REQ_RESOURCE_LOGS, 3);
+    tw__pb_mark res = tw__pb_begin(out, F_RL_RESOURCE, 2);
+    if (lb->resource) put_kvlist(out, F_RES_ATTRIBUTES, F_RES_DROPPED, lb->resource);
+    tw__pb_end(out, res);
+    tw__pb_mark sm = tw__pb_begin(out, F_RL_SCOPE_LOGS, 3);
+    put_scope(out, lb->scope_name, lb->scope_version);
+    for (size_t i = 0; i < lb->n; i++) put_log_record(out, lb->records[i]);
+    tw__pb_end(out, sm);
+    tw__pb_end(out, rm);
     return out->failed;
 }

@@ -2,7 +2,8 @@
  * log.c — one structured JSON line per call, carrying the trace_id and
  * span_id of the active span so logs join their traces (the article's
  * section 7). Each line is built in memory and written with one write(2),
- * so lines from concurrent threads never interleave.
+ * so lines from concurrent threads never interleave. When OTLP export is
+ * on, the same call also queues a log record (log_export.c).
  */
 #include <errno.h>
 #include <time.h>
@@ -10,6 +11,7 @@
 
 #include "common/buf.h"
 #include "common/json.h"
+#include "log/log_int.h"
 #include "trace/trace_int.h"
 
 #define MAX_LINE (1u << 20)
@@ -18,6 +20,7 @@ struct tw_logger {
     int fd;
     tw_log_level min_level;
     char *service;
+    tw__log_exporter *otlp; /* NULL: export off */
 };
 
 const char *tw_log_level_name(tw_log_level level) {
@@ -36,11 +39,16 @@ int tw_logger_new(const tw_logger_options *o, tw_logger **out) {
     if (!lg) return TW_ENOMEM;
     lg->fd = o ? o->fd : 1;
     lg->min_level = o && o->min_level ? o->min_level : TW_LOG_INFO;
+    tw_provider *prov = o && o->provider ? o->provider : tw_provider_global();
     const char *svc = o ? o->service : NULL;
-    if (!svc) svc = tw_provider_resource_str(o && o->provider ? o->provider : tw_provider_global(), "service.name");
-    if (svc && !(lg->service = tw__strndup(svc, strlen(svc)))) {
-        tw__free(lg);
-        return TW_ENOMEM;
+    if (!svc) svc = tw_provider_resource_str(prov, "service.name");
+    int rc = TW_OK;
+    if (svc && !(lg->service = tw__strndup(svc, strlen(svc)))) rc = TW_ENOMEM;
+    if (!rc && tw__log_export_wanted(o ? o->export_mode : TW_LOG_EXPORT_ENV))
+        rc = tw__log_exporter_new(o, prov, &lg->otlp);
+    if (rc) {
+        tw_logger_destroy(lg);
+        return rc;
     }
     *out = lg;
     return TW_OK;
@@ -48,8 +56,20 @@ int tw_logger_new(const tw_logger_options *o, tw_logger **out) {
 
 void tw_logger_destroy(tw_logger *lg) {
     if (!lg) return;
+    tw__log_exporter_destroy(lg->otlp);
     tw__free(lg->service);
     tw__free(lg);
+}
+
+int tw_logger_flush(tw_logger *lg, uint32_t timeout_ms) {
+    if (!lg) return TW_EINVAL;
+    return lg->otlp ? tw__log_exporter_flush(lg->otlp, timeout_ms) : TW_OK;
+}
+
+void tw_logger_get_stats(const tw_logger *lg, tw_processor_stats *out) {
+    if (!out) return;
+    memset(out, 0, sizeof *out);
+    if (lg && lg->otlp) tw__log_exporter_stats(lg->otlp, out);
 }
 
 static void timestamp(tw__json *j, uint64_t ns) {
@@ -128,7 +148,9 @@ int tw_log_format(tw_logger *lg, tw_log_level level, const char *msg, const tw_a
 
 int tw_log(tw_logger *lg, tw_log_level level, const char *msg, const tw_attribute *fields, size_t n) {
     if (!lg) return TW_EINVAL;
-    if (level < lg->min_level || lg->fd < 0) return TW_OK;
+    if (level < lg->min_level) return TW_OK;
+    int orc = lg->otlp ? tw__log_export(lg->otlp, level, msg, fields, n, &tw__current()->span, 0) : TW_OK;
+    if (lg->fd < 0) return orc;
     tw__buf b;
     tw__buf_init(&b, MAX_LINE);
     int rc = build(lg, level, msg, fields, n, NULL, 0, &b);
@@ -140,5 +162,5 @@ int tw_log(tw_logger *lg, tw_log_level level, const char *msg, const tw_attribut
         else off += (size_t)w;
     }
     tw__buf_free(&b);
-    return rc;
+    return rc ? rc : orc;
 }

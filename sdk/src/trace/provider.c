@@ -15,21 +15,15 @@
 
 /* ---- limits ----------------------------------------------------------------- */
 
-static uint32_t limit_env(const char *specific, const char *general, uint32_t def) {
-    uint64_t v = tw__env_uint(general, def);
-    v = tw__env_uint(specific, v);
-    return v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
-}
-
 void tw_span_limits_from_env(tw_span_limits *out) {
-    out->attr_count = limit_env("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "OTEL_ATTRIBUTE_COUNT_LIMIT", 128);
+    out->attr_count = tw__env_limit("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "OTEL_ATTRIBUTE_COUNT_LIMIT", 128);
     out->attr_value_len =
-        limit_env("OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT", "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", 0);
-    out->event_count = limit_env("OTEL_SPAN_EVENT_COUNT_LIMIT", "OTEL_SPAN_EVENT_COUNT_LIMIT", 128);
-    out->link_count = limit_env("OTEL_SPAN_LINK_COUNT_LIMIT", "OTEL_SPAN_LINK_COUNT_LIMIT", 128);
+        tw__env_limit("OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT", "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", 0);
+    out->event_count = tw__env_limit("OTEL_SPAN_EVENT_COUNT_LIMIT", "OTEL_SPAN_EVENT_COUNT_LIMIT", 128);
+    out->link_count = tw__env_limit("OTEL_SPAN_LINK_COUNT_LIMIT", "OTEL_SPAN_LINK_COUNT_LIMIT", 128);
     out->event_attr_count =
-        limit_env("OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT", "OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT", 128);
-    out->link_attr_count = limit_env("OTEL_LINK_ATTRIBUTE_COUNT_LIMIT", "OTEL_LINK_ATTRIBUTE_COUNT_LIMIT", 128);
+        tw__env_limit("OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT", "OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT", 128);
+    out->link_attr_count = tw__env_limit("OTEL_LINK_ATTRIBUTE_COUNT_LIMIT", "OTEL_LINK_ATTRIBUTE_COUNT_LIMIT", 128);
 }
 
 /* ---- resource --------------------------------------------------------------- */
