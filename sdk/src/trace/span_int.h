@@ -123,7 +123,8 @@ struct tw_span {
     tw__link *links;
     uint32_t n_links, cap_links, dropped_links;
     tw__arena arena;
-    struct tw_span *next; /* free-list and queue linkage */
+    struct tw_span *next;       /* free-list and queue linkage */
+    struct tw_span *next_chain; /* the pool's global list: the next chain of free objects */
 };
 
 /* A span object's size in the pool: header plus the inline arena. */
