@@ -61,3 +61,14 @@ bool tws_regex_match(const tws_regex *re, const char *s, size_t len) {
     if (!match_data && !(match_data = pcre2_match_data_create(1, NULL))) return false;
     return pcre2_match(re->code, (PCRE2_SPTR)(len && s ? s : ""), len, 0, 0, match_data, re->mctx) >= 0;
 }
+
+bool tws_regex_find(const tws_regex *re, const char *s, size_t len, size_t from, size_t *mstart, size_t *mend) {
+    if (from > len) return false;
+    if (!match_data && !(match_data = pcre2_match_data_create(1, NULL))) return false;
+    if (pcre2_match(re->code, (PCRE2_SPTR)(len && s ? s : ""), len, from, 0, match_data, re->mctx) < 0) return false;
+    PCRE2_SIZE *ov = pcre2_get_ovector_pointer(match_data);
+    if (ov[0] > ov[1] || ov[1] > len) return false; /* \K tricks: not a usable span */
+    *mstart = ov[0];
+    *mend = ov[1];
+    return true;
+}

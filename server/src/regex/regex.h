@@ -30,5 +30,10 @@ tws_regex *tws_regex_compile(const char *pattern, size_t len, unsigned flags, ch
 void tws_regex_free(tws_regex *re);
 /* Does s[0..len) match? false also when the effort limit is reached. */
 bool tws_regex_match(const tws_regex *re, const char *s, size_t len);
+/* The first match in s[0..len) that starts at or after `from`: true with
+ * [*mstart, *mend), false when there is none (or the effort limit was
+ * reached). An empty match is reported like any other; a caller looping
+ * over matches steps past it. */
+bool tws_regex_find(const tws_regex *re, const char *s, size_t len, size_t from, size_t *mstart, size_t *mend);
 
 #endif
