@@ -21,16 +21,6 @@ static int sink_export(void *ctx, void *const *items, size_t n, uint64_t deadlin
 
 static void sink_release(void *item) { tw__span_unref(item); }
 
-static void sink_cut_short(void *ctx) {
-    batch_proc *bp = ctx;
-    bp->exp->ops->shutdown(bp->exp);
-}
-
-static void sink_after_fork_child(void *ctx) {
-    batch_proc *bp = ctx;
-    if (bp->exp->ops->after_fork_child) bp->exp->ops->after_fork_child(bp->exp);
-}
-
 static void batch_on_end(tw_processor *p, tw_span *s) {
     batch_proc *bp = (batch_proc *)p;
     if (!(s->ctx.flags & TW_FLAG_SAMPLED)) return;
@@ -70,7 +60,7 @@ int tw_processor_batch_new(tw_exporter *exp, const tw_batch_options *o, tw_proce
     if (!bp) goto fail;
     bp->base.ops = &batch_ops;
     bp->exp = exp;
-    tw__batch_sink sink = {sink_export, sink_release, sink_cut_short, sink_after_fork_child, bp};
+    tw__batch_sink sink = {sink_export, sink_release, bp, bp->exp};
     tw__batch_config cfg = {"OTEL_BSP_", 5000, o ? *o : (tw_batch_options){0}};
     if (!(bp->q = tw__batcher_new(&sink, &cfg))) goto fail;
     if (!(bp->typed = tw__malloc(tw__batcher_batch_size(bp->q) * sizeof *bp->typed))) goto fail;

@@ -76,7 +76,7 @@ static void fork_child(void) {
         b->flush_done = b->flush_requested;
         void *item;
         while ((item = dequeue(b))) b->sink.release(item);
-        if (b->sink.after_fork_child) b->sink.after_fork_child(b->sink.ctx);
+        if (b->sink.exp->ops->after_fork_child) b->sink.exp->ops->after_fork_child(b->sink.exp);
     }
     pthread_mutex_unlock(&all_lock);
 }
@@ -243,11 +243,11 @@ int tw__batcher_shutdown(batch *b, uint32_t timeout_ms) {
     pthread_cond_signal(&b->wake);
     pthread_mutex_unlock(&b->lock);
     if (had_worker) {
-        if (rc == TW_ETIMEDOUT) b->sink.cut_short(b->sink.ctx); /* cut retries short */
+        if (rc == TW_ETIMEDOUT) b->sink.exp->ops->shutdown(b->sink.exp); /* cut retries short */
         pthread_join(b->thread, NULL);
         atomic_store(&b->running, 0);
     }
-    b->sink.cut_short(b->sink.ctx);
+    b->sink.exp->ops->shutdown(b->sink.exp);
     return rc;
 }
 

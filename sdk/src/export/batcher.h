@@ -17,7 +17,7 @@
 #define TW_BATCHER_H
 
 #include "common/tw_base.h"
-#include "tracewire/tw_export.h"
+#include "export/export_int.h"
 
 typedef struct tw__batch_sink {
     /* Export n items, until deadline_ns at the latest; TW_OK or the error
@@ -25,11 +25,10 @@ typedef struct tw__batch_sink {
     int (*export_items)(void *ctx, void *const *items, size_t n, uint64_t deadline_ns);
     /* Give back one item, exported or not. */
     void (*release)(void *item);
-    /* Stop retrying at once (flush at shutdown timed out). */
-    void (*cut_short)(void *ctx);
-    /* In a forked child; may be NULL. */
-    void (*after_fork_child)(void *ctx);
     void *ctx;
+    /* The exporter behind export_items: shut down to cut retries short
+     * when the flush at shutdown times out, and told of a fork. */
+    tw_exporter *exp;
 } tw__batch_sink;
 
 /* Settings; a 0 field takes the variable <env_prefix>MAX_QUEUE_SIZE,

@@ -105,16 +105,6 @@ static int sink_export(void *ctx, void *const *items, size_t n, uint64_t deadlin
     return x->exp->ops->export_logs(x->exp, &b, deadline_ns);
 }
 
-static void sink_cut_short(void *ctx) {
-    tw__log_exporter *x = ctx;
-    x->exp->ops->shutdown(x->exp);
-}
-
-static void sink_after_fork_child(void *ctx) {
-    tw__log_exporter *x = ctx;
-    if (x->exp->ops->after_fork_child) x->exp->ops->after_fork_child(x->exp);
-}
-
 /* ---- interface -------------------------------------------------------------------- */
 
 int tw__log_exporter_new(const tw_logger_options *o, const tw_provider *prov, tw__log_exporter **out) {
@@ -129,7 +119,7 @@ int tw__log_exporter_new(const tw_logger_options *o, const tw_provider *prov, tw
     if (!(x->scope_name = tw__strndup(scope, strlen(scope)))) goto fail;
     x->attr_limit = tw__env_limit("OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT", "OTEL_ATTRIBUTE_COUNT_LIMIT", 128);
     x->value_limit = tw__env_limit("OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT", "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", 0);
-    tw__batch_sink sink = {sink_export, record_release, sink_cut_short, sink_after_fork_child, x};
+    tw__batch_sink sink = {sink_export, record_release, x, x->exp};
     tw__batch_config cfg = {"OTEL_BLRP_", 1000, o && o->batch ? *o->batch : (tw_batch_options){0}};
     if (!(x->q = tw__batcher_new(&sink, &cfg))) goto fail;
     if (!(x->typed = tw__malloc(tw__batcher_batch_size(x->q) * sizeof *x->typed))) goto fail;
