@@ -118,3 +118,10 @@ void tw__pool_put(tw_span *s) {
     tc.spill = NULL;
     tc.spill_n = 0;
 }
+
+uint32_t tw__pool_global_chains(void) {
+    lock();
+    uint32_t n = global_n;
+    unlock();
+    return n;
+}

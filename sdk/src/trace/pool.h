@@ -16,6 +16,8 @@
 /* An uninitialised object of TW__SPAN_OBJECT_SIZE bytes, or NULL. */
 TW_HIDDEN tw_span *tw__pool_get(void);
 TW_HIDDEN void tw__pool_put(tw_span *s);
+/* Chains on the global list now (for tests). */
+TW_HIDDEN uint32_t tw__pool_global_chains(void);
 
 #define TW__POOL_BATCH 32
 #define TW__POOL_GLOBAL_MAX 8192
