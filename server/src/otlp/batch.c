@@ -87,3 +87,12 @@ void *tws_batch_alloc(tws_batch *b, size_t n) {
     assert(((uintptr_t)nc->data & 7) == 0);
     return nc->data;
 }
+
+int tws_batch_str(tws_batch *b, const void *s, size_t n, tw_str *out) {
+    char *c = tws_batch_alloc(b, n + 1);
+    if (!c) return TW_ENOMEM;
+    if (n) memcpy(c, s, n);
+    c[n] = '\0';
+    *out = (tw_str){c, n};
+    return TW_OK;
+}

@@ -5,12 +5,11 @@
  * list that changed is copied once more with its summary attributes.
  */
 #include <inttypes.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "common/buf.h"
+#include "pipeline/digest.h"
 #include "pipeline/redaction.h"
 #include "regex/regex.h"
 
@@ -178,18 +177,10 @@ static bool luhn_ok(const char *s, size_t n) {
 /* Append what replaces s[0..n): the mask, or the hex digest of s. */
 static int put_mask(const tws_redaction *r, tw__buf *out, const char *s, size_t n) {
     if (r->hash == TWS_REDACT_HASH_NONE) return tw__buf_append(out, MASK, sizeof MASK - 1);
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int md_len = 0;
-    bool ok = r->hash == TWS_REDACT_HASH_SHA256
-                  ? EVP_Digest(s, n, md, &md_len, EVP_sha256(), NULL) == 1
-                  : HMAC(EVP_sha256(), r->hmac_key, (int)r->hmac_key_len, (const unsigned char *)s, n, md, &md_len) != NULL;
-    if (!ok) return TW_ENOMEM;
-    static const char hex[] = "0123456789abcdef";
-    for (unsigned i = 0; i < md_len; i++) {
-        tw__buf_putc(out, (uint8_t)hex[md[i] >> 4]);
-        tw__buf_putc(out, (uint8_t)hex[md[i] & 15]);
-    }
-    return out->failed;
+    char hex[TWS_SHA256_HEX + 1];
+    bool hmac = r->hash == TWS_REDACT_HASH_HMAC_SHA256;
+    if (!tws_sha256_hex(s, n, hmac ? r->hmac_key : NULL, r->hmac_key_len, hex)) return TW_ENOMEM;
+    return tw__buf_append(out, hex, TWS_SHA256_HEX);
 }
 
 /* Mask every match of `p` in in[0..n) into `out`; *hits counts them. */
@@ -208,16 +199,6 @@ static int mask_pattern(const tws_redaction *r, const pattern *p, const char *in
     }
     tw__buf_append(out, in + copied, n - copied);
     return out->failed;
-}
-
-/* Copy s into the batch's arena. */
-static int arena_str(tws_batch *b, const void *s, size_t n, tw_str *out) {
-    char *c = tws_batch_alloc(b, n + 1);
-    if (!c) return TW_ENOMEM;
-    memcpy(c, s, n);
-    c[n] = '\0';
-    *out = (tw_str){c, n};
-    return TW_OK;
 }
 
 typedef struct scratch {
@@ -262,7 +243,7 @@ static int mask_value(const tws_redaction *r, tws_batch *b, scratch *sc, tws_val
     }
     if (!hits) return TW_OK;
     tw_str masked;
-    if (arena_str(b, cur, cur_len, &masked)) return TW_ENOMEM;
+    if (tws_batch_str(b, cur, cur_len, &masked)) return TW_ENOMEM;
     v->type = TWS_STRING;
     v->n = 0;
     v->u.s = masked;
@@ -278,7 +259,7 @@ static int mask_whole(const tws_redaction *r, tws_batch *b, scratch *sc, tws_val
     tw__buf_reset(&sc->a);
     if (put_mask(r, &sc->a, text.ptr, text.len)) return TW_ENOMEM;
     tw_str masked;
-    if (arena_str(b, sc->a.data, sc->a.len, &masked)) return TW_ENOMEM;
+    if (tws_batch_str(b, sc->a.data, sc->a.len, &masked)) return TW_ENOMEM;
     *v = (tws_value){.type = TWS_STRING, .u.s = masked};
     return TW_OK;
 }
@@ -300,7 +281,7 @@ static int joined(tws_batch *b, tw_str *keys, size_t n, tw__buf *tmp, tw_str *ou
         if (i) tw__buf_putc(tmp, ',');
         tw__buf_append(tmp, keys[i].ptr, keys[i].len);
     }
-    return tmp->failed ? tmp->failed : arena_str(b, tmp->data, tmp->len, out);
+    return tmp->failed ? tmp->failed : tws_batch_str(b, tmp->data, tmp->len, out);
 }
 
 static tws_kv summary_kv(const char *key, tws_value v) { return (tws_kv){{key, strlen(key)}, v}; }

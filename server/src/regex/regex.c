@@ -72,3 +72,32 @@ bool tws_regex_find(const tws_regex *re, const char *s, size_t len, size_t from,
     *mend = ov[1];
     return true;
 }
+
+size_t tws_regex_n_names(const tws_regex *re) {
+    uint32_t n = 0;
+    pcre2_pattern_info(re->code, PCRE2_INFO_NAMECOUNT, &n);
+    return n;
+}
+
+const char *tws_regex_name(const tws_regex *re, size_t i, unsigned *group) {
+    uint32_t size = 0;
+    PCRE2_SPTR table = NULL;
+    pcre2_pattern_info(re->code, PCRE2_INFO_NAMEENTRYSIZE, &size);
+    pcre2_pattern_info(re->code, PCRE2_INFO_NAMETABLE, &table);
+    PCRE2_SPTR e = table + i * size; /* two bytes of group number, then the name */
+    *group = (unsigned)(e[0] << 8 | e[1]);
+    return (const char *)(e + 2);
+}
+
+static _Thread_local pcre2_match_data *group_data;
+
+bool tws_regex_group(const tws_regex *re, const char *s, size_t len, unsigned g, size_t *gstart, size_t *gend) {
+    if (!group_data && !(group_data = pcre2_match_data_create(256, NULL))) return false;
+    int rc = pcre2_match(re->code, (PCRE2_SPTR)(len && s ? s : ""), len, 0, 0, group_data, re->mctx);
+    if (rc < 0 || g >= pcre2_get_ovector_count(group_data)) return false;
+    PCRE2_SIZE *ov = pcre2_get_ovector_pointer(group_data);
+    if (ov[2 * g] == PCRE2_UNSET || ov[2 * g] > ov[2 * g + 1] || ov[2 * g + 1] > len) return false;
+    *gstart = ov[2 * g];
+    *gend = ov[2 * g + 1];
+    return true;
+}

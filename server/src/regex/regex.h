@@ -36,4 +36,12 @@ bool tws_regex_match(const tws_regex *re, const char *s, size_t len);
  * over matches steps past it. */
 bool tws_regex_find(const tws_regex *re, const char *s, size_t len, size_t from, size_t *mstart, size_t *mend);
 
+/* Named capture groups: how many, and the i-th name (NUL-terminated,
+ * valid as long as `re`) with its group number. */
+size_t tws_regex_n_names(const tws_regex *re);
+const char *tws_regex_name(const tws_regex *re, size_t i, unsigned *group);
+/* Match s[0..len) (from its start, anywhere) and give group `g`'s span;
+ * false when there is no match or the group did not take part. */
+bool tws_regex_group(const tws_regex *re, const char *s, size_t len, unsigned g, size_t *gstart, size_t *gend);
+
 #endif
