@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "batch_attrs.h"
 #include "otlp/model.h"
 #include "pipeline/attributes.h"
 
@@ -31,20 +32,6 @@ static const char SPANS[] =
 static const char LOGS[] =
     "{\"resourceLogs\":[{\"scopeLogs\":[{\"logRecords\":[{\"timeUnixNano\":\"1\",\"body\":{\"stringValue\":\"x\"},"
     "\"attributes\":[{\"key\":\"user.id\",\"value\":{\"stringValue\":\"u-42\"}}]}]}]}]}";
-
-static const tws_value *attr(const tws_attrs *a, const char *key) {
-    for (uint32_t i = 0; i < a->n; i++)
-        if (a->items[i].key.len == strlen(key) && memcmp(a->items[i].key.ptr, key, a->items[i].key.len) == 0)
-            return &a->items[i].val;
-    return NULL;
-}
-
-static void assert_str(const tws_value *v, const char *want) {
-    assert_non_null(v);
-    assert_int_equal(v->type, TWS_STRING);
-    if (v->u.s.len != strlen(want) || memcmp(v->u.s.ptr, want, v->u.s.len) != 0)
-        fail_msg("got \"%.*s\", want \"%s\"", (int)v->u.s.len, v->u.s.ptr, want);
-}
 
 #define SVAL(lit) ((tws_value){.type = TWS_STRING, .u.s = {lit, sizeof lit - 1}})
 

@@ -16,6 +16,7 @@
 
 #include <cmocka.h>
 
+#include "batch_attrs.h"
 #include "otlp/model.h"
 #include "pipeline/redaction.h"
 
@@ -113,20 +114,6 @@ static bool batch_has(const tws_batch *b, const char *needle) {
     for (uint32_t i = 0; i < b->n_logs; i++)
         if (attrs_have(&b->logs[i].attrs, needle) || value_has(&b->logs[i].body, needle)) return true;
     return false;
-}
-
-static const tws_value *attr(const tws_attrs *a, const char *key) {
-    for (uint32_t i = 0; i < a->n; i++)
-        if (a->items[i].key.len == strlen(key) && memcmp(a->items[i].key.ptr, key, a->items[i].key.len) == 0)
-            return &a->items[i].val;
-    return NULL;
-}
-
-static void assert_str(const tws_value *v, const char *want) {
-    assert_non_null(v);
-    assert_int_equal(v->type, TWS_STRING);
-    if (v->u.s.len != strlen(want) || memcmp(v->u.s.ptr, want, v->u.s.len) != 0)
-        fail_msg("got \"%.*s\", want \"%s\"", (int)v->u.s.len, v->u.s.ptr, want);
 }
 
 static const char *const PRESETS[] = {"@email", "@jwt", "@bearer", "@card"};
