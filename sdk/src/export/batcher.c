@@ -251,7 +251,6 @@ int tw__batcher_shutdown(batch *b, uint32_t timeout_ms) {
     return rc;
 }
 
-uint32_t tw__batcher_timeout_ms(const batch *b) { return b->timeout_ms; }
 uint32_t tw__batcher_batch_size(const batch *b) { return b->batch_size; }
 
 void tw__batcher_stats(const batch *b, tw_processor_stats *out) {

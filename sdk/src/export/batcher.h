@@ -52,7 +52,6 @@ TW_HIDDEN int tw__batcher_flush(tw__batcher *b, uint32_t timeout_ms);
 /* Flush (bounded by the export timeout or `timeout_ms`), then stop the
  * worker. Later pushes are refused. Idempotent. */
 TW_HIDDEN int tw__batcher_shutdown(tw__batcher *b, uint32_t timeout_ms);
-TW_HIDDEN uint32_t tw__batcher_timeout_ms(const tw__batcher *b);
 TW_HIDDEN uint32_t tw__batcher_batch_size(const tw__batcher *b);
 TW_HIDDEN void tw__batcher_stats(const tw__batcher *b, tw_processor_stats *out);
 /* Shuts down, releases what is left. */

@@ -20,6 +20,8 @@
  * by value (the store takes batches over that way).
  */
 #include <assert.h>
+#include <inttypes.h>
+#include <stdio.h>
 
 #include "otlp/model.h"
 
@@ -95,4 +97,14 @@ int tws_batch_str(tws_batch *b, const void *s, size_t n, tw_str *out) {
     c[n] = '\0';
     *out = (tw_str){c, n};
     return TW_OK;
+}
+
+bool tws_value_scalar_text(const tws_value *v, char *tmp, size_t tmp_len, tw_str *out) {
+    switch (v->type) {
+    case TWS_STRING: *out = v->u.s; return true;
+    case TWS_INT: *out = (tw_str){tmp, (size_t)snprintf(tmp, tmp_len, "%" PRId64, v->u.i)}; return true;
+    case TWS_DOUBLE: *out = (tw_str){tmp, (size_t)snprintf(tmp, tmp_len, "%.17g", v->u.d)}; return true;
+    case TWS_BOOL: *out = v->u.b ? (tw_str){"true", 4} : (tw_str){"false", 5}; return true;
+    default: return false;
+    }
 }

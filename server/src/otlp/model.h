@@ -184,6 +184,12 @@ void *tws_batch_alloc(tws_batch *b, size_t n);
 /* A NUL-terminated copy of s[0..n) in the batch's arena into *out; TW_OK
  * or TW_ENOMEM. */
 int tws_batch_str(tws_batch *b, const void *s, size_t n, tw_str *out);
+/* The text of a scalar value without allocating, for the pipeline's
+ * processors: a string as it is, an int in decimal, a double as %.17g, a
+ * bool as true/false, written into tmp (40 bytes suffice). False for
+ * arrays, lists, bytes and empty values. (logs/labels.h's tws_value_text
+ * is Loki's AsString, which also renders arrays and lists as JSON.) */
+bool tws_value_scalar_text(const tws_value *v, char *tmp, size_t tmp_len, tw_str *out);
 
 /*
  * Decode an ExportTraceServiceRequest (protobuf) / its OTLP JSON form.

@@ -3,7 +3,6 @@
  * lists grow by one copy into the batch's arena when a key is added.
  */
 #include <errno.h>
-#include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -146,21 +145,10 @@ static int set(tws_batch *b, tws_attrs *a, tw_str key, const tws_value *v, bool 
     return TW_OK;
 }
 
-/* The value's text (strings as they are, scalars in decimal); false for others. */
-static bool text_of(const tws_value *v, char *tmp, size_t tmp_len, tw_str *out) {
-    switch (v->type) {
-    case TWS_STRING: *out = v->u.s; return true;
-    case TWS_INT: *out = (tw_str){tmp, (size_t)snprintf(tmp, tmp_len, "%" PRId64, v->u.i)}; return true;
-    case TWS_DOUBLE: *out = (tw_str){tmp, (size_t)snprintf(tmp, tmp_len, "%.17g", v->u.d)}; return true;
-    case TWS_BOOL: *out = v->u.b ? (tw_str){"true", 4} : (tw_str){"false", 5}; return true;
-    default: return false;
-    }
-}
-
 static int hash_value(tws_batch *b, tws_value *v) {
     char tmp[40], hex[TWS_SHA256_HEX + 1];
     tw_str t;
-    if (!text_of(v, tmp, sizeof tmp, &t)) return TW_OK; /* arrays, lists, bytes: left alone */
+    if (!tws_value_scalar_text(v, tmp, sizeof tmp, &t)) return TW_OK; /* arrays, lists, bytes: left alone */
     if (!tws_sha256_hex(t.ptr, t.len, NULL, 0, hex)) return TW_ENOMEM;
     tw_str h;
     if (tws_batch_str(b, hex, TWS_SHA256_HEX, &h)) return TW_ENOMEM;
@@ -171,7 +159,7 @@ static int hash_value(tws_batch *b, tws_value *v) {
 static int convert(tws_batch *b, tws_value *v, tws_type to) {
     char tmp[40], buf[64];
     tw_str t;
-    if (v->type == to || !text_of(v, tmp, sizeof tmp, &t) || t.len >= sizeof buf) return TW_OK;
+    if (v->type == to || !tws_value_scalar_text(v, tmp, sizeof tmp, &t) || t.len >= sizeof buf) return TW_OK;
     if (to == TWS_STRING) {
         tw_str s;
         if (tws_batch_str(b, t.ptr, t.len, &s)) return TW_ENOMEM;

@@ -4,7 +4,6 @@
  * rebuilt in a scratch buffer and copied into the batch's arena, and a
  * list that changed is copied once more with its summary attributes.
  */
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -202,18 +201,10 @@ static int mask_pattern(const tws_redaction *r, const pattern *p, const char *in
 }
 
 typedef struct scratch {
-    tw__buf a, b; /* ping-pong buffers, one pass per pattern */
+    tw__buf a, b;  /* ping-pong buffers, one pass per pattern */
+    tw_str *keys;  /* redacted and masked keys of the list being walked */
+    size_t cap;
 } scratch;
-
-/* The value's text for matching, in `tmp` when it has to be formatted. */
-static bool value_text(const tws_value *v, char *tmp, size_t tmp_len, tw_str *out) {
-    switch (v->type) {
-    case TWS_STRING: *out = v->u.s; return true;
-    case TWS_INT: *out = (tw_str){tmp, (size_t)snprintf(tmp, tmp_len, "%" PRId64, v->u.i)}; return true;
-    case TWS_DOUBLE: *out = (tw_str){tmp, (size_t)snprintf(tmp, tmp_len, "%.17g", v->u.d)}; return true;
-    default: return false;
-    }
-}
 
 /* Mask the blocked parts of a scalar value; *changed when it was. Arrays
  * and lists are walked. */
@@ -227,7 +218,7 @@ static int mask_value(const tws_redaction *r, tws_batch *b, scratch *sc, tws_val
     }
     char tmp[40];
     tw_str text;
-    if (!r->blocked.n || !value_text(v, tmp, sizeof tmp, &text)) return TW_OK;
+    if (!r->blocked.n || v->type == TWS_BOOL || !tws_value_scalar_text(v, tmp, sizeof tmp, &text)) return TW_OK;
     if (any_match(&r->allowed_values, text.ptr, text.len)) return TW_OK;
     const char *cur = text.ptr;
     size_t cur_len = text.len, hits = 0;
@@ -255,7 +246,8 @@ static int mask_value(const tws_redaction *r, tws_batch *b, scratch *sc, tws_val
 static int mask_whole(const tws_redaction *r, tws_batch *b, scratch *sc, tws_value *v) {
     char tmp[40];
     tw_str text;
-    if (!value_text(v, tmp, sizeof tmp, &text)) text = (tw_str){"", 0}; /* arrays, lists, bytes: no digest input */
+    if (v->type == TWS_BOOL || !tws_value_scalar_text(v, tmp, sizeof tmp, &text))
+        text = (tw_str){"", 0}; /* booleans, arrays, lists, bytes: no digest input */
     tw__buf_reset(&sc->a);
     if (put_mask(r, &sc->a, text.ptr, text.len)) return TW_ENOMEM;
     tw_str masked;
@@ -288,8 +280,13 @@ static tws_kv summary_kv(const char *key, tws_value v) { return (tws_kv){{key, s
 
 static int redact_attrs(const tws_redaction *r, tws_batch *b, scratch *sc, tws_attrs *a, tws_redaction_stats *st) {
     if (!a->n) return TW_OK;
-    tw_str *redacted = tw__malloc(2 * (size_t)a->n * sizeof *redacted), *masked = redacted + a->n;
-    if (!redacted) return TW_ENOMEM;
+    if (sc->cap < 2 * (size_t)a->n) {
+        tw_str *k = tw__realloc(sc->keys, 2 * (size_t)a->n * sizeof *k);
+        if (!k) return TW_ENOMEM;
+        sc->keys = k;
+        sc->cap = 2 * (size_t)a->n;
+    }
+    tw_str *redacted = sc->keys, *masked = sc->keys + a->n;
     size_t n_red = 0, n_mask = 0;
     uint32_t keep = 0;
     int rc = TW_OK;
@@ -335,12 +332,11 @@ static int redact_attrs(const tws_redaction *r, tws_batch *b, scratch *sc, tws_a
             a->n += (uint32_t)n_add;
         }
     }
-    tw__free(redacted);
     return rc;
 }
 
 int tws_redaction_apply(const tws_redaction *r, tws_batch *b, tws_redaction_stats *st) {
-    scratch sc;
+    scratch sc = {.keys = NULL, .cap = 0};
     tw__buf_init(&sc.a, MAX_VALUE_TEXT);
     tw__buf_init(&sc.b, MAX_VALUE_TEXT);
     int rc = TW_OK;
@@ -361,5 +357,6 @@ int tws_redaction_apply(const tws_redaction *r, tws_batch *b, tws_redaction_stat
     }
     tw__buf_free(&sc.a);
     tw__buf_free(&sc.b);
+    tw__free(sc.keys);
     return rc;
 }
