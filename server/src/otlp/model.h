@@ -107,6 +107,7 @@ enum {
     TWS_REJECT_SPAN_ID,  /* missing, wrong length, or all zero */
     TWS_REJECT_PARENT_ID,/* present but not 8 bytes */
     TWS_REJECT_LIMIT,    /* set by the store: the trace is over its size limit */
+    TWS_REJECT_SAMPLED,  /* set by tail sampling: the trace was not kept */
 };
 
 typedef struct tws_scope {
