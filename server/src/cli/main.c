@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "pipeline/pconfig.h"
 #include "serve/server.h"
 #include "tracewire/tw_common.h"
 
@@ -36,9 +37,21 @@ int main(int argc, char **argv) {
         if (rc == 1) return 0;
         if (rc < 0) {
             fprintf(stderr, "tracewire serve: %s\n", err);
+            tws_config_free(&cfg);
             return 2;
         }
-        return tws_serve(&cfg);
+        if (cfg.pipelines)
+            for (uint32_t i = 0; i < cfg.pipelines->n_warnings; i++)
+                fprintf(stderr, "tracewire serve: warning: %s\n", cfg.pipelines->warnings[i]);
+        if (cfg.check_only) {
+            printf("configuration is valid\n");
+            tws_pipelines_describe(cfg.pipelines, stdout);
+            tws_config_free(&cfg);
+            return 0;
+        }
+        rc = tws_serve(&cfg);
+        tws_config_free(&cfg);
+        return rc;
     }
     fprintf(stderr, "tracewire: unknown command \"%s\"\n\n%s", argv[1], usage);
     return 2;

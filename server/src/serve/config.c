@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pipeline/pconfig.h"
 #include "serve/config.h"
 
 const char tws_serve_usage[] =
@@ -22,7 +23,10 @@ const char tws_serve_usage[] =
     "  --max-attr-value-len N       attribute values truncated beyond (2048)\n"
     "  --head-max-bytes N           memory for spans not yet in blocks; 429 above (1073741824)\n"
     "  --retention DURATION         delete blocks whose newest span is older (14d)\n"
-    "  --config FILE                YAML file with any of these settings; flags override it\n"
+    "  --config FILE                YAML file with any of these settings and Collector-shaped\n"
+    "                               pipelines (receivers, processors, exporters, connectors,\n"
+    "                               service); flags override it\n"
+    "  --check                      validate the configuration, print what it sets up, and exit\n"
     "  --help                       this text\n";
 
 void tws_config_defaults(tws_config *c) {
@@ -49,6 +53,11 @@ void tws_config_defaults(tws_config *c) {
     c->spanmetrics_enabled = c->service_graph_enabled = true;
     c->log_head_max_bytes = 256u << 20;
     c->logs_start_shift_s = c->logs_end_shift_s = 300;
+}
+
+void tws_config_free(tws_config *c) {
+    tws_pipelines_free(c->pipelines);
+    c->pipelines = NULL;
 }
 
 int tws_split_hostport(const char *s, char *host, size_t host_len, uint16_t *port) {
@@ -118,6 +127,10 @@ int tws_config_parse_args(tws_config *c, int argc, char **argv, char *err, size_
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             fputs(tws_serve_usage, stdout);
             return 1;
+        }
+        if (strcmp(a, "--check") == 0) {
+            c->check_only = true;
+            continue;
         }
         /* Every other flag takes a value: --flag VALUE or --flag=VALUE. */
         const char *eq = strchr(a, '=');

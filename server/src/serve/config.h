@@ -57,12 +57,20 @@ typedef struct tws_config {
      * 0 of them: Loki's default list (TWS_LOKI_INDEX_ATTRS) */
     char log_index_attrs[TWS_MAX_INDEX_LABELS][128];
     uint32_t n_log_index_attrs;
+    /* The Collector-shaped pipelines (pipeline/pconfig.h), owned; NULL: the
+     * default pipeline (every receiver -> span metrics, service graph -> the
+     * store). An empty otlp_http_listen / otlp_grpc_listen is a receiver
+     * protocol the pipelines leave off. */
+    struct tws_pipelines *pipelines;
+    bool check_only;                 /* --check: validate the configuration and exit */
 } tws_config;
 
 /* Where the RED series (span metrics and the service graph) go. */
 enum { TWS_RED_SCRAPE = 1, TWS_RED_PUSH = 2 };
 
 void tws_config_defaults(tws_config *c);
+/* What a configuration owns (its pipelines). */
+void tws_config_free(tws_config *c);
 
 /*
  * Check the settings as a whole, once the file and the flags are applied

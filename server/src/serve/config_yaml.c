@@ -11,6 +11,11 @@
  *   wal:    { segment_bytes: 64MiB, max_pending: 64MiB }
  *   tenants: { default: single-tenant }
  *
+ * The Collector-shaped sections (receivers, processors, exporters,
+ * connectors, service) are skipped here and loaded by pipeline/pconfig.c
+ * from the same text; receivers.otlp.protocols sets the OTLP listeners
+ * (a protocol not listed is off).
+ *
  * Strict: an unknown key, a wrong type, a duplicate key or a malformed file
  * is refused with "FILE:LINE:COL: key 'a.b': what was wrong"; nothing of a
  * refused file is applied. Sizes take B, KB, MB, GB (powers of 1000) and
@@ -23,6 +28,7 @@
 #include <stdlib.h>
 #include <yaml.h>
 
+#include "pipeline/pconfig.h"
 #include "serve/config.h"
 
 typedef enum { K_STR, K_ADDR, K_SIZE, K_U32, K_DUR, K_BOOL } kind;
@@ -304,6 +310,20 @@ static int walk_dimensions(walker *w, yaml_parser_t *p, const char *path) {
     }
 }
 
+/* Consume the value that starts with `first` (already parsed): a scalar,
+ * or a whole mapping or sequence. */
+static int skip_value(walker *w, yaml_parser_t *p, const yaml_event_t *first) {
+    int depth = first->type == YAML_MAPPING_START_EVENT || first->type == YAML_SEQUENCE_START_EVENT;
+    while (depth > 0) {
+        yaml_event_t ev;
+        if (!yaml_parser_parse(p, &ev)) return fail(w, &p->problem_mark, NULL, "malformed YAML: %s", p->problem);
+        if (ev.type == YAML_MAPPING_START_EVENT || ev.type == YAML_SEQUENCE_START_EVENT) depth++;
+        else if (ev.type == YAML_MAPPING_END_EVENT || ev.type == YAML_SEQUENCE_END_EVENT) depth--;
+        yaml_event_delete(&ev);
+    }
+    return 0;
+}
+
 /* Walk one mapping whose keys extend `prefix`. The mapping-start event has
  * been consumed. Depth is bounded by the settings (two levels). */
 static int walk_mapping(walker *w, yaml_parser_t *p, const char *prefix, int depth) {
@@ -326,7 +346,9 @@ static int walk_mapping(walker *w, yaml_parser_t *p, const char *prefix, int dep
         yaml_event_t val;
         if (!yaml_parser_parse(p, &val)) return fail(w, &p->problem_mark, NULL, "malformed YAML: %s", p->problem);
         int rc = 0;
-        if (val.type == YAML_SCALAR_EVENT) {
+        if (!prefix[0] && tws_pipelines_section(path)) {
+            rc = skip_value(w, p, &val); /* pipeline/pconfig.c reads it */
+        } else if (val.type == YAML_SCALAR_EVENT) {
             rc = set_value(w, path, &val, &key_mark);
         } else if (val.type == YAML_MAPPING_START_EVENT && depth < 2) {
             rc = walk_mapping(w, p, path, depth + 1);
@@ -376,6 +398,31 @@ static int parse(walker *w, yaml_parser_t *p) {
     }
 }
 
+/* receivers.otlp.protocols: the listeners (a protocol not listed is off);
+ * an endpoint there and the same listener in the otlp section must agree. */
+static int apply_receivers(walker *w, const tws_pipelines *pl) {
+    static const struct {
+        const char *key;
+        size_t off;
+    } l[2] = {{"otlp.http_listen", offsetof(tws_config, otlp_http_listen)},
+              {"otlp.grpc_listen", offsetof(tws_config, otlp_grpc_listen)}};
+    for (int k = 0; k < 2; k++) {
+        bool on = k ? pl->otlp_grpc : pl->otlp_http;
+        const char *ep = k ? pl->otlp_grpc_endpoint : pl->otlp_http_endpoint;
+        char *dst = (char *)&w->next + l[k].off;
+        size_t i = 0;
+        while (strcmp(settings[i].path, l[k].key)) i++;
+        if (w->seen[i] && (!on || (ep[0] && strcmp(ep, dst)))) {
+            snprintf(w->err, w->err_len, "%s: %s and receivers.otlp.protocols.%s disagree: say it once", w->file,
+                     l[k].key, k ? "grpc" : "http");
+            return -1;
+        }
+        if (!on) dst[0] = '\0';
+        else if (ep[0]) snprintf(dst, sizeof w->next.otlp_http_listen, "%s", ep);
+    }
+    return 0;
+}
+
 int tws_config_load_yaml(tws_config *c, const char *file, const char *text, size_t len, char *err, size_t err_len) {
     walker w = {.file = file, .err = err, .err_len = err_len, .next = *c};
     yaml_parser_t p;
@@ -386,8 +433,19 @@ int tws_config_load_yaml(tws_config *c, const char *file, const char *text, size
     yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
     int rc = parse(&w, &p);
     yaml_parser_delete(&p);
-    if (rc == 0) *c = w.next;
-    return rc;
+    tws_pipelines *pl = NULL;
+    if (rc == 0) rc = tws_pipelines_load(file, text, len, &pl, err, err_len);
+    if (rc == 0 && pl) rc = apply_receivers(&w, pl);
+    if (rc != 0) {
+        tws_pipelines_free(pl);
+        return rc;
+    }
+    if (pl) {
+        tws_pipelines_free(c->pipelines); /* a second --config replaces the first's pipelines */
+        w.next.pipelines = pl;
+    }
+    *c = w.next;
+    return 0;
 }
 
 int tws_config_load_file(tws_config *c, const char *file, char *err, size_t err_len) {
