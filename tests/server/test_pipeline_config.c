@@ -148,6 +148,49 @@ static void test_gateway(void **state) {
     assert_null(c.pipelines);
 }
 
+static void test_forwarding_exporters(void **state) {
+    (void)state;
+    tws_config c;
+    tws_config_defaults(&c);
+    char err[400] = "";
+    static const char y[] =
+        "receivers: { otlp: { protocols: { http: } } }\n"
+        "exporters:\n"
+        "  otlphttp/tempo:\n"
+        "    endpoint: http://tempo:4318/\n"
+        "    compression: none\n"
+        "    headers: { Authorization: 'Bearer x' }\n"
+        "    retry_on_failure: { initial_interval: 200ms, max_interval: 2s, max_elapsed_time: 1m }\n"
+        "    sending_queue: { max_bytes: 64MiB }\n"
+        "  loadbalancing:\n"
+        "    routing_key: traceID\n"
+        "    protocol: { otlphttp: { timeout: 2s } }\n"
+        "    resolver: { static: { hostnames: [10.0.0.1:4318, 10.0.0.2:4318] } }\n"
+        "service: { pipelines: { traces: { receivers: [otlp], exporters: [otlphttp/tempo, loadbalancing] } } }\n";
+    if (tws_config_load_yaml(&c, "f.yaml", y, sizeof y - 1, err, sizeof err)) fail_msg("%s", err);
+    const tws_pipelines *p = c.pipelines;
+    assert_int_equal(p->n_exps, 2);
+    const tws_exp_def *t = &p->exps[0], *lb = &p->exps[1];
+    assert_int_equal(t->kind, TWS_EXP_OTLPHTTP);
+    assert_string_equal(t->endpoint, "http://tempo:4318/");
+    assert_false(t->gzip);
+    assert_string_equal(t->headers[0], "Authorization: Bearer x");
+    assert_null(t->headers[1]);
+    assert_int_equal(t->initial_interval_ms, 200);
+    assert_int_equal(t->max_interval_ms, 2000);
+    assert_int_equal(t->max_elapsed_ms, 60000);
+    assert_int_equal(t->queue_bytes, 64u << 20);
+    assert_int_equal(lb->kind, TWS_EXP_LOADBALANCING);
+    assert_true(lb->gzip);
+    assert_int_equal(lb->timeout_ms, 2000);
+    assert_int_equal(lb->n_hosts, 2);
+    assert_string_equal(lb->hosts[1], "10.0.0.2:4318");
+    assert_int_equal(p->pipes[0].n_sinks, 2);
+    assert_int_equal(p->pipes[0].sinks[0].kind, TWS_SINK_EXPORTER);
+    assert_int_equal(p->pipes[0].sinks[1].pipe, 1);
+    tws_config_free(&c);
+}
+
 static void test_protocols_and_warnings(void **state) {
     (void)state;
     tws_config c;
@@ -230,8 +273,24 @@ static const bad BAD[] = {
      "hash, extract or convert"},
     {"receivers: { otlp: { protocols: { http: } } }\nexporters: { otlp/tempo: { endpoint: tempo:4317 } }\n"
      "service: { pipelines: { traces: { receivers: [otlp], exporters: [otlp/tempo] } } }\n",
-     "b.yaml:2:14: key 'exporters.otlp/tempo': exporter type 'otlp' is not available in this version: the exporters are "
-     "tracewire (the local store)"},
+     "b.yaml:2:14: key 'exporters.otlp/tempo': exporter type 'otlp' (gRPC) is not available in this version: use "
+     "otlphttp (OTLP/HTTP protobuf; tracewire, Tempo and the Collector receive it on 4318)"},
+    {"receivers: { otlp: { protocols: { http: } } }\nexporters: { otlphttp: { endpoint: tempo:4318 } }\n"
+     "service: { pipelines: { traces: { receivers: [otlp], exporters: [otlphttp] } } }\n",
+     "b.yaml:2:36: key 'exporters.otlphttp.endpoint': \"tempo:4318\" is not an http:// or https:// URL"},
+    {"receivers: { otlp: { protocols: { http: } } }\nexporters: { otlphttp: { endpoint: 'http://t:4318', retry_on_failure: { enabled: false } } }\n"
+     "service: { pipelines: { traces: { receivers: [otlp], exporters: [otlphttp] } } }\n",
+     "b.yaml:2:71: key 'exporters.otlphttp.retry_on_failure': retries cannot be turned off: a forwarded span is only "
+     "dropped when the receiver refuses it"},
+    {"receivers: { otlp: { protocols: { http: } } }\nexporters: { loadbalancing: { routing_key: service, resolver: { static: { hostnames: [a:1] } } } }\n"
+     "service: { pipelines: { traces: { receivers: [otlp], exporters: [loadbalancing] } } }\n",
+     "b.yaml:2:44: key 'exporters.loadbalancing.routing_key': \"service\": only traceID (every span of a trace to one backend)"},
+    {"receivers: { otlp: { protocols: { http: } } }\nexporters: { loadbalancing: { resolver: { static: { hostnames: [a:1, a:1] } } } }\n"
+     "service: { pipelines: { logs: { receivers: [otlp], exporters: [loadbalancing] } } }\n",
+     "b.yaml:2:64: key 'exporters.loadbalancing.resolver.static': \"a:1\" is listed twice"},
+    {"receivers: { otlp: { protocols: { http: } } }\nexporters: { loadbalancing: { resolver: { static: { hostnames: [a:1] } } } }\n"
+     "service: { pipelines: { logs: { receivers: [otlp], exporters: [loadbalancing] } } }\n",
+     "b.yaml:3:64: key 'service.pipelines.logs.exporters': 'loadbalancing' routes traces by their id: not in a logs pipeline"},
     {"receivers: { otlp: { protocols: { http: } } }\nconnectors: { spanmetrics: }\n"
      "processors: { tail_sampling: { policies: [{ name: a, type: always_sample }] } }\n"
      SVC("    traces: { receivers: [otlp], processors: [tail_sampling], exporters: [spanmetrics, tracewire] }\n"),
@@ -295,6 +354,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gateway),
         cmocka_unit_test(test_protocols_and_warnings),
+        cmocka_unit_test(test_forwarding_exporters),
         cmocka_unit_test(test_invalid),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

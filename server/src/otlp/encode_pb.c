@@ -294,3 +294,60 @@ int tws_otlp_encode_pb(const tws_selection *sel, size_t n_sel, uint32_t field_no
     }
     return out->failed;
 }
+
+/* ---- logs ---------------------------------------------------------------------------- */
+
+enum {
+    F_RL_SCOPE_LOGS = 2, F_RL_SCHEMA = 3, F_SL_LOGS = 2, F_SL_SCHEMA = 3,
+    F_LR_TIME = 1, F_LR_SEVERITY = 2, F_LR_SEVERITY_TEXT = 3, F_LR_BODY = 5, F_LR_ATTRS = 6, F_LR_DROPPED = 7,
+    F_LR_FLAGS = 8, F_LR_TRACE_ID = 9, F_LR_SPAN_ID = 10, F_LR_OBSERVED = 11, F_LR_EVENT_NAME = 12,
+};
+
+static void put_log(tw__buf *b, const tws_log *l) {
+    tw__pb_mark m = tw__pb_begin(b, F_SL_LOGS, 2);
+    if (l->time_ns) tw__pb_fixed64(b, F_LR_TIME, l->time_ns);
+    if (l->severity) tw__pb_uint64(b, F_LR_SEVERITY, l->severity);
+    put_str(b, F_LR_SEVERITY_TEXT, l->severity_text);
+    if (l->body.type != TWS_EMPTY) put_value(b, F_LR_BODY, &l->body);
+    put_attrs(b, F_LR_ATTRS, F_LR_DROPPED, &l->attrs);
+    if (l->flags) tw__pb_fixed32(b, F_LR_FLAGS, l->flags);
+    if (l->has_trace_id) tw__pb_bytes(b, F_LR_TRACE_ID, l->trace_id, sizeof l->trace_id);
+    if (l->has_span_id) tw__pb_bytes(b, F_LR_SPAN_ID, l->span_id, sizeof l->span_id);
+    if (l->observed_ns) tw__pb_fixed64(b, F_LR_OBSERVED, l->observed_ns);
+    put_str(b, F_LR_EVENT_NAME, l->event_name);
+    tw__pb_end(b, m);
+}
+
+/* Runs of records sharing a scope become one ScopeLogs, runs of scopes
+ * sharing a resource one ResourceLogs: a decoded batch is in request order,
+ * so this gives back the request's own grouping. */
+int tws_otlp_encode_logs_pb(const tws_batch *bt, uint32_t field_no, tw__buf *out) {
+    uint32_t i = 0, n = bt->n_logs;
+    while (i < n && !out->failed) {
+        if (bt->logs[i].reject) {
+            i++;
+            continue;
+        }
+        uint32_t sc = bt->logs[i].scope_idx;
+        if (sc >= bt->n_scopes || bt->scopes[sc].resource_idx >= bt->n_resources) return TW_EINVAL;
+        uint32_t r = bt->scopes[sc].resource_idx;
+        tw__pb_mark rm = tw__pb_begin(out, field_no, 3);
+        put_resource(out, &bt->resources[r]);
+        while (i < n && bt->scopes[bt->logs[i].scope_idx].resource_idx == r) {
+            sc = bt->logs[i].scope_idx;
+            tw__pb_mark sm = tw__pb_begin(out, F_RL_SCOPE_LOGS, 3);
+            put_scope(out, &bt->scopes[sc]);
+            for (; i < n && bt->logs[i].scope_idx == sc; i++)
+                if (!bt->logs[i].reject) put_log(out, &bt->logs[i]);
+            put_str(out, F_SL_SCHEMA, bt->scopes[sc].schema_url);
+            tw__pb_end(out, sm);
+            while (i < n && bt->logs[i].reject) i++;
+            if (i < n && (bt->logs[i].scope_idx >= bt->n_scopes ||
+                          bt->scopes[bt->logs[i].scope_idx].resource_idx >= bt->n_resources))
+                return TW_EINVAL;
+        }
+        put_str(out, F_RL_SCHEMA, bt->resources[r].schema_url);
+        tw__pb_end(out, rm);
+    }
+    return out->failed;
+}

@@ -253,6 +253,17 @@ typedef struct tws_selection {
  * are written one after the other. Returns 0 or out->failed. */
 int tws_otlp_encode_pb(const tws_selection *sel, size_t n_sel, uint32_t field_no, tw__buf *out);
 
+/* Append the valid log records of `b` as `repeated ResourceLogs` (field
+ * `field_no`: 1 for ExportLogsServiceRequest and LogsData), grouped as they
+ * were received. 0, TW_EINVAL for a batch whose indices are broken, or
+ * out->failed. */
+int tws_otlp_encode_logs_pb(const tws_batch *b, uint32_t field_no, tw__buf *out);
+
+/* A deep copy of the valid spans (or log records) of `src` into `dst`
+ * (initialised here), through protobuf: the same as what a receiver would
+ * have decoded. TW_OK or TW_ENOMEM. */
+int tws_batch_clone(const tws_batch *src, tws_batch *dst);
+
 typedef enum tws_id_encoding {
     TWS_IDS_HEX,    /* OTLP JSON */
     TWS_IDS_BASE64, /* protobuf JSON mapping, as Tempo's /api/traces returns */

@@ -26,7 +26,7 @@ typedef struct decl {
     const char *type; /* static name of the component type */
     const yaml_node_t *node;
     bool used_in, used_out; /* as a pipeline's receiver / exporter */
-    uint32_t proc;          /* processors: index in tws_pipelines.procs */
+    uint32_t proc;          /* processors: index in tws_pipelines.procs; exporters: in .exps */
 } decl;
 
 typedef struct ctx {
@@ -209,7 +209,10 @@ static int get_duration_ms(ctx *c, const yaml_node_t *map, const char *path, con
     return 0;
 }
 
-/* A list of strings at map[key]: *items (each strdup'd) and *n. */
+static void free_strlist(char **items, uint32_t n);
+
+/* A list of strings at map[key]: *items (each strdup'd) and *n; on an
+ * error nothing is allocated. */
 static int get_strlist(ctx *c, const yaml_node_t *map, const char *path, const char *key, char ***items, uint32_t *n) {
     yaml_node_t *v = get(c, map, key);
     if (!v || is_null(v)) return 0;
@@ -219,18 +222,25 @@ static int get_strlist(ctx *c, const yaml_node_t *map, const char *path, const c
     size_t cnt = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
     char **out = calloc(cnt ? cnt : 1, sizeof *out);
     if (!out) return fail(c, v, p, "out of memory");
-    *items = out;
-    *n = 0;
     for (size_t i = 0; i < cnt; i++) {
         yaml_node_t *it = node_at(c, v->data.sequence.items.start[i]);
+        int rc = 0;
         if (!scalar(it)) {
             char q[280];
             snprintf(q, sizeof q, "%s[%zu]", p, i);
-            return fail(c, it, q, "expected a string");
+            rc = fail(c, it, q, "expected a string");
+        } else if (!(out[i] = strdup(scalar(it)))) {
+            rc = fail(c, it, p, "out of memory");
         }
-        if (!(out[i] = strdup(scalar(it)))) return fail(c, it, p, "out of memory");
-        *n = (uint32_t)i + 1;
+        if (rc) { /* nothing half-built is left to the caller */
+            for (size_t k = 0; k < i; k++) free(out[k]);
+            free(out);
+            return rc;
+        }
     }
+    free_strlist(*items, *n); /* given twice is refused earlier; this keeps ownership simple */
+    *items = out;
+    *n = (uint32_t)cnt;
     return 0;
 }
 
@@ -705,21 +715,21 @@ static int declare(ctx *c, const yaml_node_t *sec, const char *section, decl **o
         d[i].node = node_at(c, pr->value);
         *n_out = (uint32_t)i + 1;
         static const char *const recv[] = {"otlp", "loki", NULL};
-        static const char *const exps[] = {"tracewire", NULL};
+        static const char *const exps[] = {"tracewire", "otlphttp", "loadbalancing", NULL};
         static const char *const conns[] = {"forward", "spanmetrics", "servicegraph", NULL};
         static const char *const procs[] = {"batch", "redaction", "attributes", "tail_sampling", NULL};
         if (!strcmp(section, "receivers")) {
             if (!(d[i].type = known(type, recv)))
                 return fail(c, node_at(c, pr->key), path, "unknown receiver type '%.40s' (tracewire has otlp and loki)", type);
         } else if (!strcmp(section, "exporters")) {
-            if (!strcmp(type, "otlp") || !strcmp(type, "otlphttp") || !strcmp(type, "loadbalancing"))
+            if (!strcmp(type, "otlp"))
                 return fail(c, node_at(c, pr->key), path,
-                            "exporter type '%s' is not available in this version: the exporters are tracewire (the "
-                            "local store)", type);
+                            "exporter type 'otlp' (gRPC) is not available in this version: use otlphttp (OTLP/HTTP "
+                            "protobuf; tracewire, Tempo and the Collector receive it on 4318)");
             if (!(d[i].type = known(type, exps)))
-                return fail(c, node_at(c, pr->key), path, "unknown exporter type '%.40s' (tracewire has tracewire, the local store)",
-                            type);
-            if (check_map(c, d[i].node, path, (const char *const[]){NULL})) return -1;
+                return fail(c, node_at(c, pr->key), path,
+                            "unknown exporter type '%.40s' (tracewire has tracewire, otlphttp, loadbalancing)", type);
+            if (!strcmp(type, "tracewire") && check_map(c, d[i].node, path, (const char *const[]){NULL})) return -1;
         } else if (!strcmp(section, "connectors")) {
             if (!(d[i].type = known(type, conns)))
                 return fail(c, node_at(c, pr->key), path,
@@ -734,6 +744,133 @@ static int declare(ctx *c, const yaml_node_t *sec, const char *section, decl **o
                             "unknown processor type '%.40s' (tracewire has attributes, batch, redaction, tail_sampling)",
                             type);
         }
+    }
+    return 0;
+}
+
+/* The otlphttp settings (also loadbalancing's protocol.otlphttp, without
+ * an endpoint there). */
+static int load_otlphttp(ctx *c, const yaml_node_t *n, const char *path, tws_exp_def *e, bool endpoint) {
+    static const char *const keys[] = {"endpoint", "compression", "headers", "timeout", "retry_on_failure",
+                                       "sending_queue", NULL};
+    static const char *const keys_lb[] = {"compression", "headers", "timeout", "retry_on_failure", "sending_queue", NULL};
+    if (check_map(c, n, path, endpoint ? keys : keys_lb)) return -1;
+    const char *ep = NULL, *comp = NULL;
+    if (get_text(c, n, path, "endpoint", &ep) || get_text(c, n, path, "compression", &comp)) return -1;
+    char p[256];
+    if (endpoint) {
+        subpath(p, sizeof p, path, "endpoint");
+        if (!ep) return fail(c, n, path, "otlphttp needs an endpoint (http://host:4318)");
+        if ((strncmp(ep, "http://", 7) && strncmp(ep, "https://", 8)) || strlen(ep) >= sizeof e->endpoint ||
+            !ep[strncmp(ep, "http://", 7) ? 8 : 7])
+            return fail(c, get(c, n, "endpoint"), p, "\"%.80s\" is not an http:// or https:// URL", ep);
+        snprintf(e->endpoint, sizeof e->endpoint, "%s", ep);
+    }
+    e->gzip = true;
+    if (comp) {
+        subpath(p, sizeof p, path, "compression");
+        if (!strcmp(comp, "none") || !*comp) e->gzip = false;
+        else if (strcmp(comp, "gzip")) return fail(c, get(c, n, "compression"), p, "\"%.40s\" is not gzip or none", comp);
+    }
+    e->timeout_ms = 5000;
+    if (get_duration_ms(c, n, path, "timeout", &e->timeout_ms)) return -1;
+    yaml_node_t *h = get(c, n, "headers");
+    subpath(p, sizeof p, path, "headers");
+    if (h && check_map(c, h, p, NULL)) return -1;
+    if (h && !is_null(h)) {
+        size_t cnt = (size_t)(h->data.mapping.pairs.top - h->data.mapping.pairs.start);
+        if (!(e->headers = calloc(cnt + 1, sizeof *e->headers))) return fail(c, h, p, "out of memory");
+        for (size_t i = 0; i < cnt; i++) {
+            const char *k = scalar(node_at(c, h->data.mapping.pairs.start[i].key));
+            const char *v = scalar(node_at(c, h->data.mapping.pairs.start[i].value));
+            if (!v || strpbrk(k, ": \r\n") || strpbrk(v, "\r\n"))
+                return fail(c, node_at(c, h->data.mapping.pairs.start[i].key), p, "a header is name: value, on one line");
+            size_t len = strlen(k) + strlen(v) + 3;
+            if (!(e->headers[i] = malloc(len))) return fail(c, h, p, "out of memory");
+            snprintf(e->headers[i], len, "%s: %s", k, v);
+            e->n_headers = (uint32_t)i + 1;
+        }
+    }
+    yaml_node_t *r = get(c, n, "retry_on_failure");
+    subpath(p, sizeof p, path, "retry_on_failure");
+    static const char *const rkeys[] = {"enabled", "initial_interval", "max_interval", "max_elapsed_time", NULL};
+    bool enabled = true;
+    e->initial_interval_ms = 5000, e->max_interval_ms = 30000, e->max_elapsed_ms = 0;
+    if (r && (check_map(c, r, p, rkeys) || get_bool(c, r, p, "enabled", &enabled) ||
+              get_duration_ms(c, r, p, "initial_interval", &e->initial_interval_ms) ||
+              get_duration_ms(c, r, p, "max_interval", &e->max_interval_ms) ||
+              get_duration_ms(c, r, p, "max_elapsed_time", &e->max_elapsed_ms)))
+        return -1;
+    if (!enabled) return fail(c, r, p, "retries cannot be turned off: a forwarded span is only dropped when the receiver refuses it");
+    if (!e->initial_interval_ms) return fail(c, r, p, "initial_interval must be above 0");
+    if (e->max_interval_ms < e->initial_interval_ms) return fail(c, r, p, "max_interval is below initial_interval");
+    yaml_node_t *q = get(c, n, "sending_queue");
+    subpath(p, sizeof p, path, "sending_queue");
+    static const char *const qkeys[] = {"enabled", "max_bytes", NULL};
+    bool qon = true;
+    const char *mb = NULL;
+    if (q && (check_map(c, q, p, qkeys) || get_bool(c, q, p, "enabled", &qon) || get_text(c, q, p, "max_bytes", &mb)))
+        return -1;
+    if (!qon) return fail(c, q, p, "the queue on disk cannot be turned off: it is what keeps forwarded spans across restarts");
+    e->queue_bytes = 256u << 20;
+    if (mb && (tws_parse_size(mb, &e->queue_bytes) || e->queue_bytes < 4096))
+        return fail(c, get(c, q, "max_bytes"), p, "\"%.40s\" is not a size of at least 4KiB (e.g. 256MiB)", mb);
+    return 0;
+}
+
+static int load_loadbalancing(ctx *c, const yaml_node_t *n, const char *path, tws_exp_def *e) {
+    static const char *const keys[] = {"routing_key", "protocol", "resolver", NULL};
+    if (check_map(c, n, path, keys)) return -1;
+    const char *rk = NULL;
+    char p[256];
+    if (get_text(c, n, path, "routing_key", &rk)) return -1;
+    subpath(p, sizeof p, path, "routing_key");
+    if (rk && strcmp(rk, "traceID"))
+        return fail(c, get(c, n, "routing_key"), p, "\"%.40s\": only traceID (every span of a trace to one backend)", rk);
+    yaml_node_t *proto = get(c, n, "protocol");
+    subpath(p, sizeof p, path, "protocol");
+    if (proto && check_map(c, proto, p, (const char *const[]){"otlphttp", "otlp", NULL})) return -1;
+    if (get(c, proto, "otlp"))
+        return fail(c, proto, p, "protocol otlp (gRPC) is not available in this version: use protocol.otlphttp");
+    char q[280];
+    snprintf(q, sizeof q, "%s.otlphttp", p);
+    if (load_otlphttp(c, get(c, proto, "otlphttp"), q, e, false)) return -1;
+    yaml_node_t *res = get(c, n, "resolver");
+    subpath(p, sizeof p, path, "resolver");
+    if (!res || check_map(c, res, p, (const char *const[]){"static", NULL}))
+        return res ? -1 : fail(c, n, path, "loadbalancing needs resolver.static.hostnames");
+    yaml_node_t *st = get(c, res, "static");
+    snprintf(q, sizeof q, "%s.static", p);
+    if (!st || check_map(c, st, q, (const char *const[]){"hostnames", NULL}))
+        return st ? -1 : fail(c, res, p, "only the static resolver (hostnames) is available");
+    if (get_strlist(c, st, q, "hostnames", &e->hosts, &e->n_hosts)) return -1;
+    if (!e->n_hosts) return fail(c, st, q, "needs hostnames: a list of host:port");
+    for (uint32_t i = 0; i < e->n_hosts; i++) {
+        char host[128];
+        uint16_t port;
+        if (tws_split_hostport(e->hosts[i], host, sizeof host, &port) || strlen(e->hosts[i]) > 200)
+            return fail(c, get(c, st, "hostnames"), q, "\"%.60s\" is not host:port", e->hosts[i]);
+        for (uint32_t k = 0; k < i; k++)
+            if (!strcmp(e->hosts[k], e->hosts[i])) return fail(c, get(c, st, "hostnames"), q, "\"%.60s\" is listed twice", e->hosts[i]);
+    }
+    return 0;
+}
+
+static int load_exporters(ctx *c) {
+    tws_pipelines *p = c->p;
+    p->exps = calloc(c->n_exp ? c->n_exp : 1, sizeof *p->exps);
+    if (!p->exps) return fail(c, NULL, NULL, "out of memory");
+    for (uint32_t i = 0; i < c->n_exp; i++) {
+        decl *d = &c->exp[i];
+        if (!strcmp(d->type, "tracewire")) continue;
+        tws_exp_def *e = &p->exps[p->n_exps];
+        d->proc = p->n_exps++;
+        snprintf(e->id, sizeof e->id, "%s", d->id);
+        char path[256];
+        subpath(path, sizeof path, "exporters", d->id);
+        bool lb = !strcmp(d->type, "loadbalancing");
+        e->kind = lb ? TWS_EXP_LOADBALANCING : TWS_EXP_OTLPHTTP;
+        if (lb ? load_loadbalancing(c, d->node, path, e) : load_otlphttp(c, d->node, path, e, true)) return -1;
     }
     return 0;
 }
@@ -931,8 +1068,12 @@ static int load_pipes(ctx *c, const yaml_node_t *svc) {
             if (!d && !cn) return fail(c, it, ep, "'%.60s' is not a declared exporter or connector", id);
             (d ? d : cn)->used_out = true;
             int rc = 0;
-            if (d) {
+            if (d && !strcmp(d->type, "tracewire")) {
                 rc = add_sink(pd, TWS_SINK_STORE, 0);
+            } else if (d) {
+                if (!traces && !strcmp(d->type, "loadbalancing"))
+                    return fail(c, it, ep, "'%.60s' routes traces by their id: not in a logs pipeline", id);
+                rc = add_sink(pd, TWS_SINK_EXPORTER, d->proc);
             } else if (!strcmp(cn->type, "forward")) {
                 /* every pipeline that receives from this connector */
                 bool any = false;
@@ -962,6 +1103,13 @@ static int load_pipes(ctx *c, const yaml_node_t *svc) {
             if (rc) return fail(c, it, ep, "out of memory");
         }
         if (!pd->from_otlp && !pd->from_loki) pd->n_prefix = 0; /* fed only by connectors: everything after the WAL */
+        uint32_t same = 0;
+        for (uint32_t q = 0; q <= i; q++)
+            same += p->pipes[q].signal == pd->signal &&
+                    ((pd->from_otlp && p->pipes[q].from_otlp) || (pd->from_loki && p->pipes[q].from_loki));
+        if (same > TWS_PCONFIG_MAX_ENTRY)
+            return fail(c, pn, path, "more than %d %s pipelines receive from the same receiver", TWS_PCONFIG_MAX_ENTRY,
+                        traces ? "traces" : "logs");
     }
     return 0;
 }
@@ -1067,6 +1215,7 @@ void tws_pipelines_describe(const tws_pipelines *p, FILE *out) {
         for (uint32_t k = 0; k < pd->n_sinks; k++) {
             const tws_pipe_sink *sk = &pd->sinks[k];
             const char *what = sk->kind == TWS_SINK_STORE         ? "the tracewire store"
+                               : sk->kind == TWS_SINK_EXPORTER    ? p->exps[sk->pipe].id
                                : sk->kind == TWS_SINK_SPANMETRICS ? "spanmetrics"
                                : sk->kind == TWS_SINK_SERVICEGRAPH ? "servicegraph"
                                                                   : "pipeline ";
@@ -1092,6 +1241,11 @@ void tws_pipelines_free(tws_pipelines *p) {
         free(p->pipes[i].sinks);
     }
     free(p->pipes);
+    for (uint32_t i = 0; p->exps && i < p->n_exps; i++) {
+        free_strlist(p->exps[i].hosts, p->exps[i].n_hosts);
+        free_strlist(p->exps[i].headers, p->exps[i].n_headers);
+    }
+    free(p->exps);
     free(p);
 }
 
@@ -1109,7 +1263,7 @@ static int load(ctx *c, tws_pipelines **out) {
     if (!(c->p = calloc(1, sizeof *c->p))) return fail(c, root, NULL, "out of memory");
     if (declare(c, sec[0], "receivers", &c->recv, &c->n_recv) || declare(c, sec[1], "processors", &c->proc, &c->n_proc) ||
         declare(c, sec[2], "exporters", &c->exp, &c->n_exp) || declare(c, sec[3], "connectors", &c->conn, &c->n_conn) ||
-        load_receivers(c) || load_processors(c) || load_pipes(c, sec[4]) || check_graph(c, sec[4]))
+        load_receivers(c) || load_processors(c) || load_exporters(c) || load_pipes(c, sec[4]) || check_graph(c, sec[4]))
         return -1;
     *out = c->p;
     c->p = NULL;

@@ -6,7 +6,10 @@
  *
  *   receivers:  otlp (protocols.grpc.endpoint, protocols.http.endpoint), loki
  *   processors: redaction, attributes, tail_sampling, batch
- *   exporters:  tracewire (this server's store)
+ *   exporters:  tracewire (this server's store); otlphttp (forward to another
+ *               OTLP/HTTP endpoint through a queue on disk); loadbalancing
+ *               (routing_key traceID over resolver.static.hostnames, each
+ *               reached as protocol.otlphttp says)
  *   connectors: forward (traces -> traces, logs -> logs), spanmetrics and
  *               servicegraph (the RED series of the spans that reach them,
  *               served on /metrics and pushed as the spanmetrics section says)
@@ -52,8 +55,27 @@ typedef struct tws_proc_def {
     tws_ts_config tail; /* its policies are owned here */
 } tws_proc_def;
 
+typedef enum tws_exp_kind {
+    TWS_EXP_STORE,         /* tracewire */
+    TWS_EXP_OTLPHTTP,      /* one endpoint */
+    TWS_EXP_LOADBALANCING, /* hosts[] by a consistent hash of the trace id */
+} tws_exp_kind;
+
+typedef struct tws_exp_def {
+    char id[96];
+    tws_exp_kind kind;
+    char endpoint[512];            /* otlphttp: http(s)://host:port[/prefix] */
+    char **hosts;                  /* loadbalancing: host:port, reached as http://host:port */
+    uint32_t n_hosts;
+    char **headers;                /* "Name: value", NULL-terminated (or NULL) */
+    uint32_t n_headers;
+    bool gzip;                     /* compression: gzip (the default) or none */
+    uint64_t timeout_ms, initial_interval_ms, max_interval_ms, max_elapsed_ms, queue_bytes;
+} tws_exp_def;
+
 typedef enum tws_sink_kind {
     TWS_SINK_STORE,        /* the tracewire exporter */
+    TWS_SINK_EXPORTER,     /* a forwarding exporter: `pipe` is its index in tws_pipelines.exps */
     TWS_SINK_PIPELINE,     /* a forward connector: `pipe` receives a copy */
     TWS_SINK_SPANMETRICS,  /* the spanmetrics connector */
     TWS_SINK_SERVICEGRAPH, /* the servicegraph connector */
@@ -78,12 +100,15 @@ typedef struct tws_pipe_def {
 } tws_pipe_def;
 
 #define TWS_PCONFIG_MAX_WARNINGS 8
+#define TWS_PCONFIG_MAX_ENTRY 8 /* pipelines fed by one receiver, per signal */
 
 typedef struct tws_pipelines {
     tws_proc_def *procs;
     uint32_t n_procs;
     tws_pipe_def *pipes;
     uint32_t n_pipes;
+    tws_exp_def *exps;   /* the forwarding exporters used (not tracewire) */
+    uint32_t n_exps;
     /* receivers.otlp.protocols: a protocol not listed is off; "" = its default address */
     bool otlp_http, otlp_grpc, loki;
     char otlp_http_endpoint[128], otlp_grpc_endpoint[128];

@@ -190,6 +190,10 @@ int tws_config_parse_args(tws_config *c, int argc, char **argv, char *err, size_
 }
 
 int tws_config_check(tws_config *c, char *err, size_t n) {
+    if (c->pipelines) { /* the connectors say where RED metrics are derived */
+        c->spanmetrics_enabled = c->pipelines->spanmetrics;
+        c->service_graph_enabled = c->pipelines->servicegraph;
+    }
     const char *e = c->spanmetrics_export;
     bool url = c->remote_write_url[0] != '\0';
     if (!*e) c->red_export = url ? TWS_RED_PUSH : TWS_RED_SCRAPE; /* one path unless told otherwise */

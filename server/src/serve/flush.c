@@ -7,7 +7,9 @@
  * the cut is in the frozen head, in an earlier block, or was never
  * acknowledged. The cut is the LSN of the oldest request still waiting for
  * the WAL (its spans will enter the new head), or the WAL's end when none
- * waits — lowered to any durable record that failed to enter the head.
+ * waits — lowered to any durable record that failed to enter the head,
+ * to the oldest record whose spans tail sampling still holds, and to the
+ * oldest not yet durable in a forwarding exporter's queue.
  *
  * When the worker reports success the frozen head is freed and the WAL is
  * released below the cut; until then queries read the frozen head as well,
@@ -19,10 +21,13 @@
 #include <stdio.h>
 #include <time.h>
 
+#include "pipeline/pipeline.h"
 #include "serve/server_int.h"
 
 bool tws_flush_has_room(const tws_server *s, uint64_t bytes) {
-    return tws_head_has_room(s->head, s->head_reserved + s->frozen_bytes + bytes);
+    if (tws_forward_full(s)) return false; /* a backend is behind: push back rather than lose */
+    uint64_t held = s->pipes ? tws_pipeline_held_bytes(s->pipes) : 0; /* batches tail sampling holds */
+    return tws_head_has_room(s->head, s->head_reserved + s->frozen_bytes + held + bytes);
 }
 
 void tws_flush_note_add(tws_server *s) {
@@ -71,18 +76,24 @@ void tws_flush_maybe(tws_server *s) {
     }
     tws_head_stats hs;
     tws_head_get_stats(s->head, &hs);
-    if (!hs.batches) return;
+    tws_wal_stats ws;
+    tws_wal_get_stats(s->wal, &ws);
+    /* With pipelines the WAL may hold records that never reach the head
+     * (forwarded, or not kept by sampling): an empty "flush" moves the
+     * checkpoint past them once the log has grown a segment. */
+    bool release_only = !hs.batches && s->pipes && ws.segments > 1;
+    if (!hs.batches && !release_only) return;
     uint64_t limit = s->cfg.head_flush_bytes ? s->cfg.head_flush_bytes : s->cfg.head_max_bytes / 4;
     bool old = s->head_since_ms && tw__mono_ms() - s->head_since_ms >= s->cfg.head_flush_interval_s * 1000;
-    if (hs.bytes < limit && !old) return;
+    if (hs.bytes < limit && !old && !release_only) return;
     tws_head *fresh;
     tws_head_options ho = {.max_bytes = s->cfg.head_max_bytes, .max_trace_bytes = s->cfg.max_trace_bytes};
     if (tws_head_new(&ho, &fresh) != TW_OK) return; /* out of memory: try at the next tick */
-    tws_wal_stats ws;
-    tws_wal_get_stats(s->wal, &ws);
     uint64_t cut = ws.next_lsn, oldest = tws_ingest_oldest_lsn(s);
     if (oldest < cut) cut = oldest;
     if (s->pin_lsn < cut) cut = s->pin_lsn;
+    if (s->pipes && tws_pipeline_oldest_lsn(s->pipes) < cut) cut = tws_pipeline_oldest_lsn(s->pipes); /* still sampling */
+    if (tws_forward_oldest_lsn(s) < cut) cut = tws_forward_oldest_lsn(s); /* not yet in a forwarding queue */
     s->frozen = s->head;
     s->frozen_bytes = hs.bytes;
     s->frozen_lsn = cut;

@@ -498,6 +498,7 @@ fail:
 
 int tws_grpc_listen(tws_server *s) {
     const char *addr = s->cfg.otlp_grpc_listen;
+    if (!addr[0]) return TW_OK; /* the pipelines leave OTLP/gRPC off */
     char host[128], port_s[8];
     uint16_t port;
     if (tws_split_hostport(addr, host, sizeof host, &port) != 0) {

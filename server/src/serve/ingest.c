@@ -11,7 +11,8 @@
  * partial_success names how many spans were refused and why; 400 carries a
  * google.rpc.Status saying what could not be decoded; 413, 415; 429 with
  * Retry-After when the WAL queue or the head is full (memory stays
- * bounded); 503 when storage failed.
+ * bounded); 503 when storage failed. With configured pipelines the batch
+ * takes ingest_pipeline.c's path between decoding and the head.
  */
 #include <event2/buffer.h>
 #include <event2/http.h>
@@ -24,6 +25,7 @@
 #include "common/pb.h"
 #include "logs/log_ids.h"
 #include "logs/loki_push.h"
+#include "pipeline/pipeline.h"
 #include "serve/server_int.h"
 
 typedef struct ingest_req {
@@ -41,6 +43,7 @@ typedef struct ingest_req {
     char first_reject[200]; /* the decoder's word on the first record refused for its ids */
     char tenant[160];
     uint64_t lsn;                    /* of its WAL record, once appended */
+    tws_sections *sect;              /* with pipelines: the batch of each receiving pipeline */
     struct ingest_req *prev, *next;  /* s->wal_first..wal_last while waiting for the WAL */
 } ingest_req;
 
@@ -145,6 +148,7 @@ static void reply_ok(ingest_req *r) {
 
 static void req_free(ingest_req *r) {
     if (r->ev) event_free(r->ev);
+    tws_sections_free(r->sect);
     tws_batch_free(&r->batch);
     tw__free(r);
 }
@@ -159,7 +163,9 @@ static void count_rejected(tws_server *s, const ingest_req *r) {
 static void logs_durable(tws_server *s, ingest_req *r) {
     s->log_head_reserved -= r->batch_bytes;
     if (r->rc == TW_OK) {
-        int rc = tws_loghead_add(s->logs, r->tenant, &r->batch, r->batch_bytes);
+        int rc = TW_OK;
+        if (r->sect) tws_ingest_sections_run(s, r->sect, r->tenant, r->batch_bytes, r->lsn);
+        else rc = tws_loghead_add(s->logs, r->tenant, &r->batch, r->batch_bytes);
         if (rc != TW_OK) /* only on out-of-memory (the room was reserved); durable, so back after a restart */
             fprintf(stderr, "tracewire: a durable logs batch could not enter the log head (%s); "
                             "it will be readable after a restart\n", tw_strerror(rc));
@@ -191,6 +197,15 @@ static void on_durable_loop(evutil_socket_t fd, short what, void *arg) {
     s->head_reserved -= r->batch_bytes; /* the reservation becomes the batch, or is dropped */
     if (r->rc != TW_OK) {
         req_free(r);
+        return;
+    }
+    if (r->sect) { /* the pipelines take it from here */
+        tws_ingest_sections_run(s, r->sect, r->tenant, r->batch_bytes, r->lsn);
+        atomic_fetch_add(&s->metrics.accepted[TWS_SIG_TRACES][r->proto], r->accepted);
+        count_rejected(s, r);
+        reply_ok(r);
+        req_free(r);
+        tws_flush_maybe(s);
         return;
     }
     if (s->spanmetrics) tws_spanmetrics_add(s->spanmetrics, &r->batch); /* acknowledged spans only, counted once */
@@ -336,7 +351,25 @@ void tws_ingest_submit(tws_server *s, int signal, int proto, const char *tenant,
     tw__buf_init(&payload, TWS_WAL_MAX_RECORD);
     tw_str parts[2];
     size_t n_parts = 0;
-    rc = wal_payload(r, logs || proto != TWS_PROTO_HTTP_JSON ? data : NULL, len, &payload, parts, &n_parts);
+    if (s->pipes) {
+        rc = tws_ingest_sections(s, signal, proto, r->tenant, &r->batch, &payload, &r->sect);
+        parts[0] = (tw_str){(const char *)payload.data, payload.len};
+        n_parts = 1;
+        if (rc == TW_ENOTFOUND || rc == TW_ENOMEM) {
+            bool none = rc == TW_ENOTFOUND;
+            char msg[160];
+            snprintf(msg, sizeof msg, none ? "no %s pipeline receives from %s" : "out of memory",
+                     logs ? "logs" : "traces", proto == TWS_PROTO_LOKI_JSON || proto == TWS_PROTO_LOKI_PROTOBUF ? "loki" : "otlp");
+            tws_ingest_refuse(s, sink, ctx, signal, proto, none ? TWS_REFUSE_DECODE : TWS_REFUSE_OVERLOADED, items,
+                              none ? 404 : 503, none ? "Not Found" : "Service Unavailable",
+                              none ? TWS_RPC_UNIMPLEMENTED : TWS_RPC_UNAVAILABLE, msg);
+            tw__buf_free(&payload);
+            req_free(r);
+            return;
+        }
+    } else {
+        rc = wal_payload(r, logs || proto != TWS_PROTO_HTTP_JSON ? data : NULL, len, &payload, parts, &n_parts);
+    }
     r->ev = event_new(s->base, -1, 0, on_durable_loop, r);
     if (rc != TW_OK || !r->ev) {
         tws_ingest_refuse(s, sink, ctx, signal, proto, rc == TW_ERANGE ? TWS_REFUSE_TOO_LARGE : TWS_REFUSE_OVERLOADED,
@@ -506,6 +539,7 @@ void tws_loki_push_handle(tws_server *s, struct evhttp_request *req) {
 }
 
 int tws_ingest_replay(tws_server *s, const uint8_t *p, size_t len, uint64_t lsn, char *err, size_t err_len) {
+    if (tws_ingest_is_v2(p, len)) return tws_ingest_replay_v2(s, TWS_SIG_TRACES, p, len, lsn, err, err_len);
     if (len < 2 || p[0] != TWS_WAL_TRACES_V1 || (size_t)p[1] + 2 > len) {
         snprintf(err, err_len, "a traces record has an unknown version or a bad tenant length");
         return TW_EPARSE;
@@ -521,7 +555,8 @@ int tws_ingest_replay(tws_server *s, const uint8_t *p, size_t len, uint64_t lsn,
     int rc = tws_otlp_decode_pb(p + off, len - off, &dopt, &b, &derr);
     uint64_t bytes = (uint64_t)(len - off) * 3 + (uint64_t)b.n_spans * sizeof(tws_span) + 4096;
     if (rc == TW_OK) rc = tws_head_add(s->head, tenant, &b, bytes);
-    if (rc == TW_EFULL && s->store && tws_flush_now(s, lsn) == TW_OK) /* a log larger than the head */
+    uint64_t cut = s->pipes && tws_pipeline_oldest_lsn(s->pipes) < lsn ? tws_pipeline_oldest_lsn(s->pipes) : lsn;
+    if (rc == TW_EFULL && s->store && tws_flush_now(s, cut) == TW_OK) /* a log larger than the head */
         rc = tws_head_add(s->head, tenant, &b, bytes);
     if (rc == TW_OK) tws_flush_note_add(s);
     if (rc != TW_OK) snprintf(err, err_len, "%s", rc == TW_EPARSE ? derr.msg : tw_strerror(rc));
@@ -530,6 +565,7 @@ int tws_ingest_replay(tws_server *s, const uint8_t *p, size_t len, uint64_t lsn,
 }
 
 int tws_ingest_replay_logs(tws_server *s, const uint8_t *p, size_t len, char *err, size_t err_len) {
+    if (tws_ingest_is_v2(p, len)) return tws_ingest_replay_v2(s, TWS_SIG_LOGS, p, len, 0, err, err_len);
     if (len < 11 || p[0] != TWS_WAL_LOGS_V1 || (size_t)p[1] + 11 > len || p[2 + p[1]] == TWS_PROTO_GRPC ||
         p[2 + p[1]] >= TWS_PROTO_COUNT) {
         snprintf(err, err_len, "a logs record has an unknown version, a bad tenant length or an unknown format");
@@ -563,6 +599,7 @@ static void handle_other(struct evhttp_request *req, void *arg) {
 }
 
 void tws_ingest_register(tws_server *s) {
+    if (!s->otlp_http) return; /* the pipelines leave OTLP/HTTP off */
     evhttp_set_cb(s->otlp_http, "/v1/traces", handle_traces, s);
     evhttp_set_cb(s->otlp_http, "/v1/logs", handle_logs, s);
     evhttp_set_gencb(s->otlp_http, handle_other, s);

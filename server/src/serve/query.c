@@ -23,6 +23,7 @@
 #include "common/clock.h"
 #include "common/json.h"
 #include "common/pb.h"
+#include "pipeline/pipeline.h"
 #include "serve/server_int.h"
 
 
@@ -238,6 +239,8 @@ static void handle_metrics(tws_server *s, struct evhttp_request *req) {
     tw__buf_init(&text, 1u << 28);
     tw__buf_init(&b, 1u << 28);
     tws_metrics_render(&s->metrics, &g, &text);
+    if (s->pipes) tws_pipeline_render(s->pipes, &text);
+    tws_forward_render(s, &text);
     if (s->cfg.red_export & TWS_RED_SCRAPE) { /* else they are pushed: one path, not both */
         if (s->spanmetrics) tws_spanmetrics_render(s->spanmetrics, om, &text);
         if (s->servicegraph) tws_servicegraph_render(s->servicegraph, &text);

@@ -21,7 +21,7 @@
 #include "serve/scrape_check.h"
 #include "serve/server_int.h"
 
-static int mkdir_p(const char *path) {
+int tws_mkdir_p(const char *path) {
     char tmp[600];
     snprintf(tmp, sizeof tmp, "%s", path);
     for (char *p = tmp + 1; *p; p++) {
@@ -264,7 +264,7 @@ int tws_serve(const tws_config *cfg) {
         goto out;
     }
     snprintf(wal_dir, sizeof wal_dir, "%s/wal", cfg->data_dir);
-    if (mkdir_p(wal_dir) != 0) {
+    if (tws_mkdir_p(wal_dir) != 0) {
         fprintf(stderr, "tracewire: cannot create the data directory %s: %s\n", wal_dir, strerror(errno));
         goto out;
     }
@@ -276,7 +276,7 @@ int tws_serve(const tws_config *cfg) {
     if (tws_head_new(&ho, &s->head) != TW_OK || tws_flush_start(s) != TW_OK ||
         (cfg->spanmetrics_enabled && tws_spanmetrics_new(&cfg->spanmetrics, &s->spanmetrics) != TW_OK) ||
         start_remote_write(s) != TW_OK ||
-        start_servicegraph(s) != TW_OK)
+        start_servicegraph(s) != TW_OK || tws_ingest_pipelines_start(s) != TW_OK)
         goto out;
     for (uint32_t i = 0; i < cfg->n_log_index_attrs; i++) s->log_index[i] = s->cfg.log_index_attrs[i];
     s->log_index[cfg->n_log_index_attrs] = NULL;
@@ -286,6 +286,7 @@ int tws_serve(const tws_config *cfg) {
     /* Blocks first: the checkpoint says which WAL records they already hold. */
     if ((lock_fd = lock_data_dir(cfg->data_dir)) < 0 || open_store(s) != TW_OK) goto out;
 
+    s->replaying = true; /* until both WALs are read */
     replay_ctx rc = {.s = s, .last_pct = -10};
     tws_wal_replay replay = {.record = on_record, .progress = on_progress, .warn = on_warn, .user = &rc};
     tws_wal_options wo = {.segment_bytes = cfg->wal_segment_bytes, .max_pending = cfg->wal_max_pending,
@@ -334,7 +335,8 @@ int tws_serve(const tws_config *cfg) {
                     lrp.torn_bytes_cut ? " (a torn tail, never acknowledged, was cut)" : "");
     }
 
-    if (!(s->otlp_http = listen_http(s, cfg->otlp_http_listen, "OTLP/HTTP")) ||
+    s->replaying = false;
+    if ((cfg->otlp_http_listen[0] && !(s->otlp_http = listen_http(s, cfg->otlp_http_listen, "OTLP/HTTP"))) ||
         !(s->api_http = listen_http(s, cfg->http_listen, "the query API")) || tws_grpc_listen(s) != TW_OK)
         goto out;
     tws_ingest_register(s);
@@ -346,7 +348,8 @@ int tws_serve(const tws_config *cfg) {
     fprintf(stderr,
             "tracewire serve %s: OTLP/HTTP on http://%s/v1/traces and /v1/logs, OTLP/gRPC on %s, Tempo and Loki APIs on http://%s, "
             "data in %s (%llu spans of %llu traces recovered from %llu WAL records)\n",
-            TW_VERSION_STRING, cfg->otlp_http_listen, cfg->otlp_grpc_listen, cfg->http_listen, cfg->data_dir, (unsigned long long)hs.spans,
+            TW_VERSION_STRING, cfg->otlp_http_listen[0] ? cfg->otlp_http_listen : "(off)",
+            cfg->otlp_grpc_listen[0] ? cfg->otlp_grpc_listen : "(off)", cfg->http_listen, cfg->data_dir, (unsigned long long)hs.spans,
             (unsigned long long)hs.traces, (unsigned long long)replay.records);
     event_base_dispatch(s->base);
     exit_code = 0;
@@ -363,6 +366,7 @@ out:
     tws_grpc_free(s);
     if (s->otlp_http) evhttp_free(s->otlp_http);
     if (s->api_http) evhttp_free(s->api_http);
+    tws_ingest_pipelines_stop(s); /* before the head its store sink feeds */
     tws_head_free(s->head);
     tws_loghead_free(s->logs);
     if (s->remote_write_timer) event_free(s->remote_write_timer);

@@ -15,6 +15,7 @@
 
 #include "common/clock.h"
 #include "logs/labels.h"
+#include "pipeline/pconfig.h"
 #include "serve/config.h"
 #include "serve/metrics.h"
 #include "store/head.h"
@@ -73,7 +74,42 @@ typedef struct tws_server {
     struct event *remote_write_timer;
     tws_servicegraph *servicegraph; /* service-graph metrics (red/) */
     struct event *servicegraph_timer;
+    /* Collector-shaped pipelines (ingest_pipeline.c), when configured */
+    struct tws_pipeline_rt *pipes;
+    struct event *pipeline_timer;
+    struct tws_forwarders *fwd;    /* the forwarding exporters' queues, one per tws_pipelines.exps */
+    bool replaying;                /* the WALs are being replayed: nothing is counted twice */
+    bool warned_missing_pipeline;
 } tws_server;
+
+/* ingest_pipeline.c: one batch per pipeline that receives a request. */
+#define TWS_MAX_SECTIONS TWS_PCONFIG_MAX_ENTRY
+typedef struct tws_sections {
+    uint32_t n;
+    uint32_t pipe[TWS_MAX_SECTIONS];
+    tws_batch batch[TWS_MAX_SECTIONS];
+} tws_sections;
+int tws_ingest_pipelines_start(tws_server *s);
+/* The forwarding exporters: the lowest source LSN not yet durable in a
+ * queue (UINT64_MAX: none), whether a queue is nearly full (then the
+ * receivers answer 429), and their counters for /metrics. */
+uint64_t tws_forward_oldest_lsn(const tws_server *s);
+bool tws_forward_full(const tws_server *s);
+void tws_forward_render(const tws_server *s, tw__buf *out);
+/* server.c: mkdir -p. 0 or -1 (errno). */
+int tws_mkdir_p(const char *path);
+void tws_ingest_pipelines_stop(tws_server *s);
+/* Give *batch (taken) to each pipeline receiving `signal` over `proto`:
+ * prefixes applied, the WAL record (version 2) appended to `out`.
+ * TW_ENOTFOUND when no pipeline receives it, TW_ERANGE, TW_ENOMEM. */
+int tws_ingest_sections(tws_server *s, int signal, int proto, const char *tenant, tws_batch *batch, tw__buf *out,
+                        tws_sections **sections);
+/* Durable: continue each section's pipeline (the batches are taken). */
+void tws_ingest_sections_run(tws_server *s, tws_sections *sc, const char *tenant, uint64_t bytes, uint64_t lsn);
+void tws_sections_free(tws_sections *sc);
+bool tws_ingest_is_v2(const uint8_t *p, size_t len);
+int tws_ingest_replay_v2(tws_server *s, int signal, const uint8_t *p, size_t len, uint64_t lsn, char *err,
+                         size_t err_len);
 
 /* ingest.c */
 void tws_ingest_register(tws_server *s);

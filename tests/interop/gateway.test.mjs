@@ -1,0 +1,253 @@
+// gateway.test.mjs — `tracewire serve` with Collector-shaped pipelines, end
+// to end (issue: the gateway).
+//
+//  1. "errors + slow + 5% baseline": 4,000 traces whose spans arrive in two
+//     requests each, 1% errors and 1% slow; every error and slow trace is
+//     stored whole, healthy ones at 5% ± 1%, nothing half; late spans follow
+//     their trace's decision; span metrics counted every span, before
+//     sampling; the per-policy counters are on /metrics.
+//  2. PII (emails, JWTs, bearer tokens, card numbers in span, event and
+//     resource attributes and in a log body): none of it is in the WAL's
+//     bytes or in anything the query APIs return, before and after a
+//     restart that reads it back from blocks; the hashes are stable.
+//  3. Acknowledged means durable while tail sampling holds the spans:
+//     kill -9 during decision_wait, restart, the trace is stored.
+//  4. `tracewire serve --config F --check`: a valid file is described, an
+//     invalid one refused with its file, line and key.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { Server, sleep, spanCount } from './tw_server_lib.mjs';
+
+const SERVER = process.env.TW_SERVER;
+const dirs = [];
+function tempDir(tag) {
+  const d = mkdtempSync(join(tmpdir(), `tracewire-${tag}-`));
+  dirs.push(d);
+  return d;
+}
+after(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });
+
+const SAMPLING = `
+receivers:
+  otlp:
+    protocols: { http: , grpc: }
+processors:
+  tail_sampling:
+    decision_wait: 2s
+    num_traces: 100000
+    policies:
+      - { name: errors, type: status_code, status_code: { status_codes: [ERROR] } }
+      - { name: slow, type: latency, latency: { threshold_ms: 500 } }
+      - { name: baseline, type: probabilistic, probabilistic: { sampling_percentage: 5 } }
+exporters:
+  tracewire:
+connectors:
+  spanmetrics:
+  forward/sample:
+service:
+  pipelines:
+    traces/in: { receivers: [otlp], exporters: [spanmetrics, forward/sample] }
+    traces/sampled: { receivers: [forward/sample], processors: [tail_sampling], exporters: [tracewire] }
+`;
+
+async function startWith(tag, yaml, extra = []) {
+  const dir = tempDir(tag);
+  const cfg = join(dir, 'tracewire.yaml');
+  writeFileSync(cfg, yaml);
+  const srv = new Server(join(dir, 'data'), ['--config', cfg, ...extra]);
+  await srv.start();
+  return srv;
+}
+
+const tid = (n) => n.toString(16).padStart(8, '0') + 'a3ce929d0e0e4736' + 'beef0000';
+const sid = (n, k) => (n * 4 + k + 1).toString(16).padStart(16, '0');
+const nowNs = BigInt(Date.now()) * 1000000n;
+
+function spanOf(n, k, { error = false, ms = 20 } = {}) {
+  const start = nowNs + BigInt(k) * 1000n;
+  return { traceId: tid(n), spanId: sid(n, k), name: k ? 'child' : 'root', kind: k ? 3 : 2,
+    startTimeUnixNano: String(start), endTimeUnixNano: String(start + BigInt(ms) * 1000000n),
+    ...(k ? { parentSpanId: sid(n, 0) } : {}), status: error ? { code: 2, message: 'boom' } : {} };
+}
+
+const request = (spans, service = 'checkout', extra = {}) => ({ resourceSpans: [{ resource: { attributes: [
+  { key: 'service.name', value: { stringValue: service } }, ...(extra.resource || [])] },
+  scopeSpans: [{ scope: { name: 't' }, spans }] }] });
+
+async function post(srv, body) {
+  const r = await fetch(srv.otlpUrl(), { method: 'POST', body: JSON.stringify(body), headers: { 'Content-Type': 'application/json' } });
+  assert.equal(r.status, 200, await r.text());
+}
+
+async function metricsText(srv) { return (await fetch(srv.url('/metrics'))).text(); }
+function metricValue(text, re) {
+  const m = text.match(re);
+  assert.ok(m, `no line matching ${re}`);
+  return Number(m[1]);
+}
+
+test('errors + slow + 5% baseline: kept traces whole, healthy at 5% ± 1%, late spans follow, span metrics saw every span', async () => {
+  const srv = await startWith('gw-sample', SAMPLING);
+  try {
+    const N = 4000, PER = 200;
+    const isError = (n) => n % 100 === 7, isSlow = (n) => n % 100 === 42;
+    // each trace: a root and a child in one request, a second child in the next
+    for (let first = 0; first < N; first += PER) {
+      const a = [], b = [];
+      for (let n = first; n < first + PER; n++) {
+        a.push(spanOf(n, 0, { ms: isSlow(n) ? 800 : 20 }), spanOf(n, 1));
+        b.push(spanOf(n, 2, { error: isError(n) }));
+      }
+      await post(srv, request(a));
+      await post(srv, request(b));
+    }
+    // nothing is stored before the decision
+    assert.equal((await spanCount(srv, tid(7))).status, 404);
+    await sleep(2600);
+    let text = '';
+    for (let i = 0; i < 50; i++) {
+      text = await metricsText(srv);
+      if (/tracewire_tail_sampling_traces_in_memory\{[^}]*\} 0$/m.test(text)) break;
+      await sleep(100);
+    }
+    let healthy = 0, kept = 0;
+    for (let n = 0; n < N; n++) {
+      const got = await spanCount(srv, tid(n));
+      assert.ok(got.n === 0 || got.n === 3, `trace ${n} came back with ${got.n} of its 3 spans`);
+      if (isError(n) || isSlow(n)) assert.equal(got.n, 3, `trace ${n} (${isError(n) ? 'error' : 'slow'}) was not kept`);
+      else { healthy++; kept += got.n === 3; }
+    }
+    const pct = (100 * kept) / healthy;
+    assert.ok(pct >= 4 && pct <= 6, `healthy traces kept at ${pct.toFixed(2)}%, want 5% ± 1%`);
+
+    const lbl = 'pipeline="traces/sampled",processor="tail_sampling"';
+    assert.equal(metricValue(text, new RegExp(`^tracewire_tail_sampling_policy_decisions_total\\{${lbl},policy="errors",decision="sampled"\\} (\\d+)$`, 'm')), 40);
+    assert.equal(metricValue(text, new RegExp(`^tracewire_tail_sampling_policy_decisions_total\\{${lbl},policy="slow",decision="sampled"\\} (\\d+)$`, 'm')), 40);
+    assert.equal(metricValue(text, new RegExp(`^tracewire_tail_sampling_traces_total\\{${lbl},decision="sampled"\\} (\\d+)$`, 'm')), 80 + kept);
+    // span metrics are derived before sampling: every span counted
+    let calls = 0;
+    for (const m of text.matchAll(/^traces_span_metrics_calls_total\{[^}]*\} (\d+)$/gm)) calls += Number(m[1]);
+    assert.equal(calls, 3 * N);
+
+    // late spans: a fourth span for traces 0..99 follows each trace's decision
+    const late = [];
+    for (let n = 0; n < 100; n++) late.push(spanOf(n, 3));
+    await post(srv, request(late));
+    await sleep(300);
+    for (let n = 0; n < 100; n++) {
+      const got = await spanCount(srv, tid(n));
+      assert.ok(got.n === 0 || got.n === 4, `trace ${n}: the late span did not follow the decision (${got.n} spans)`);
+      if (isError(n) || isSlow(n)) assert.equal(got.n, 4);
+    }
+    text = await metricsText(srv);
+    assert.equal(metricValue(text, new RegExp(`^tracewire_tail_sampling_late_spans_total\\{${lbl},decision="sampled"\\} (\\d+)$`, 'm')) +
+      metricValue(text, new RegExp(`^tracewire_tail_sampling_late_spans_total\\{${lbl},decision="not_sampled"\\} (\\d+)$`, 'm')), 100);
+  } finally { await srv.stop(); }
+});
+
+const EMAIL = 'alice@example.com', JWT = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.c2lnbmF0dXJl';
+const TOKEN = 's3cr3tT0k3n', CARD = '4111 1111 1111 1111';
+const PII = [EMAIL, JWT, TOKEN, CARD, '4111111111111111'];
+const EMAIL_SHA256 = createHash('sha256').update(EMAIL).digest('hex');
+
+const REDACT = `
+head: { flush_interval: 1s }
+receivers: { otlp: { protocols: { http: , grpc: } } }
+processors:
+  redaction/pii:
+    allow_all_keys: true
+    blocked_values: ['@email', '@jwt', '@bearer', '@card']
+    hash_function: sha256
+    summary: debug
+exporters: { tracewire: }
+service:
+  pipelines:
+    traces: { receivers: [otlp], processors: [redaction/pii], exporters: [tracewire] }
+    logs: { receivers: [otlp], processors: [redaction/pii], exporters: [tracewire] }
+`;
+
+function walBytes(dataDir) {
+  let all = Buffer.alloc(0);
+  for (const sub of ['wal', 'wal-logs']) {
+    const d = join(dataDir, sub);
+    for (const f of readdirSync(d)) if (statSync(join(d, f)).isFile()) all = Buffer.concat([all, readFileSync(join(d, f))]);
+  }
+  return all;
+}
+
+test('PII reaches neither the WAL nor the store nor the query APIs; hashes are stable', async () => {
+  const srv = await startWith('gw-pii', REDACT);
+  try {
+    const s = spanOf(9000, 0);
+    s.attributes = [{ key: 'user.email', value: { stringValue: EMAIL } },
+      { key: 'http.request.header.authorization', value: { stringValue: `Bearer ${TOKEN}` } },
+      { key: 'card', value: { stringValue: `paid with ${CARD}` } },
+      { key: 'card.int', value: { intValue: '4111111111111111' } }];
+    s.events = [{ name: 'login', timeUnixNano: s.startTimeUnixNano, attributes: [{ key: 'token', value: { stringValue: JWT } }] }];
+    const s2 = { ...spanOf(9001, 0), attributes: [{ key: 'user.email', value: { stringValue: EMAIL } }] };
+    await post(srv, request([s, s2], 'checkout', { resource: [{ key: 'owner', value: { stringValue: `lead ${EMAIL}` } }] }));
+    const logs = { resourceLogs: [{ resource: { attributes: [{ key: 'service.name', value: { stringValue: 'checkout' } }] },
+      scopeLogs: [{ logRecords: [{ timeUnixNano: s.startTimeUnixNano, traceId: tid(9000), spanId: sid(9000, 0),
+        body: { stringValue: `login by ${EMAIL} with ${JWT}` } }] }] }] };
+    const lr = await fetch(`http://127.0.0.1:${srv.otlp}/v1/logs`, { method: 'POST', body: JSON.stringify(logs),
+      headers: { 'Content-Type': 'application/json' } });
+    assert.equal(lr.status, 200, await lr.text());
+
+    const check = async (when) => {
+      const t1 = await (await fetch(srv.url(`/api/traces/${tid(9000)}`))).text();
+      const t2 = await (await fetch(srv.url(`/api/traces/${tid(9001)}`))).text();
+      const lg = await (await fetch(srv.url(`/api/traces/${tid(9000)}/logs`))).text();
+      for (const secret of PII) for (const [what, body] of [['trace', t1], ['trace 2', t2], ['logs', lg]])
+        assert.ok(!body.includes(secret), `${when}: "${secret}" is in the ${what} the API returned`);
+      const attrs = Object.fromEntries(JSON.parse(t1).batches[0].scopeSpans[0].spans[0].attributes.map((a) => [a.key, a.value]));
+      const other = Object.fromEntries(JSON.parse(t2).batches[0].scopeSpans[0].spans[0].attributes.map((a) => [a.key, a.value]));
+      assert.equal(attrs['user.email'].stringValue, EMAIL_SHA256);
+      assert.equal(attrs['user.email'].stringValue, other['user.email'].stringValue, 'the same email hashes the same');
+      assert.ok(attrs['redaction.masked.count'], 'summary attributes');
+      assert.ok(lg.includes('login by '), `${when}: the log line is there: ${lg}`);
+    };
+    await check('from the head');
+    const wal = walBytes(srv.dir);
+    for (const secret of PII) assert.equal(wal.indexOf(secret), -1, `"${secret}" is in the write-ahead log`);
+    assert.notEqual(wal.indexOf(EMAIL_SHA256), -1, 'the WAL holds the redacted records');
+    await sleep(2500); // flushed to blocks
+    await srv.stop();
+    await srv.start();
+    await check('after a restart');
+  } finally { await srv.stop(); }
+});
+
+test('acknowledged means durable while tail sampling holds the spans: kill -9, restart, stored', async () => {
+  const yaml = SAMPLING.replace('decision_wait: 2s', 'decision_wait: 3s');
+  const srv = await startWith('gw-kill', yaml);
+  try {
+    await post(srv, request([spanOf(5000, 0), spanOf(5000, 1, { error: true })]));
+    await post(srv, request([spanOf(5001, 0), spanOf(5001, 1)]));
+    await srv.kill9(); // within decision_wait: nothing decided, nothing in the head
+    await srv.start();
+    await sleep(3600);
+    const got = await spanCount(srv, tid(5000));
+    assert.equal(got.n, 2, 'the error trace acknowledged before kill -9 was replayed into tail sampling and kept');
+  } finally { await srv.stop(); }
+});
+
+test('serve --check describes a valid configuration and refuses an invalid one with file, line and key', () => {
+  const dir = tempDir('gw-check');
+  const good = join(dir, 'good.yaml');
+  writeFileSync(good, SAMPLING);
+  const out = execFileSync(SERVER, ['serve', '--config', good, '--check'], { encoding: 'utf8' });
+  assert.match(out, /^configuration is valid$/m);
+  assert.match(out, /^pipeline traces\/in: from otlp; to spanmetrics, pipeline traces\/sampled$/m);
+  assert.match(out, /^pipeline traces\/sampled: from pipeline traces\/in; processors tail_sampling; to the tracewire store$/m);
+  const bad = join(dir, 'bad.yaml');
+  writeFileSync(bad, SAMPLING.replace('threshold_ms: 500', 'threshold: 500'));
+  const r = spawnSync(SERVER, ['serve', '--config', bad, '--check'], { encoding: 'utf8' });
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /bad\.yaml:\d+:\d+: key 'processors\.tail_sampling\.policies\[1\]\.latency': unknown key 'threshold'/);
+});
