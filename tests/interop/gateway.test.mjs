@@ -14,6 +14,13 @@
 //     kill -9 during decision_wait, restart, the trace is stored.
 //  4. `tracewire serve --config F --check`: a valid file is described, an
 //     invalid one refused with its file, line and key.
+//  5. Forwarding (otlphttp) to a second tracewire whose receiver is killed
+//     with SIGKILL and restarted mid-stream: every trace arrives, whole, and
+//     no span twice.
+//  6. Two tiers on loopback: 2 load-balancing gateways in front of 3
+//     tail-sampling instances, each trace's spans sent half to one gateway
+//     and half to the other: every trace arrives complete at exactly one
+//     back instance.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -250,4 +257,94 @@ test('serve --check describes a valid configuration and refuses an invalid one w
   const r = spawnSync(SERVER, ['serve', '--config', bad, '--check'], { encoding: 'utf8' });
   assert.equal(r.status, 2);
   assert.match(r.stderr, /bad\.yaml:\d+:\d+: key 'processors\.tail_sampling\.policies\[1\]\.latency': unknown key 'threshold'/);
+});
+
+async function queueEmpty(srv, ms = 30000) {
+  const until = Date.now() + ms;
+  for (;;) {
+    const text = await metricsText(srv);
+    const lines = [...text.matchAll(/^tracewire_exporter_queue_bytes\{[^}]*\} (\d+)$/gm)];
+    if (lines.length && lines.every((m) => m[1] === '0')) return text;
+    if (Date.now() > until) throw new Error(`forwarding queue not drained:\n${text}\n${srv.log}`);
+    await sleep(100);
+  }
+}
+
+test('forwarding to a tracewire whose receiver is killed and restarted mid-stream: nothing lost, nothing twice', async () => {
+  const back = new Server(join(tempDir('gw-back'), 'data'), [], { keepPorts: true });
+  await back.start();
+  const gw = await startWith('gw-fwd', `
+receivers: { otlp: { protocols: { http: , grpc: } } }
+exporters:
+  otlphttp/back:
+    endpoint: http://127.0.0.1:${back.otlp}
+    retry_on_failure: { initial_interval: 100ms, max_interval: 400ms }
+service: { pipelines: { traces: { receivers: [otlp], exporters: [otlphttp/back] } } }
+`);
+  try {
+    const N = 600;
+    for (let n = 0; n < N; n += 20) {
+      const spans = [];
+      for (let m = n; m < n + 20; m++) spans.push(spanOf(m, 0), spanOf(m, 1), spanOf(m, 2));
+      await post(gw, request(spans)); // the gateway acknowledges whatever the backend does
+      if (n === 200) await back.kill9();
+      if (n === 400) await back.start(); // same ports: the gateway's queue reaches it again
+    }
+    const text = await queueEmpty(gw);
+    assert.ok(metricValue(text, /^tracewire_exporter_requests_total\{[^}]*outcome="retried"\} (\d+)$/m) > 0,
+      'the backend was down: requests were retried');
+    for (let n = 0; n < N; n++) {
+      const got = await spanCount(back, tid(n));
+      assert.equal(got.n, 3, `trace ${n}: ${got.n} spans at the backend`); // 3: none lost, none twice
+    }
+  } finally { await gw.stop(); await back.stop(); }
+});
+
+test('two tiers: 2 load-balancing gateways in front of 3 tail-sampling instances; every trace complete at exactly one', async () => {
+  const backs = [];
+  for (let i = 0; i < 3; i++) {
+    backs.push(await startWith(`gw-ts${i}`, `
+receivers: { otlp: { protocols: { http: , grpc: } } }
+processors:
+  tail_sampling: { decision_wait: 1s, policies: [{ name: all, type: always_sample }] }
+exporters: { tracewire: }
+service: { pipelines: { traces: { receivers: [otlp], processors: [tail_sampling], exporters: [tracewire] } } }
+`));
+  }
+  const hosts = backs.map((b) => `127.0.0.1:${b.otlp}`).join(', ');
+  const lbs = [];
+  for (let i = 0; i < 2; i++) {
+    lbs.push(await startWith(`gw-lb${i}`, `
+receivers: { otlp: { protocols: { http: , grpc: } } }
+exporters:
+  loadbalancing:
+    routing_key: traceID
+    protocol: { otlphttp: { retry_on_failure: { initial_interval: 100ms, max_interval: 400ms } } }
+    resolver: { static: { hostnames: [${hosts}] } }
+service: { pipelines: { traces: { receivers: [otlp], exporters: [loadbalancing] } } }
+`));
+  }
+  try {
+    const N = 300;
+    for (let n = 0; n < N; n += 30) {
+      const a = [], b = [];
+      for (let m = n; m < n + 30; m++) { a.push(spanOf(m, 0), spanOf(m, 1)); b.push(spanOf(m, 2)); }
+      await post(lbs[0], request(a));
+      await post(lbs[1], request(b));
+    }
+    for (const lb of lbs) await queueEmpty(lb);
+    await sleep(1500); // decision_wait on the back tier
+    const perBack = [0, 0, 0];
+    for (let n = 0; n < N; n++) {
+      const counts = [];
+      for (const b of backs) counts.push((await spanCount(b, tid(n))).n);
+      const holders = counts.filter((c) => c > 0);
+      assert.equal(holders.length, 1, `trace ${n} reached ${holders.length} back instances (${counts})`);
+      assert.equal(holders[0], 3, `trace ${n} arrived with ${holders[0]} of 3 spans`);
+      perBack[counts.findIndex((c) => c > 0)]++;
+    }
+    for (const k of perBack) assert.ok(k > N / 10, `traces per back instance: ${perBack}`);
+  } finally {
+    for (const s of [...lbs, ...backs]) await s.stop();
+  }
 });

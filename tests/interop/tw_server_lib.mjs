@@ -32,11 +32,16 @@ export async function freePort() {
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 export class Server {
-  constructor(dir, extra = []) { this.dir = dir; this.extra = extra; this.proc = null; this.log = ''; }
+  // keepPorts: a restart listens on the same ports (a peer keeps its address)
+  constructor(dir, extra = [], { keepPorts = false } = {}) {
+    this.dir = dir; this.extra = extra; this.proc = null; this.log = ''; this.keepPorts = keepPorts;
+  }
   async start() {
-    this.otlp = await freePort();
-    this.api = await freePort();
-    this.grpc = await freePort();
+    if (!this.keepPorts || !this.otlp) {
+      this.otlp = await freePort();
+      this.api = await freePort();
+      this.grpc = await freePort();
+    }
     this.proc = spawn(SERVER, ['serve', '--data-dir', this.dir, '--otlp-http-listen', `127.0.0.1:${this.otlp}`,
       '--otlp-grpc-listen', `127.0.0.1:${this.grpc}`,
       '--http-listen', `127.0.0.1:${this.api}`, '--max-request-bytes', String(4 << 20), ...this.extra], { stdio: ['ignore', 'pipe', 'pipe'] });

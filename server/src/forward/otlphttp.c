@@ -399,7 +399,7 @@ int tws_fwd_open(const tws_fwd_options *o, tws_fwd **out, char err[256]) {
                           .min_lsn = f->delivered_lsn};
     char msg[256] = "";
     if (rc == TW_OK && (rc = tws_wal_open(f->o.dir, &wo, &rp, &f->wal, msg)) != TW_OK)
-        snprintf(err, 256, "the forwarding queue in %.150s: %.90s", f->o.dir, msg[0] ? msg : tw_strerror(rc));
+        snprintf(err, 256, "the forwarding queue in %.120s: %.100s", f->o.dir, msg[0] ? msg : tw_strerror(rc));
     if (rc == TW_OK && !(f->curl = curl_easy_init())) rc = TW_ENOMEM;
     if (rc == TW_OK) {
         curl_easy_setopt(f->curl, CURLOPT_WRITEFUNCTION, discard);

@@ -127,8 +127,13 @@ static yaml_node_t *get(ctx *c, const yaml_node_t *map, const char *key) {
     return NULL;
 }
 
+/* "path.key" (or "key" at the top), cut to fit `cap`. */
 static void subpath(char *out, size_t cap, const char *path, const char *key) {
-    snprintf(out, cap, "%s%s%s", path, path[0] ? "." : "", key);
+    size_t n = 0;
+    for (const char *s = path; *s && n + 1 < cap; s++) out[n++] = *s;
+    if (path[0] && n + 1 < cap) out[n++] = '.';
+    for (const char *s = key; *s && n + 1 < cap; s++) out[n++] = *s;
+    out[n] = '\0';
 }
 
 /* The scalar at map[key] as text (NULL when absent); a non-scalar is an error. */

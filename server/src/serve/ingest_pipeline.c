@@ -123,13 +123,18 @@ static int forwarders_start(tws_server *s) {
                                  .headers = (const char *const *)d->headers};
             char id[100], host[220];
             dir_name(id, sizeof id, d->id);
+            int n1, n2;
             if (d->kind == TWS_EXP_LOADBALANCING) {
-                snprintf(o.endpoint, sizeof o.endpoint, "http://%s", d->hosts[k]);
+                n1 = snprintf(o.endpoint, sizeof o.endpoint, "http://%s", d->hosts[k]);
                 dir_name(host, sizeof host, d->hosts[k]);
-                snprintf(o.dir, sizeof o.dir, "%s/exporters/%s/%s", s->cfg.data_dir, id, host);
+                n2 = snprintf(o.dir, sizeof o.dir, "%s/exporters/%s/%s", s->cfg.data_dir, id, host);
             } else {
-                snprintf(o.endpoint, sizeof o.endpoint, "%s", d->endpoint);
-                snprintf(o.dir, sizeof o.dir, "%s/exporters/%s", s->cfg.data_dir, id);
+                n1 = snprintf(o.endpoint, sizeof o.endpoint, "%s", d->endpoint);
+                n2 = snprintf(o.dir, sizeof o.dir, "%s/exporters/%s", s->cfg.data_dir, id);
+            }
+            if (n1 < 0 || (size_t)n1 >= sizeof o.endpoint || n2 < 0 || (size_t)n2 >= sizeof o.dir) {
+                fprintf(stderr, "tracewire: exporter %s: its queue directory path is too long\n", d->id);
+                return TW_EINVAL;
             }
             char err[256] = "";
             if (tws_mkdir_p(o.dir) != 0) {
@@ -425,7 +430,12 @@ int tws_ingest_replay_v2(tws_server *s, int signal, const uint8_t *p, size_t len
         uint64_t bytes = signal == TWS_SIG_LOGS ? tws_logs_batch_bytes(&b, L)
                                                 : (uint64_t)L * 3 + (uint64_t)b.n_spans * sizeof(tws_span) + 4096;
         tws_ts_batch_info info = {.bytes = bytes, .lsn = lsn};
-        snprintf(info.tenant, sizeof info.tenant, "%s", tenant);
+        if (strlen(tenant) >= sizeof info.tenant) {
+            snprintf(err, err_len, "a pipeline record has a tenant id longer than 150 characters");
+            tws_batch_free(&b);
+            return TW_EPARSE;
+        }
+        memcpy(info.tenant, tenant, strlen(tenant) + 1);
         int pipe = s->pipes ? tws_pipeline_find(s->cfg.pipelines, id, nl) : -1;
         if (pipe < 0) {
             if (!s->warned_missing_pipeline)
