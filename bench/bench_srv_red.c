@@ -30,6 +30,7 @@
 #include <time.h>
 
 #include "otlp/model.h"
+#include "bench_util.h"
 #include "otlp_workload.h"
 #include "red/servicegraph.h"
 #include "red/spanmetrics.h"
@@ -38,17 +39,8 @@
 #define BATCHES 200 /* distinct requests (ids differ), 20,000 spans */
 #define SERIES 100000
 
-static double cpu_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static size_t heap_used(void) {
-    malloc_trim(0);
-    struct mallinfo2 mi = mallinfo2();
-    return mi.uordblks + mi.hblkhd;
-}
+#define cpu_s tw_bench_thread_cpu_s
+#define heap_used tw_bench_heap_used
 
 static tws_batch batches[BATCHES];
 static tw__buf reqs[BATCHES];

@@ -26,23 +26,15 @@
 #include <time.h>
 
 #include "otlp/model.h"
+#include "bench_util.h"
 #include "otlp_workload.h"
 #include "pipeline/tailsample.h"
 
 #define PER_ROUND 2000 /* requests decoded at a time: 1 s of traffic */
 #define ROUNDS 12
 
-static double cpu_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static size_t heap_used(void) {
-    malloc_trim(0);
-    struct mallinfo2 mi = mallinfo2();
-    return mi.uordblks + mi.hblkhd;
-}
+#define cpu_s tw_bench_thread_cpu_s
+#define heap_used tw_bench_heap_used
 
 static uint64_t emitted_spans, kept_spans;
 

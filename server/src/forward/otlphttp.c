@@ -20,6 +20,7 @@
 #include <zlib.h>
 
 #include "common/clock.h"
+#include "forward/http_reply.h"
 #include "forward/otlphttp.h"
 #include "wal/wal.h"
 
@@ -97,15 +98,11 @@ static void write_cursor(tws_fwd *f, uint64_t lsn) {
 
 /* ---- sending ---------------------------------------------------------------------------- */
 
-static size_t discard(char *p, size_t size, size_t n, void *u) {
-    (void)p, (void)u;
-    return size * n;
-}
-
 static size_t on_header(char *p, size_t size, size_t n, void *u) {
     tws_fwd *f = u;
     size_t len = size * n;
-    if (len > 12 && strncasecmp(p, "Retry-After:", 12) == 0) f->retry_after_s = strtol(p + 12, NULL, 10);
+    long ra = tws_http_retry_after(p, len);
+    if (ra >= 0) f->retry_after_s = ra;
     return len;
 }
 
@@ -402,7 +399,7 @@ int tws_fwd_open(const tws_fwd_options *o, tws_fwd **out, char err[256]) {
         snprintf(err, 256, "the forwarding queue in %.120s: %.100s", f->o.dir, msg[0] ? msg : tw_strerror(rc));
     if (rc == TW_OK && !(f->curl = curl_easy_init())) rc = TW_ENOMEM;
     if (rc == TW_OK) {
-        curl_easy_setopt(f->curl, CURLOPT_WRITEFUNCTION, discard);
+        curl_easy_setopt(f->curl, CURLOPT_WRITEFUNCTION, tws_http_discard);
         curl_easy_setopt(f->curl, CURLOPT_HEADERFUNCTION, on_header);
         curl_easy_setopt(f->curl, CURLOPT_HEADERDATA, f);
         curl_easy_setopt(f->curl, CURLOPT_TIMEOUT_MS, (long)f->o.timeout_ms);

@@ -147,40 +147,46 @@ void tws_pipeline_run(tws_pipeline_rt *rt, uint32_t pipe, uint32_t from, tws_bat
     run_from(rt, pipe, from, b, info);
 }
 
-static void each_sampler(tws_pipeline_rt *rt, uint64_t now_ms, bool all) {
-    rt->now_ms = now_ms;
+/* Call fn on every sampler of every pipeline. */
+static void each_sampler(const tws_pipeline_rt *rt, void (*fn)(tws_tailsampler *t, void *arg), void *arg) {
     for (uint32_t i = 0; i < rt->p->n_pipes; i++)
-        for (uint32_t k = 0; k < rt->p->pipes[i].n_procs; k++) {
-            tws_tailsampler *t = rt->stages[i][k].sampler;
-            if (!t) continue;
-            if (all) tws_tailsampler_flush(t, now_ms);
-            else tws_tailsampler_tick(t, now_ms);
-        }
+        for (uint32_t k = 0; k < rt->p->pipes[i].n_procs; k++)
+            if (rt->stages[i][k].sampler) fn(rt->stages[i][k].sampler, arg);
 }
 
-void tws_pipeline_tick(tws_pipeline_rt *rt, uint64_t now_ms) { each_sampler(rt, now_ms, false); }
-void tws_pipeline_flush(tws_pipeline_rt *rt, uint64_t now_ms) { each_sampler(rt, now_ms, true); }
+static void tick_one(tws_tailsampler *t, void *now) { tws_tailsampler_tick(t, *(uint64_t *)now); }
+static void flush_one(tws_tailsampler *t, void *now) { tws_tailsampler_flush(t, *(uint64_t *)now); }
+
+static void oldest_one(tws_tailsampler *t, void *lsn) {
+    uint64_t l = tws_tailsampler_oldest_lsn(t);
+    if (l < *(uint64_t *)lsn) *(uint64_t *)lsn = l;
+}
+
+static void bytes_one(tws_tailsampler *t, void *bytes) {
+    tws_ts_stats st;
+    tws_tailsampler_get_stats(t, &st);
+    *(uint64_t *)bytes += st.bytes_held;
+}
+
+void tws_pipeline_tick(tws_pipeline_rt *rt, uint64_t now_ms) {
+    rt->now_ms = now_ms;
+    each_sampler(rt, tick_one, &now_ms);
+}
+
+void tws_pipeline_flush(tws_pipeline_rt *rt, uint64_t now_ms) {
+    rt->now_ms = now_ms;
+    each_sampler(rt, flush_one, &now_ms);
+}
 
 uint64_t tws_pipeline_oldest_lsn(const tws_pipeline_rt *rt) {
     uint64_t lsn = UINT64_MAX;
-    for (uint32_t i = 0; i < rt->p->n_pipes; i++)
-        for (uint32_t k = 0; k < rt->p->pipes[i].n_procs; k++)
-            if (rt->stages[i][k].sampler) {
-                uint64_t l = tws_tailsampler_oldest_lsn(rt->stages[i][k].sampler);
-                if (l < lsn) lsn = l;
-            }
+    each_sampler(rt, oldest_one, &lsn);
     return lsn;
 }
 
 uint64_t tws_pipeline_held_bytes(const tws_pipeline_rt *rt) {
     uint64_t bytes = 0;
-    for (uint32_t i = 0; i < rt->p->n_pipes; i++)
-        for (uint32_t k = 0; k < rt->p->pipes[i].n_procs; k++)
-            if (rt->stages[i][k].sampler) {
-                tws_ts_stats st;
-                tws_tailsampler_get_stats(rt->stages[i][k].sampler, &st);
-                bytes += st.bytes_held;
-            }
+    each_sampler(rt, bytes_one, &bytes);
     return bytes;
 }
 

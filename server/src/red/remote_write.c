@@ -11,6 +11,7 @@
 #include <snappy-c.h>
 
 #include "common/clock.h"
+#include "forward/http_reply.h"
 #include "red/remote_write.h"
 
 typedef struct item {
@@ -35,15 +36,11 @@ struct tws_remote_write {
 };
 
 
-static size_t discard(char *p, size_t size, size_t n, void *u) {
-    (void)p, (void)u;
-    return size * n;
-}
-
 static size_t on_header(char *p, size_t size, size_t n, void *u) {
     tws_remote_write *rw = u;
     size_t len = size * n;
-    if (len > 12 && strncasecmp(p, "Retry-After:", 12) == 0) rw->retry_after_s = strtol(p + 12, NULL, 10);
+    long ra = tws_http_retry_after(p, len);
+    if (ra >= 0) rw->retry_after_s = ra;
     return len;
 }
 
@@ -126,7 +123,7 @@ int tws_remote_write_new(const tws_remote_write_options *o, tws_remote_write **o
         rw->headers = curl_slist_append(rw->headers, "User-Agent: tracewire/" TW_VERSION_STRING);
         curl_easy_setopt(rw->curl, CURLOPT_URL, rw->o.url);
         curl_easy_setopt(rw->curl, CURLOPT_HTTPHEADER, rw->headers);
-        curl_easy_setopt(rw->curl, CURLOPT_WRITEFUNCTION, discard);
+        curl_easy_setopt(rw->curl, CURLOPT_WRITEFUNCTION, tws_http_discard);
         curl_easy_setopt(rw->curl, CURLOPT_HEADERFUNCTION, on_header);
         curl_easy_setopt(rw->curl, CURLOPT_HEADERDATA, rw);
         curl_easy_setopt(rw->curl, CURLOPT_TIMEOUT_MS, 10000L);
