@@ -90,6 +90,8 @@ void *tws_batch_alloc(tws_batch *b, size_t n) {
     return nc->data;
 }
 
+uint64_t tws_batch_mem(const tws_batch *b) { return arena_total(b->arena); }
+
 int tws_batch_str(tws_batch *b, const void *s, size_t n, tw_str *out) {
     char *c = tws_batch_alloc(b, n + 1);
     if (!c) return TW_ENOMEM;

@@ -182,6 +182,8 @@ void tws_batch_init(tws_batch *b);
 void tws_batch_free(tws_batch *b);
 /* Allocate from the batch's arena (8-byte aligned); NULL on memory failure. */
 void *tws_batch_alloc(tws_batch *b, size_t n);
+/* Bytes the batch's arena holds (what keeping it in memory costs). */
+uint64_t tws_batch_mem(const tws_batch *b);
 /* A NUL-terminated copy of s[0..n) in the batch's arena into *out; TW_OK
  * or TW_ENOMEM. */
 int tws_batch_str(tws_batch *b, const void *s, size_t n, tw_str *out);

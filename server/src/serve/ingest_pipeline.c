@@ -378,8 +378,11 @@ void tws_ingest_sections_run(tws_server *s, tws_sections *sc, const char *tenant
     tws_ts_batch_info info = {.bytes = bytes, .lsn = lsn};
     snprintf(info.tenant, sizeof info.tenant, "%s", tenant);
     uint64_t now = tw__mono_ms();
-    for (uint32_t k = 0; k < sc->n; k++)
+    for (uint32_t k = 0; k < sc->n; k++) {
+        uint64_t mem = tws_batch_mem(&sc->batch[k]); /* what tail sampling holding it costs */
+        info.bytes = mem > bytes ? mem : bytes;
         tws_pipeline_run(s->pipes, sc->pipe[k], s->cfg.pipelines->pipes[sc->pipe[k]].n_prefix, &sc->batch[k], &info, now);
+    }
     sc->n = 0;
 }
 
@@ -429,7 +432,8 @@ int tws_ingest_replay_v2(tws_server *s, int signal, const uint8_t *p, size_t len
             for (uint32_t i = 0; i < b.n_resources; i++) b.resources[i].labels_verbatim = true;
         uint64_t bytes = signal == TWS_SIG_LOGS ? tws_logs_batch_bytes(&b, L)
                                                 : (uint64_t)L * 3 + (uint64_t)b.n_spans * sizeof(tws_span) + 4096;
-        tws_ts_batch_info info = {.bytes = bytes, .lsn = lsn};
+        uint64_t mem = tws_batch_mem(&b);
+        tws_ts_batch_info info = {.bytes = mem > bytes ? mem : bytes, .lsn = lsn};
         if (strlen(tenant) >= sizeof info.tenant) {
             snprintf(err, err_len, "a pipeline record has a tenant id longer than 150 characters");
             tws_batch_free(&b);
