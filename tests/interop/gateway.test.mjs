@@ -21,24 +21,16 @@
 //     tail-sampling instances, each trace's spans sent half to one gateway
 //     and half to the other: every trace arrives complete at exactly one
 //     back instance.
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { Server, sleep, spanCount } from './tw_server_lib.mjs';
+import { Server, sleep, spanCount, tempDir } from './tw_server_lib.mjs';
 
 const SERVER = process.env.TW_SERVER;
-const dirs = [];
-function tempDir(tag) {
-  const d = mkdtempSync(join(tmpdir(), `tracewire-${tag}-`));
-  dirs.push(d);
-  return d;
-}
-after(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });
 
 const SAMPLING = `
 receivers:

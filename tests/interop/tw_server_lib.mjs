@@ -29,6 +29,15 @@ export async function freePort() {
   });
 }
 
+// A temporary directory removed when the test file ends.
+const tempDirs = [];
+export function tempDir(tag) {
+  const d = mkdtempSync(join(tmpdir(), `tracewire-${tag}-`));
+  tempDirs.push(d);
+  return d;
+}
+process.on('exit', () => { for (const d of tempDirs) rmSync(d, { recursive: true, force: true }); });
+
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 export class Server {

@@ -15,9 +15,12 @@ static inline size_t tws_http_discard(char *p, size_t size, size_t n, void *u) {
     return size * n;
 }
 
-/* The seconds of a "Retry-After: N" header line, or -1 when `p` is another header. */
-static inline long tws_http_retry_after(const char *p, size_t len) {
-    return len > 12 && strncasecmp(p, "Retry-After:", 12) == 0 ? strtol(p + 12, NULL, 10) : -1;
+/* CURLOPT_HEADERFUNCTION with CURLOPT_HEADERDATA a `long *`: set to the
+ * seconds of a "Retry-After: N" header (the caller zeroes it before each request). */
+static inline size_t tws_http_on_header(char *p, size_t size, size_t n, void *retry_after_s) {
+    size_t len = size * n;
+    if (len > 12 && strncasecmp(p, "Retry-After:", 12) == 0) *(long *)retry_after_s = strtol(p + 12, NULL, 10);
+    return len;
 }
 
 #endif

@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -97,14 +96,6 @@ static void write_cursor(tws_fwd *f, uint64_t lsn) {
 }
 
 /* ---- sending ---------------------------------------------------------------------------- */
-
-static size_t on_header(char *p, size_t size, size_t n, void *u) {
-    tws_fwd *f = u;
-    size_t len = size * n;
-    long ra = tws_http_retry_after(p, len);
-    if (ra >= 0) f->retry_after_s = ra;
-    return len;
-}
 
 static int gzip_body(const uint8_t *in, size_t len, uint8_t **out, size_t *out_len) {
     z_stream z = {0};
@@ -400,8 +391,8 @@ int tws_fwd_open(const tws_fwd_options *o, tws_fwd **out, char err[256]) {
     if (rc == TW_OK && !(f->curl = curl_easy_init())) rc = TW_ENOMEM;
     if (rc == TW_OK) {
         curl_easy_setopt(f->curl, CURLOPT_WRITEFUNCTION, tws_http_discard);
-        curl_easy_setopt(f->curl, CURLOPT_HEADERFUNCTION, on_header);
-        curl_easy_setopt(f->curl, CURLOPT_HEADERDATA, f);
+        curl_easy_setopt(f->curl, CURLOPT_HEADERFUNCTION, tws_http_on_header);
+        curl_easy_setopt(f->curl, CURLOPT_HEADERDATA, &f->retry_after_s);
         curl_easy_setopt(f->curl, CURLOPT_TIMEOUT_MS, (long)f->o.timeout_ms);
         curl_easy_setopt(f->curl, CURLOPT_CONNECTTIMEOUT_MS, (long)(f->o.timeout_ms < 3000 ? f->o.timeout_ms : 3000));
         curl_easy_setopt(f->curl, CURLOPT_NOSIGNAL, 1L);

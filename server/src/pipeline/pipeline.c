@@ -198,18 +198,17 @@ int tws_pipeline_find(const tws_pipelines *p, const char *id, size_t id_len) {
 
 void tws_pipeline_render(const tws_pipeline_rt *rt, tw__buf *o) {
     const tws_pipelines *p = rt->p;
-    tw__buf_printf(o, "# HELP tracewire_redaction_keys_redacted_total Attributes deleted by a redaction processor.\n"
-                      "# TYPE tracewire_redaction_keys_redacted_total counter\n");
-    for (uint32_t i = 0; i < p->n_procs; i++)
-        if (p->procs[i].kind == TWS_PROC_REDACTION)
-            tw__buf_printf(o, "tracewire_redaction_keys_redacted_total{processor=\"%s\"} %llu\n", p->procs[i].id,
-                           (unsigned long long)rt->red[i].keys_redacted);
-    tw__buf_printf(o, "# HELP tracewire_redaction_values_masked_total Attribute values masked by a redaction processor.\n"
-                      "# TYPE tracewire_redaction_values_masked_total counter\n");
-    for (uint32_t i = 0; i < p->n_procs; i++)
-        if (p->procs[i].kind == TWS_PROC_REDACTION)
-            tw__buf_printf(o, "tracewire_redaction_values_masked_total{processor=\"%s\"} %llu\n", p->procs[i].id,
-                           (unsigned long long)rt->red[i].values_masked);
+    static const struct {
+        const char *name, *help;
+    } red[2] = {{"tracewire_redaction_keys_redacted_total", "Attributes deleted by a redaction processor."},
+                {"tracewire_redaction_values_masked_total", "Attribute values masked by a redaction processor."}};
+    for (int m = 0; m < 2; m++) {
+        tw__buf_printf(o, "# HELP %s %s\n# TYPE %s counter\n", red[m].name, red[m].help, red[m].name);
+        for (uint32_t i = 0; i < p->n_procs; i++)
+            if (p->procs[i].kind == TWS_PROC_REDACTION)
+                tw__buf_printf(o, "%s{processor=\"%s\"} %llu\n", red[m].name, p->procs[i].id,
+                               (unsigned long long)(m ? rt->red[i].values_masked : rt->red[i].keys_redacted));
+    }
     tw__buf_printf(o, "# HELP tracewire_pipeline_failures_total Batches a pipeline could not pass on (out of memory).\n"
                       "# TYPE tracewire_pipeline_failures_total counter\n");
     for (uint32_t i = 0; i < p->n_pipes; i++)

@@ -4,7 +4,6 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <strings.h>
 #include <time.h>
 
 #include <curl/curl.h>
@@ -35,14 +34,6 @@ struct tws_remote_write {
     long retry_after_s;
 };
 
-
-static size_t on_header(char *p, size_t size, size_t n, void *u) {
-    tws_remote_write *rw = u;
-    size_t len = size * n;
-    long ra = tws_http_retry_after(p, len);
-    if (ra >= 0) rw->retry_after_s = ra;
-    return len;
-}
 
 /* One POST: 1 delivered, 0 retry later, -1 refused (drop). */
 static int post(tws_remote_write *rw, const item *it) {
@@ -124,8 +115,8 @@ int tws_remote_write_new(const tws_remote_write_options *o, tws_remote_write **o
         curl_easy_setopt(rw->curl, CURLOPT_URL, rw->o.url);
         curl_easy_setopt(rw->curl, CURLOPT_HTTPHEADER, rw->headers);
         curl_easy_setopt(rw->curl, CURLOPT_WRITEFUNCTION, tws_http_discard);
-        curl_easy_setopt(rw->curl, CURLOPT_HEADERFUNCTION, on_header);
-        curl_easy_setopt(rw->curl, CURLOPT_HEADERDATA, rw);
+        curl_easy_setopt(rw->curl, CURLOPT_HEADERFUNCTION, tws_http_on_header);
+        curl_easy_setopt(rw->curl, CURLOPT_HEADERDATA, &rw->retry_after_s);
         curl_easy_setopt(rw->curl, CURLOPT_TIMEOUT_MS, 10000L);
         curl_easy_setopt(rw->curl, CURLOPT_CONNECTTIMEOUT_MS, 3000L);
         curl_easy_setopt(rw->curl, CURLOPT_NOSIGNAL, 1L);

@@ -92,8 +92,10 @@ void tws_flush_maybe(tws_server *s) {
     uint64_t cut = ws.next_lsn, oldest = tws_ingest_oldest_lsn(s);
     if (oldest < cut) cut = oldest;
     if (s->pin_lsn < cut) cut = s->pin_lsn;
-    if (s->pipes && tws_pipeline_oldest_lsn(s->pipes) < cut) cut = tws_pipeline_oldest_lsn(s->pipes); /* still sampling */
-    if (tws_forward_oldest_lsn(s) < cut) cut = tws_forward_oldest_lsn(s); /* not yet in a forwarding queue */
+    uint64_t held = s->pipes ? tws_pipeline_oldest_lsn(s->pipes) : UINT64_MAX; /* still sampling */
+    if (held < cut) cut = held;
+    uint64_t queued = tws_forward_oldest_lsn(s); /* not yet in a forwarding queue */
+    if (queued < cut) cut = queued;
     s->frozen = s->head;
     s->frozen_bytes = hs.bytes;
     s->frozen_lsn = cut;

@@ -555,7 +555,7 @@ int tws_ingest_replay(tws_server *s, const uint8_t *p, size_t len, uint64_t lsn,
     int rc = tws_otlp_decode_pb(p + off, len - off, &dopt, &b, &derr);
     uint64_t bytes = (uint64_t)(len - off) * 3 + (uint64_t)b.n_spans * sizeof(tws_span) + 4096;
     if (rc == TW_OK) rc = tws_head_add(s->head, tenant, &b, bytes);
-    uint64_t cut = s->pipes && tws_pipeline_oldest_lsn(s->pipes) < lsn ? tws_pipeline_oldest_lsn(s->pipes) : lsn;
+    uint64_t held = s->pipes ? tws_pipeline_oldest_lsn(s->pipes) : UINT64_MAX, cut = held < lsn ? held : lsn;
     if (rc == TW_EFULL && s->store && tws_flush_now(s, cut) == TW_OK) /* a log larger than the head */
         rc = tws_head_add(s->head, tenant, &b, bytes);
     if (rc == TW_OK) tws_flush_note_add(s);
