@@ -680,3 +680,33 @@ bad:
     it->p = p;
     return TW_EPARSE;
 }
+
+static int b64val(unsigned char c) {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+' || c == '-') return 62;
+    if (c == '/' || c == '_') return 63;
+    return -1;
+}
+
+long tw__base64_decode(const char *s, size_t n, uint8_t *out, size_t cap) {
+    if (n % 4 == 0 && n && s[n - 1] == '=') n -= 1 + (s[n - 2] == '=');
+    if (n % 4 == 1) return -1;
+    size_t len = n / 4 * 3 + (n % 4 ? n % 4 - 1 : 0);
+    if (len > cap) return -1;
+    uint32_t acc = 0;
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        int v = b64val((unsigned char)s[i]);
+        if (v < 0) return -1;
+        acc = acc << 6 | (uint32_t)v;
+        if (i % 4 == 3) {
+            out[o++] = (uint8_t)(acc >> 16), out[o++] = (uint8_t)(acc >> 8), out[o++] = (uint8_t)acc;
+            acc = 0;
+        }
+    }
+    if (n % 4 == 2) out[o++] = (uint8_t)(acc >> 4);
+    if (n % 4 == 3) out[o++] = (uint8_t)(acc >> 10), out[o++] = (uint8_t)(acc >> 2);
+    return (long)o;
+}

@@ -66,6 +66,9 @@ TW_HIDDEN void tw__json_hex(tw__json *j, const uint8_t *p, size_t n);
 /* Bytes as a string in standard base64 with padding (RFC 4648 section 4):
  * how the protobuf JSON mapping writes `bytes`. */
 TW_HIDDEN void tw__json_base64(tw__json *j, const uint8_t *p, size_t n);
+/* Base64, standard or URL-safe, padded or not, into out[0..cap): the
+ * number of bytes, or -1 when s is not base64 or decodes to more than cap. */
+TW_HIDDEN long tw__base64_decode(const char *s, size_t n, uint8_t *out, size_t cap);
 /* A value that is already JSON text, written verbatim. */
 TW_HIDDEN void tw__json_raw(tw__json *j, const char *s, size_t n);
 

@@ -14,10 +14,15 @@
 //     kill -9 during decision_wait, restart, the trace is stored.
 //  4. `tracewire serve --config F --check`: a valid file is described, an
 //     invalid one refused with its file, line and key.
-//  5. Forwarding (otlphttp) to a second tracewire whose receiver is killed
-//     with SIGKILL and restarted mid-stream: every trace arrives, whole, and
-//     no span twice.
-//  6. Two tiers on loopback: 2 load-balancing gateways in front of 3
+//  5. Forwarding, over OTLP/HTTP (otlphttp) and over OTLP/gRPC (otlp), to a
+//     second tracewire whose receiver is killed with SIGKILL and restarted
+//     mid-stream: every trace arrives, whole, and no span twice.
+//  5b. The otlp exporter against a foreign gRPC server (grpc-js) that
+//     answers UNAVAILABLE, then RESOURCE_EXHAUSTED with a RetryInfo, then
+//     INVALID_ARGUMENT for one request: retried, the server's delay
+//     honoured, the refused request dropped and counted, the rest relayed
+//     whole with the tenant and the configured headers as metadata.
+//  6. Two tiers on loopback, over each protocol: 2 load-balancing gateways in front of 3
 //     tail-sampling instances, each trace's spans sent half to one gateway
 //     and half to the other: every trace arrives complete at exactly one
 //     back instance.
@@ -27,6 +32,8 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { writeFileSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+
+import grpc from '@grpc/grpc-js';
 
 import { Server, sleep, spanCount, tempDir } from './tw_server_lib.mjs';
 
@@ -262,16 +269,25 @@ async function queueEmpty(srv, ms = 30000) {
   }
 }
 
-test('forwarding to a tracewire whose receiver is killed and restarted mid-stream: nothing lost, nothing twice', async () => {
+// Over OTLP/HTTP (otlphttp) and OTLP/gRPC (otlp), the same story.
+const FORWARDERS = {
+  otlphttp: (back) => `otlphttp/back:
+    endpoint: http://127.0.0.1:${back.otlp}`,
+  otlp: (back) => `otlp/back:
+    endpoint: 127.0.0.1:${back.grpc}
+    tls: { insecure: true }`,
+};
+
+for (const [kind, exporter] of Object.entries(FORWARDERS)) {
+test(`forwarding (${kind}) to a tracewire whose receiver is killed and restarted mid-stream: nothing lost, nothing twice`, async () => {
   const back = new Server(join(tempDir('gw-back'), 'data'), [], { keepPorts: true });
   await back.start();
   const gw = await startWith('gw-fwd', `
 receivers: { otlp: { protocols: { http: , grpc: } } }
 exporters:
-  otlphttp/back:
-    endpoint: http://127.0.0.1:${back.otlp}
+  ${exporter(back)}
     retry_on_failure: { initial_interval: 100ms, max_interval: 400ms }
-service: { pipelines: { traces: { receivers: [otlp], exporters: [otlphttp/back] } } }
+service: { pipelines: { traces: { receivers: [otlp], exporters: [${kind}/back] } } }
 `);
   try {
     const N = 600;
@@ -283,6 +299,8 @@ service: { pipelines: { traces: { receivers: [otlp], exporters: [otlphttp/back] 
       if (n === 400) await back.start(); // same ports: the gateway's queue reaches it again
     }
     const text = await queueEmpty(gw);
+    assert.ok(metricValue(text, /^tracewire_exporter_requests_total\{[^}]*outcome="sent"\} (\d+)$/m) >= N / 20,
+      'every request was sent');
     assert.ok(metricValue(text, /^tracewire_exporter_requests_total\{[^}]*outcome="retried"\} (\d+)$/m) > 0,
       'the backend was down: requests were retried');
     for (let n = 0; n < N; n++) {
@@ -291,8 +309,79 @@ service: { pipelines: { traces: { receivers: [otlp], exporters: [otlphttp/back] 
     }
   } finally { await gw.stop(); await back.stop(); }
 });
+}
 
-test('two tiers: 2 load-balancing gateways in front of 3 tail-sampling instances; every trace complete at exactly one', async () => {
+// google.rpc.Status{code: 8, details: [Any{RetryInfo{retry_delay: {seconds}}}]}, by hand.
+function retryInfoStatus(seconds) {
+  const len = (b) => Buffer.from([b.length]);
+  const field = (tag, b) => Buffer.concat([Buffer.from([tag]), len(b), b]);
+  const retryInfo = field(0x0a, Buffer.from([0x08, seconds]));
+  const any = Buffer.concat([field(0x0a, Buffer.from('type.googleapis.com/google.rpc.RetryInfo')), field(0x12, retryInfo)]);
+  return Buffer.concat([Buffer.from([0x08, 8]), field(0x1a, any)]);
+}
+
+test('otlp exporter against grpc-js: UNAVAILABLE retried, RetryInfo honoured, INVALID_ARGUMENT dropped, metadata sent', async () => {
+  const back = new Server(join(tempDir('gw-grpcjs-back'), 'data'));
+  await back.start();
+  const calls = [];
+  const raw = (b) => b;
+  const server = new grpc.Server();
+  server.addService({ Export: { path: '/opentelemetry.proto.collector.trace.v1.TraceService/Export',
+    requestStream: false, responseStream: false, requestSerialize: raw, requestDeserialize: raw,
+    responseSerialize: raw, responseDeserialize: raw } }, {
+    Export: async (call, done) => {
+      const n = calls.push({ at: Date.now(), tenant: call.metadata.get('x-scope-orgid')[0],
+        test: call.metadata.get('x-test')[0], poison: call.request.includes('poison') });
+      if (n <= 2) return done({ code: grpc.status.UNAVAILABLE, details: 'warming up' });
+      if (n === 3) {
+        const md = new grpc.Metadata();
+        md.set('grpc-status-details-bin', retryInfoStatus(1));
+        return done({ code: grpc.status.RESOURCE_EXHAUSTED, details: 'slow down', metadata: md });
+      }
+      if (call.request.includes('poison')) return done({ code: grpc.status.INVALID_ARGUMENT, details: 'poison span' });
+      const r = await fetch(back.otlpUrl(), { method: 'POST', body: call.request,
+        headers: { 'Content-Type': 'application/x-protobuf', 'X-Scope-OrgID': calls[n - 1].tenant } });
+      if (r.status !== 200) return done({ code: grpc.status.UNAVAILABLE, details: `backend ${r.status}` });
+      done(null, Buffer.alloc(0));
+    } });
+  const port = await new Promise((ok, no) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(),
+    (err, p) => (err ? no(err) : ok(p))));
+  const gw = await startWith('gw-grpcjs', `
+receivers: { otlp: { protocols: { http: , grpc: } } }
+exporters:
+  otlp/js:
+    endpoint: 127.0.0.1:${port}
+    tls: { insecure: true }
+    headers: { x-test: from-config }
+    retry_on_failure: { initial_interval: 100ms, max_interval: 200ms }
+service: { pipelines: { traces: { receivers: [otlp], exporters: [otlp/js] } } }
+`);
+  try {
+    const N = 12;
+    for (let n = 0; n < N; n++) {
+      const body = request([spanOf(1000 + n, 0), spanOf(1000 + n, 1)], n === 7 ? 'poison' : 'checkout');
+      const r = await fetch(gw.otlpUrl(), { method: 'POST', body: JSON.stringify(body),
+        headers: { 'Content-Type': 'application/json', 'X-Scope-OrgID': 'acme' } });
+      assert.equal(r.status, 200, await r.text());
+    }
+    const text = await queueEmpty(gw);
+    assert.equal(metricValue(text, /^tracewire_exporter_requests_total\{[^}]*outcome="retried"\} (\d+)$/m), 3);
+    assert.equal(metricValue(text, /^tracewire_exporter_requests_total\{[^}]*outcome="refused"\} (\d+)$/m), 1);
+    assert.equal(metricValue(text, /^tracewire_exporter_requests_total\{[^}]*outcome="sent"\} (\d+)$/m), N - 1);
+    assert.match(gw.log, /the receiver refused a request \(grpc-status 3: poison span; not retried\)/);
+    assert.ok(calls[3].at - calls[2].at >= 900, `RetryInfo asked for 1s, waited ${calls[3].at - calls[2].at} ms`);
+    assert.ok(calls[1].at - calls[0].at < 900, 'UNAVAILABLE backs off from initial_interval');
+    assert.equal(calls.length, N + 3);
+    for (const c of calls) { assert.equal(c.tenant, 'acme'); assert.equal(c.test, 'from-config'); }
+    for (let n = 0; n < N; n++) {
+      const got = await spanCount(back, tid(1000 + n), 'acme');
+      assert.equal(got.n, n === 7 ? 0 : 2, `trace ${n}`);
+    }
+  } finally { await gw.stop(); await back.stop(); server.forceShutdown(); }
+});
+
+for (const proto of ['otlphttp', 'otlp']) {
+test(`two tiers over ${proto}: 2 load-balancing gateways in front of 3 tail-sampling instances; every trace complete at exactly one`, async () => {
   const backs = [];
   for (let i = 0; i < 3; i++) {
     backs.push(await startWith(`gw-ts${i}`, `
@@ -303,7 +392,7 @@ exporters: { tracewire: }
 service: { pipelines: { traces: { receivers: [otlp], processors: [tail_sampling], exporters: [tracewire] } } }
 `));
   }
-  const hosts = backs.map((b) => `127.0.0.1:${b.otlp}`).join(', ');
+  const hosts = backs.map((b) => `127.0.0.1:${proto === 'otlp' ? b.grpc : b.otlp}`).join(', ');
   const lbs = [];
   for (let i = 0; i < 2; i++) {
     lbs.push(await startWith(`gw-lb${i}`, `
@@ -311,7 +400,7 @@ receivers: { otlp: { protocols: { http: , grpc: } } }
 exporters:
   loadbalancing:
     routing_key: traceID
-    protocol: { otlphttp: { retry_on_failure: { initial_interval: 100ms, max_interval: 400ms } } }
+    protocol: { ${proto}: { ${proto === 'otlp' ? 'tls: { insecure: true }, ' : ''}retry_on_failure: { initial_interval: 100ms, max_interval: 400ms } } }
     resolver: { static: { hostnames: [${hosts}] } }
 service: { pipelines: { traces: { receivers: [otlp], exporters: [loadbalancing] } } }
 `));
@@ -340,3 +429,4 @@ service: { pipelines: { traces: { receivers: [otlp], exporters: [loadbalancing] 
     for (const s of [...lbs, ...backs]) await s.stop();
   }
 });
+}

@@ -166,10 +166,20 @@ static void test_forwarding_exporters(void **state) {
         "    routing_key: traceID\n"
         "    protocol: { otlphttp: { timeout: 2s } }\n"
         "    resolver: { static: { hostnames: [10.0.0.1:4318, 10.0.0.2:4318] } }\n"
-        "service: { pipelines: { traces: { receivers: [otlp], exporters: [otlphttp/tempo, loadbalancing] } } }\n";
+        "  otlp/plain: { endpoint: 'jaeger:4317', tls: { insecure: true } }\n"
+        "  otlp/secure: { endpoint: 'tempo.example:443', compression: none }\n"
+        "  otlp/scheme: { endpoint: 'http://[::1]:4317' }\n"
+        "  loadbalancing/grpc:\n"
+        "    protocol: { otlp: { tls: { insecure: true } } }\n"
+        "    resolver: { static: { hostnames: [10.0.0.1:4317] } }\n"
+        "  loadbalancing/grpcs:\n"
+        "    protocol: { otlp: }\n"
+        "    resolver: { static: { hostnames: [10.0.0.1:4317] } }\n"
+        "service: { pipelines: { traces: { receivers: [otlp], exporters: [otlphttp/tempo, loadbalancing, otlp/plain,\n"
+        "  otlp/secure, otlp/scheme, loadbalancing/grpc, loadbalancing/grpcs] } } }\n";
     if (tws_config_load_yaml(&c, "f.yaml", y, sizeof y - 1, err, sizeof err)) fail_msg("%s", err);
     const tws_pipelines *p = c.pipelines;
-    assert_int_equal(p->n_exps, 2);
+    assert_int_equal(p->n_exps, 7);
     const tws_exp_def *t = &p->exps[0], *lb = &p->exps[1];
     assert_int_equal(t->kind, TWS_EXP_OTLPHTTP);
     assert_string_equal(t->endpoint, "http://tempo:4318/");
@@ -185,7 +195,23 @@ static void test_forwarding_exporters(void **state) {
     assert_int_equal(lb->timeout_ms, 2000);
     assert_int_equal(lb->n_hosts, 2);
     assert_string_equal(lb->hosts[1], "10.0.0.2:4318");
-    assert_int_equal(p->pipes[0].n_sinks, 2);
+    assert_false(t->grpc);
+    assert_false(lb->grpc);
+    assert_false(lb->tls);
+    const tws_exp_def *g = &p->exps[2];
+    assert_int_equal(g->kind, TWS_EXP_OTLPHTTP);
+    assert_true(g->grpc);
+    assert_true(g->gzip);
+    assert_string_equal(g->endpoint, "http://jaeger:4317"); /* tls.insecure: cleartext HTTP/2 */
+    assert_string_equal(p->exps[3].endpoint, "https://tempo.example:443"); /* TLS unless insecure, as the Collector */
+    assert_false(p->exps[3].gzip);
+    assert_string_equal(p->exps[4].endpoint, "http://[::1]:4317");
+    assert_int_equal(p->exps[5].kind, TWS_EXP_LOADBALANCING);
+    assert_true(p->exps[5].grpc);
+    assert_false(p->exps[5].tls);
+    assert_true(p->exps[6].grpc);
+    assert_true(p->exps[6].tls);
+    assert_int_equal(p->pipes[0].n_sinks, 7);
     assert_int_equal(p->pipes[0].sinks[0].kind, TWS_SINK_EXPORTER);
     assert_int_equal(p->pipes[0].sinks[1].pipe, 1);
     tws_config_free(&c);
@@ -271,10 +297,22 @@ static const bad BAD[] = {
      SVC("    traces: { receivers: [otlp], processors: [attributes], exporters: [tracewire] }\n"),
      "b.yaml:2:39: key 'processors.attributes.actions[0]': action \"rename\" is not insert, update, upsert, delete, "
      "hash, extract or convert"},
-    {"receivers: { otlp: { protocols: { http: } } }\nexporters: { otlp/tempo: { endpoint: tempo:4317 } }\n"
+    {"receivers: { otlp: { protocols: { http: } } }\nexporters: { otlp/tempo: { compression: gzip } }\n"
      "service: { pipelines: { traces: { receivers: [otlp], exporters: [otlp/tempo] } } }\n",
-     "b.yaml:2:14: key 'exporters.otlp/tempo': exporter type 'otlp' (gRPC) is not available in this version: use "
-     "otlphttp (OTLP/HTTP protobuf; tracewire, Tempo and the Collector receive it on 4318)"},
+     "b.yaml:2:26: key 'exporters.otlp/tempo': otlp needs an endpoint (host:4317)"},
+    {"receivers: { otlp: { protocols: { http: } } }\nexporters: { otlp/tempo: { endpoint: 'http://tempo' } }\n"
+     "service: { pipelines: { traces: { receivers: [otlp], exporters: [otlp/tempo] } } }\n",
+     "b.yaml:2:38: key 'exporters.otlp/tempo.endpoint': \"http://tempo\" is not host:port (or http://host:port)"},
+    {"receivers: { otlp: { protocols: { http: } } }\nexporters: { otlp: { endpoint: t:4317, tls: { ca_file: x } } }\n"
+     "service: { pipelines: { traces: { receivers: [otlp], exporters: [otlp] } } }\n",
+     "b.yaml:2:47: key 'exporters.otlp.tls': unknown key 'ca_file' (expected one of: insecure)"},
+    {"receivers: { otlp: { protocols: { http: } } }\nexporters: { otlphttp: { endpoint: 'http://t:4318', tls: { insecure: true } } }\n"
+     "service: { pipelines: { traces: { receivers: [otlp], exporters: [otlphttp] } } }\n",
+     "b.yaml:2:58: key 'exporters.otlphttp': tls is set by the endpoint's scheme here (http:// or https://)"},
+    {"receivers: { otlp: { protocols: { http: } } }\n"
+     "exporters: { loadbalancing: { protocol: { otlp: , otlphttp: }, resolver: { static: { hostnames: [a:1] } } } }\n"
+     "service: { pipelines: { traces: { receivers: [otlp], exporters: [loadbalancing] } } }\n",
+     "b.yaml:2:41: key 'exporters.loadbalancing.protocol': choose one protocol: otlp (gRPC) or otlphttp"},
     {"receivers: { otlp: { protocols: { http: } } }\nexporters: { otlphttp: { endpoint: tempo:4318 } }\n"
      "service: { pipelines: { traces: { receivers: [otlp], exporters: [otlphttp] } } }\n",
      "b.yaml:2:36: key 'exporters.otlphttp.endpoint': \"tempo:4318\" is not an http:// or https:// URL"},

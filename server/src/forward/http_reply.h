@@ -1,6 +1,6 @@
 /*
  * http_reply.h — reading an HTTP reply with libcurl for the senders that
- * retry (forward/otlphttp.c, red/remote_write.c): the body is not needed,
+ * retry (forward/queue.c, red/remote_write.c): the body is not needed,
  * only the status and a Retry-After header.
  */
 #ifndef TWS_FORWARD_HTTP_REPLY_H

@@ -771,38 +771,6 @@ static int read_enum(dec *d, const char *const *names, unsigned n, const char *t
 
 /* ---- ids and bytes ---------------------------------------------------------------------- */
 
-static int b64val(unsigned char c) {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+' || c == '-') return 62;
-    if (c == '/' || c == '_') return 63;
-    return -1;
-}
-
-/* Base64, standard or URL-safe, padded or not, into out[0..cap): the
- * number of bytes, or -1 when s is not base64 or decodes to more than cap. */
-static long b64_decode(const char *s, size_t n, uint8_t *out, size_t cap) {
-    if (n % 4 == 0 && n && s[n - 1] == '=') n -= 1 + (s[n - 2] == '=');
-    if (n % 4 == 1) return -1;
-    size_t len = n / 4 * 3 + (n % 4 ? n % 4 - 1 : 0);
-    if (len > cap) return -1;
-    uint32_t acc = 0;
-    size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        int v = b64val((unsigned char)s[i]);
-        if (v < 0) return -1;
-        acc = acc << 6 | (uint32_t)v;
-        if (i % 4 == 3) {
-            out[o++] = (uint8_t)(acc >> 16), out[o++] = (uint8_t)(acc >> 8), out[o++] = (uint8_t)acc;
-            acc = 0;
-        }
-    }
-    if (n % 4 == 2) out[o++] = (uint8_t)(acc >> 4);
-    if (n % 4 == 3) out[o++] = (uint8_t)(acc >> 10), out[o++] = (uint8_t)(acc >> 2);
-    return (long)o;
-}
-
 /* Why an id was not taken. */
 enum { ID_OK, ID_MISSING, ID_EMPTY, ID_LENGTH, ID_NOT_HEX, ID_NOT_BASE64, ID_B64_LENGTH, ID_ZERO };
 
@@ -837,7 +805,7 @@ static int read_id(dec *d, uint8_t *out, size_t n, id_result *r) {
             tmp[i] = (uint8_t)(hi << 4 | lo);
         }
     } else if (s.len == b64_len || s.len == b64_bare) {
-        r->bytes = b64_decode(s.ptr, s.len, tmp, sizeof tmp);
+        r->bytes = tw__base64_decode(s.ptr, s.len, tmp, sizeof tmp);
         if (r->bytes < 0)
             r->why = ID_NOT_BASE64;
         else if (r->bytes != (long)n)
@@ -894,7 +862,7 @@ static int read_bytes(dec *d, tw_str *out) {
     size_t cap = s.len / 4 * 3 + 3;
     uint8_t *m = tws_batch_alloc(d->b, cap);
     if (!m) return fail_nomem(d);
-    long n = b64_decode(s.ptr, s.len, m, cap);
+    long n = tw__base64_decode(s.ptr, s.len, m, cap);
     if (n < 0) return fail_at(d, "expected a base64 string");
     *out = (tw_str){(const char *)m, (size_t)n};
     return 0;

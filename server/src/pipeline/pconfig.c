@@ -720,20 +720,16 @@ static int declare(ctx *c, const yaml_node_t *sec, const char *section, decl **o
         d[i].node = node_at(c, pr->value);
         *n_out = (uint32_t)i + 1;
         static const char *const recv[] = {"otlp", "loki", NULL};
-        static const char *const exps[] = {"tracewire", "otlphttp", "loadbalancing", NULL};
+        static const char *const exps[] = {"tracewire", "otlphttp", "otlp", "loadbalancing", NULL};
         static const char *const conns[] = {"forward", "spanmetrics", "servicegraph", NULL};
         static const char *const procs[] = {"batch", "redaction", "attributes", "tail_sampling", NULL};
         if (!strcmp(section, "receivers")) {
             if (!(d[i].type = known(type, recv)))
                 return fail(c, node_at(c, pr->key), path, "unknown receiver type '%.40s' (tracewire has otlp and loki)", type);
         } else if (!strcmp(section, "exporters")) {
-            if (!strcmp(type, "otlp"))
-                return fail(c, node_at(c, pr->key), path,
-                            "exporter type 'otlp' (gRPC) is not available in this version: use otlphttp (OTLP/HTTP "
-                            "protobuf; tracewire, Tempo and the Collector receive it on 4318)");
             if (!(d[i].type = known(type, exps)))
                 return fail(c, node_at(c, pr->key), path,
-                            "unknown exporter type '%.40s' (tracewire has tracewire, otlphttp, loadbalancing)", type);
+                            "unknown exporter type '%.40s' (tracewire has tracewire, otlphttp, otlp, loadbalancing)", type);
             if (!strcmp(type, "tracewire") && check_map(c, d[i].node, path, (const char *const[]){NULL})) return -1;
         } else if (!strcmp(section, "connectors")) {
             if (!(d[i].type = known(type, conns)))
@@ -753,17 +749,46 @@ static int declare(ctx *c, const yaml_node_t *sec, const char *section, decl **o
     return 0;
 }
 
-/* The otlphttp settings (also loadbalancing's protocol.otlphttp, without
- * an endpoint there). */
-static int load_otlphttp(ctx *c, const yaml_node_t *n, const char *path, tws_exp_def *e, bool endpoint) {
+/* tls: only `insecure` (true: cleartext HTTP/2; false, the default: TLS
+ * with the system's certificate authorities). */
+static int load_tls(ctx *c, const yaml_node_t *n, const char *path, bool *insecure) {
+    yaml_node_t *t = get(c, n, "tls");
+    char p[256];
+    subpath(p, sizeof p, path, "tls");
+    *insecure = false;
+    if (!t) return 0;
+    if (check_map(c, t, p, (const char *const[]){"insecure", NULL})) return -1;
+    return get_bool(c, t, p, "insecure", insecure);
+}
+
+/* The settings of otlphttp and otlp (gRPC) — also loadbalancing's
+ * protocol.otlphttp / protocol.otlp, without an endpoint there. An otlp
+ * endpoint is host:port (TLS unless tls.insecure), http://host:port
+ * (cleartext) or https://host:port. */
+static int load_otlp_exporter(ctx *c, const yaml_node_t *n, const char *path, tws_exp_def *e, bool endpoint) {
     static const char *const keys[] = {"endpoint", "compression", "headers", "timeout", "retry_on_failure",
-                                       "sending_queue", NULL};
-    static const char *const keys_lb[] = {"compression", "headers", "timeout", "retry_on_failure", "sending_queue", NULL};
-    if (check_map(c, n, path, endpoint ? keys : keys_lb)) return -1;
+                                       "sending_queue", "tls", NULL};
+    if (check_map(c, n, path, keys + (endpoint ? 0 : 1))) return -1;
+    if (!e->grpc && get(c, n, "tls"))
+        return fail(c, get(c, n, "tls"), path, "tls is set by the endpoint's scheme here (http:// or https://)");
     const char *ep = NULL, *comp = NULL;
     if (get_text(c, n, path, "endpoint", &ep) || get_text(c, n, path, "compression", &comp)) return -1;
     char p[256];
-    if (endpoint) {
+    bool insecure = false;
+    if (e->grpc && load_tls(c, n, path, &insecure)) return -1;
+    e->tls = !insecure;
+    if (endpoint && e->grpc) {
+        subpath(p, sizeof p, path, "endpoint");
+        if (!ep) return fail(c, n, path, "otlp needs an endpoint (host:4317)");
+        const char *hp = ep, *scheme = insecure ? "http://" : "https://";
+        if (!strncmp(ep, "http://", 7)) hp = ep + 7, scheme = "http://";
+        else if (!strncmp(ep, "https://", 8)) hp = ep + 8, scheme = "https://";
+        char host[256];
+        uint16_t port;
+        if (strlen(hp) > 300 || tws_split_hostport(hp, host, sizeof host, &port))
+            return fail(c, get(c, n, "endpoint"), p, "\"%.80s\" is not host:port (or http://host:port)", ep);
+        snprintf(e->endpoint, sizeof e->endpoint, "%s%s", scheme, hp);
+    } else if (endpoint) {
         subpath(p, sizeof p, path, "endpoint");
         if (!ep) return fail(c, n, path, "otlphttp needs an endpoint (http://host:4318)");
         if ((strncmp(ep, "http://", 7) && strncmp(ep, "https://", 8)) || strlen(ep) >= sizeof e->endpoint ||
@@ -835,11 +860,13 @@ static int load_loadbalancing(ctx *c, const yaml_node_t *n, const char *path, tw
     yaml_node_t *proto = get(c, n, "protocol");
     subpath(p, sizeof p, path, "protocol");
     if (proto && check_map(c, proto, p, (const char *const[]){"otlphttp", "otlp", NULL})) return -1;
-    if (get(c, proto, "otlp"))
-        return fail(c, proto, p, "protocol otlp (gRPC) is not available in this version: use protocol.otlphttp");
+    if (get(c, proto, "otlp") && get(c, proto, "otlphttp"))
+        return fail(c, proto, p, "choose one protocol: otlp (gRPC) or otlphttp");
+    e->grpc = get(c, proto, "otlp") != NULL;
     char q[280];
-    snprintf(q, sizeof q, "%s.otlphttp", p);
-    if (load_otlphttp(c, get(c, proto, "otlphttp"), q, e, false)) return -1;
+    snprintf(q, sizeof q, "%s.%s", p, e->grpc ? "otlp" : "otlphttp");
+    if (load_otlp_exporter(c, get(c, proto, e->grpc ? "otlp" : "otlphttp"), q, e, false)) return -1;
+    if (!e->grpc) e->tls = false;
     yaml_node_t *res = get(c, n, "resolver");
     subpath(p, sizeof p, path, "resolver");
     if (!res || check_map(c, res, p, (const char *const[]){"static", NULL}))
@@ -875,7 +902,8 @@ static int load_exporters(ctx *c) {
         subpath(path, sizeof path, "exporters", d->id);
         bool lb = !strcmp(d->type, "loadbalancing");
         e->kind = lb ? TWS_EXP_LOADBALANCING : TWS_EXP_OTLPHTTP;
-        if (lb ? load_loadbalancing(c, d->node, path, e) : load_otlphttp(c, d->node, path, e, true)) return -1;
+        e->grpc = !strcmp(d->type, "otlp");
+        if (lb ? load_loadbalancing(c, d->node, path, e) : load_otlp_exporter(c, d->node, path, e, true)) return -1;
     }
     return 0;
 }

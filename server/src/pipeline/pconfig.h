@@ -57,15 +57,17 @@ typedef struct tws_proc_def {
 
 typedef enum tws_exp_kind {
     TWS_EXP_STORE,         /* tracewire */
-    TWS_EXP_OTLPHTTP,      /* one endpoint */
+    TWS_EXP_OTLPHTTP,      /* one endpoint: otlphttp, or otlp (gRPC) */
     TWS_EXP_LOADBALANCING, /* hosts[] by a consistent hash of the trace id */
 } tws_exp_kind;
 
 typedef struct tws_exp_def {
     char id[96];
     tws_exp_kind kind;
-    char endpoint[512];            /* otlphttp: http(s)://host:port[/prefix] */
-    char **hosts;                  /* loadbalancing: host:port, reached as http://host:port */
+    char endpoint[512];            /* one endpoint: http(s)://host:port[/prefix] (gRPC: no prefix) */
+    char **hosts;                  /* loadbalancing: host:port, reached as http(s)://host:port */
+    bool grpc;                     /* OTLP/gRPC (otlp, protocol.otlp) rather than OTLP/HTTP */
+    bool tls;                      /* loadbalancing: the hosts are reached over https */
     uint32_t n_hosts;
     char **headers;                /* "Name: value", NULL-terminated (or NULL) */
     uint32_t n_headers;

@@ -22,8 +22,8 @@
  * loses an acknowledged span. Span metrics are counted when a request is
  * acknowledged, never again on replay.
  *
- * Forwarding exporters (otlphttp, loadbalancing) each have a queue on disk
- * per endpoint under <data>/exporters/<id>/ (forward/otlphttp.h); a batch
+ * Forwarding exporters (otlphttp, otlp, loadbalancing) each have a queue on disk
+ * per endpoint under <data>/exporters/<id>/ (forward/queue.h); a batch
  * reaching one is encoded and queued (loadbalancing: split by a consistent
  * hash of the trace id, forward/ring.h). The WAL is kept until every queue
  * holds what it was given, and the receivers answer 429 while a queue is
@@ -35,7 +35,7 @@
 #include <errno.h>
 
 #include "common/clock.h"
-#include "forward/otlphttp.h"
+#include "forward/queue.h"
 #include "forward/ring.h"
 #include "pipeline/pipeline.h"
 #include "serve/server_int.h"
@@ -119,13 +119,14 @@ static int forwarders_start(tws_server *s) {
         for (uint32_t k = 0; k < n; k++) {
             tws_fwd_options o = {.queue_bytes = d->queue_bytes, .initial_interval_ms = d->initial_interval_ms,
                                  .max_interval_ms = d->max_interval_ms, .max_elapsed_ms = d->max_elapsed_ms,
-                                 .timeout_ms = (uint32_t)d->timeout_ms, .gzip = d->gzip, .no_sync = s->cfg.wal_no_sync,
+                                 .timeout_ms = (uint32_t)d->timeout_ms, .gzip = d->gzip, .grpc = d->grpc,
+                                 .no_sync = s->cfg.wal_no_sync,
                                  .headers = (const char *const *)d->headers};
             char id[100], host[220];
             dir_name(id, sizeof id, d->id);
             int n1, n2;
             if (d->kind == TWS_EXP_LOADBALANCING) {
-                n1 = snprintf(o.endpoint, sizeof o.endpoint, "http://%s", d->hosts[k]);
+                n1 = snprintf(o.endpoint, sizeof o.endpoint, "%s://%s", d->tls ? "https" : "http", d->hosts[k]);
                 dir_name(host, sizeof host, d->hosts[k]);
                 n2 = snprintf(o.dir, sizeof o.dir, "%s/exporters/%s/%s", s->cfg.data_dir, id, host);
             } else {

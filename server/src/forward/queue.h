@@ -1,18 +1,23 @@
 /*
- * otlphttp.h — forwarding to another OTLP endpoint over HTTP (protobuf),
- * through a queue on disk: the otlphttp exporter, and each endpoint of the
- * loadbalancing exporter.
+ * queue.h — forwarding to another OTLP endpoint, over OTLP/HTTP (protobuf)
+ * or OTLP/gRPC, through a queue on disk: the otlphttp and otlp exporters,
+ * and each endpoint of the loadbalancing exporter.
  *
  * An enqueued request is appended to a write-ahead log of its own
  * (wal/wal.h) in the exporter's directory; once that is durable a sender
- * thread posts it to <endpoint>/v1/traces or /v1/logs, in order, with the
- * tenant in X-Scope-OrgID. A 2xx (a partial success too: the receiver
- * decided) moves the delivered cursor, kept in <dir>/delivered, past it and
- * releases old queue segments; 429, 5xx and network errors are retried
+ * thread sends it, in order, with the tenant in X-Scope-OrgID (a header,
+ * or gRPC metadata): over HTTP a POST to <endpoint>/v1/traces or /v1/logs,
+ * over gRPC the unary call TraceService/Export or LogsService/Export on
+ * HTTP/2 (cleartext with prior knowledge for http://, ALPN for https://;
+ * forward/grpc_reply.h reads its status). Delivered — a 2xx, or grpc-status
+ * OK (a partial success too: the receiver decided) — moves the delivered
+ * cursor, kept in <dir>/delivered, past it and releases old queue segments.
+ * HTTP 429, 5xx, the retryable gRPC codes and network errors are retried
  * with exponential backoff (initial_interval doubling up to max_interval,
- * honouring Retry-After), forever unless max_elapsed_time is set; any other
- * status drops the request (the receiver refused it: resending cannot help)
- * and is counted. After a restart the queue is replayed from the cursor.
+ * honouring Retry-After and gRPC RetryInfo), forever unless
+ * max_elapsed_time is set; any other answer drops the request (the
+ * receiver refused it: resending cannot help) and is counted. After a
+ * restart the queue is replayed from the cursor.
  *
  * Delivery is at least once: a request whose 2xx was not yet recorded when
  * the process died is sent again (a tracewire receiver returns each exact
@@ -23,22 +28,23 @@
  * network; tws_fwd_oldest_pending() is the lowest source LSN of a request
  * not yet durable in the queue, so the caller keeps its own WAL until then.
  */
-#ifndef TWS_FORWARD_OTLPHTTP_H
-#define TWS_FORWARD_OTLPHTTP_H
+#ifndef TWS_FORWARD_QUEUE_H
+#define TWS_FORWARD_QUEUE_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 typedef struct tws_fwd_options {
-    char endpoint[512];          /* http://host:port (a path prefix is kept) */
+    char endpoint[512];          /* http(s)://host:port (HTTP: a path prefix is kept) */
     char dir[600];               /* the queue's directory */
     uint64_t queue_bytes;        /* 0: 256 MiB */
     uint64_t initial_interval_ms; /* 0: 5000 */
     uint64_t max_interval_ms;    /* 0: 30000 */
     uint64_t max_elapsed_ms;     /* give a request up after retrying this long; 0: never */
     uint32_t timeout_ms;         /* per POST; 0: 5000 */
-    bool gzip;                   /* Content-Encoding: gzip */
+    bool grpc;                   /* OTLP/gRPC instead of OTLP/HTTP */
+    bool gzip;                   /* Content-Encoding: gzip (gRPC: grpc-encoding: gzip) */
     bool no_sync;                /* tests and benchmarks only */
     const char *const *headers;  /* "Name: value" lines sent with every request; NULL-terminated, may be NULL */
 } tws_fwd_options;

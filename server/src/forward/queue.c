@@ -1,5 +1,5 @@
 /*
- * otlphttp.c — the forwarding queue and its sender (otlphttp.h).
+ * queue.c — the forwarding queue and its sender (queue.h).
  *
  * Queue record (WAL type 1):
  *   0 1 version (1)   1 1 signal (TWS_FWD_*)   2 1 tenant length T   3 T tenant
@@ -19,8 +19,9 @@
 #include <zlib.h>
 
 #include "common/clock.h"
+#include "forward/grpc_reply.h"
 #include "forward/http_reply.h"
-#include "forward/otlphttp.h"
+#include "forward/queue.h"
 #include "wal/wal.h"
 
 typedef struct entry {
@@ -49,10 +50,14 @@ struct tws_fwd {
     uint64_t delivered_lsn;
     tws_fwd_stats st;
     CURL *curl;
-    long retry_after_s;
+    long retry_after_s;       /* HTTP: Retry-After of the last answer */
+    uint64_t retry_after_ms;  /* the delay the last answer asked for (0: none) */
+    tws_grpc_reply grpc;      /* gRPC: the last call's status */
+    char last_error[300];     /* why the last request was not delivered */
 };
 
 enum { REC_TYPE = 1, REC_V1 = 1 };
+#define MAX_THROTTLE_MS (5 * 60 * 1000) /* a receiver asking for longer gets 5 minutes */
 
 /* ---- the delivered cursor ------------------------------------------------------------------ */
 
@@ -121,41 +126,92 @@ static int gzip_body(const uint8_t *in, size_t len, uint8_t **out, size_t *out_l
     return TW_OK;
 }
 
-/* One POST: 1 delivered, 0 retry later, -1 refused. */
+/* The gRPC request body: one message, its 5-byte prefix (compressed flag,
+ * big-endian length) and the request, gzip-compressed when `gz` is set. */
+static uint8_t *grpc_frame(const entry *e, const uint8_t *gz, size_t gzlen, size_t *out_len) {
+    const uint8_t *m = gz ? gz : e->body;
+    size_t len = gz ? gzlen : e->len;
+    uint8_t *w = malloc(len + 5);
+    if (!w) return NULL;
+    w[0] = gz ? 1 : 0;
+    w[1] = (uint8_t)(len >> 24), w[2] = (uint8_t)(len >> 16), w[3] = (uint8_t)(len >> 8), w[4] = (uint8_t)len;
+    memcpy(w + 5, m, len);
+    *out_len = len + 5;
+    return w;
+}
+
+/* One request: 1 delivered, 0 retry later, -1 refused (f->last_error says why). */
 static int post(tws_fwd *f, const entry *e) {
     CURL *c = f->curl;
-    uint8_t *zbody = NULL;
-    size_t zlen = 0;
+    uint8_t *zbody = NULL, *frame = NULL;
+    size_t zlen = 0, flen = 0;
     if (f->o.gzip && gzip_body(e->body, e->len, &zbody, &zlen) != TW_OK) return 0;
-    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/x-protobuf");
-    if (f->o.gzip) h = curl_slist_append(h, "Content-Encoding: gzip");
-    char tenant[200];
-    snprintf(tenant, sizeof tenant, "X-Scope-OrgID: %s", e->tenant);
-    h = curl_slist_append(h, tenant);
+    if (f->o.grpc && !(frame = grpc_frame(e, zbody, zlen, &flen))) {
+        free(zbody);
+        return 0;
+    }
+    struct curl_slist *h = NULL;
+    char line[200];
+    if (f->o.grpc) {
+        h = curl_slist_append(h, "Content-Type: application/grpc");
+        h = curl_slist_append(h, "TE: trailers");
+        if (f->o.gzip) h = curl_slist_append(h, "grpc-encoding: gzip");
+        snprintf(line, sizeof line, "grpc-timeout: %um", (unsigned)f->o.timeout_ms);
+        h = curl_slist_append(h, line);
+    } else {
+        h = curl_slist_append(h, "Content-Type: application/x-protobuf");
+        if (f->o.gzip) h = curl_slist_append(h, "Content-Encoding: gzip");
+    }
+    snprintf(line, sizeof line, "X-Scope-OrgID: %s", e->tenant);
+    h = curl_slist_append(h, line);
     for (size_t i = 0; f->o.headers && f->o.headers[i]; i++) h = curl_slist_append(h, f->o.headers[i]);
     curl_easy_setopt(c, CURLOPT_URL, e->signal == TWS_FWD_LOGS ? f->url_logs : f->url_traces);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, zbody ? (const char *)zbody : (const char *)e->body);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)(zbody ? zlen : e->len));
+    const uint8_t *body = frame ? frame : zbody ? zbody : e->body;
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, (const char *)body);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)(frame ? flen : zbody ? zlen : e->len));
     f->retry_after_s = 0;
+    f->retry_after_ms = 0;
+    tws_grpc_reply_reset(&f->grpc);
     CURLcode rc = curl_easy_perform(c);
     long code = 0;
-    if (rc == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
     curl_slist_free_all(h);
     free(zbody);
-    if (rc != CURLE_OK) return 0;
+    free(frame);
+    if (f->o.grpc) {
+        int r = tws_grpc_outcome(&f->grpc, code);
+        if (r == 1) return 1;
+        if (f->grpc.status >= 0)
+            snprintf(f->last_error, sizeof f->last_error, "grpc-status %d: %.200s", f->grpc.status, f->grpc.message);
+        else if (rc != CURLE_OK)
+            snprintf(f->last_error, sizeof f->last_error, "%.200s", curl_easy_strerror(rc));
+        else
+            snprintf(f->last_error, sizeof f->last_error, "HTTP %ld without a gRPC status", code);
+        f->retry_after_ms = f->grpc.retry_ms;
+        return r;
+    }
+    if (rc != CURLE_OK) {
+        snprintf(f->last_error, sizeof f->last_error, "%.200s", curl_easy_strerror(rc));
+        return 0;
+    }
     if (code >= 200 && code < 300) return 1;
-    if (code == 429 || code == 502 || code == 503 || code == 504 || code >= 500) return 0;
-    return -1;
+    if (f->retry_after_s > 0) f->retry_after_ms = (uint64_t)f->retry_after_s * 1000;
+    snprintf(f->last_error, sizeof f->last_error, "HTTP %ld", code);
+    return code == 429 || code >= 500 ? 0 : -1;
 }
 
+/* Sleep `ms` (the lock held; released meanwhile), woken early only by
+ * close: the same condition variable announces new requests, which must
+ * not cut a backoff short. */
 static void wait_ms(tws_fwd *f, uint64_t ms) {
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
     until.tv_sec += (time_t)(ms / 1000);
     until.tv_nsec += (long)(ms % 1000) * 1000000L;
     if (until.tv_nsec >= 1000000000L) until.tv_sec++, until.tv_nsec -= 1000000000L;
-    if (!f->stop) pthread_cond_timedwait(&f->cv, &f->mu, &until);
+    while (!f->stop && pthread_cond_timedwait(&f->cv, &f->mu, &until) != ETIMEDOUT) {
+    }
 }
 
 static void *sender(void *arg) {
@@ -176,18 +232,21 @@ static void *sender(void *arg) {
             f->st.retries++;
             if (f->o.max_elapsed_ms && tw__mono_ms() - e->first_try_ms >= f->o.max_elapsed_ms) {
                 f->st.given_up++;
-                fprintf(stderr, "tracewire: forwarding to %s: a request was given up after retrying for %llu ms\n",
-                        f->o.endpoint, (unsigned long long)f->o.max_elapsed_ms);
+                fprintf(stderr, "tracewire: forwarding to %s: a request was given up after retrying for %llu ms (%s)\n",
+                        f->o.endpoint, (unsigned long long)f->o.max_elapsed_ms, f->last_error);
             } else {
-                uint64_t ms = f->retry_after_s > 0 ? (uint64_t)f->retry_after_s * 1000 : backoff;
-                if (ms > f->o.max_interval_ms) ms = f->o.max_interval_ms;
+                /* The receiver's own delay (Retry-After, RetryInfo) wins over
+                 * the backoff when longer, as the Collector's exporters do. */
+                uint64_t ms = backoff > f->o.max_interval_ms ? f->o.max_interval_ms : backoff;
+                if (f->retry_after_ms > ms) ms = f->retry_after_ms < MAX_THROTTLE_MS ? f->retry_after_ms : MAX_THROTTLE_MS;
                 backoff = backoff * 2 > f->o.max_interval_ms ? f->o.max_interval_ms : backoff * 2;
                 wait_ms(f, ms);
                 continue;
             }
         } else if (r < 0) {
             f->st.refused++;
-            fprintf(stderr, "tracewire: forwarding to %s: the receiver refused a request (not retried)\n", f->o.endpoint);
+            fprintf(stderr, "tracewire: forwarding to %s: the receiver refused a request (%s; not retried)\n",
+                    f->o.endpoint, f->last_error);
         } else {
             f->st.sent++;
         }
@@ -377,8 +436,10 @@ int tws_fwd_open(const tws_fwd_options *o, tws_fwd **out, char err[256]) {
     if (!f->o.timeout_ms) f->o.timeout_ms = 5000;
     size_t el = strlen(f->o.endpoint);
     while (el && f->o.endpoint[el - 1] == '/') f->o.endpoint[--el] = '\0';
-    snprintf(f->url_traces, sizeof f->url_traces, "%s/v1/traces", f->o.endpoint);
-    snprintf(f->url_logs, sizeof f->url_logs, "%s/v1/logs", f->o.endpoint);
+    snprintf(f->url_traces, sizeof f->url_traces, "%s%s", f->o.endpoint,
+             f->o.grpc ? "/opentelemetry.proto.collector.trace.v1.TraceService/Export" : "/v1/traces");
+    snprintf(f->url_logs, sizeof f->url_logs, "%s%s", f->o.endpoint,
+             f->o.grpc ? "/opentelemetry.proto.collector.logs.v1.LogsService/Export" : "/v1/logs");
     pthread_mutex_init(&f->mu, NULL);
     pthread_cond_init(&f->cv, NULL);
     int rc = read_cursor(f, err);
@@ -391,8 +452,21 @@ int tws_fwd_open(const tws_fwd_options *o, tws_fwd **out, char err[256]) {
     if (rc == TW_OK && !(f->curl = curl_easy_init())) rc = TW_ENOMEM;
     if (rc == TW_OK) {
         curl_easy_setopt(f->curl, CURLOPT_WRITEFUNCTION, tws_http_discard);
-        curl_easy_setopt(f->curl, CURLOPT_HEADERFUNCTION, tws_http_on_header);
-        curl_easy_setopt(f->curl, CURLOPT_HEADERDATA, &f->retry_after_s);
+        if (f->o.grpc) {
+            curl_easy_setopt(f->curl, CURLOPT_HEADERFUNCTION, tws_grpc_on_header);
+            curl_easy_setopt(f->curl, CURLOPT_HEADERDATA, &f->grpc);
+            curl_easy_setopt(f->curl, CURLOPT_HTTP_VERSION, strncmp(f->o.endpoint, "https://", 8)
+                                                                 ? (long)CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE
+                                                                 : (long)CURL_HTTP_VERSION_2TLS);
+            /* libcurl before 8.0 fails (CURLE_HTTP2) every request that
+             * reuses a prior-knowledge HTTP/2 connection (curl issue 10634,
+             * fixed by curl PR 10643): one cleartext connection per call there. */
+            if (strncmp(f->o.endpoint, "https://", 8) && curl_version_info(CURLVERSION_NOW)->version_num < 0x080000)
+                curl_easy_setopt(f->curl, CURLOPT_FORBID_REUSE, 1L);
+        } else {
+            curl_easy_setopt(f->curl, CURLOPT_HEADERFUNCTION, tws_http_on_header);
+            curl_easy_setopt(f->curl, CURLOPT_HEADERDATA, &f->retry_after_s);
+        }
         curl_easy_setopt(f->curl, CURLOPT_TIMEOUT_MS, (long)f->o.timeout_ms);
         curl_easy_setopt(f->curl, CURLOPT_CONNECTTIMEOUT_MS, (long)(f->o.timeout_ms < 3000 ? f->o.timeout_ms : 3000));
         curl_easy_setopt(f->curl, CURLOPT_NOSIGNAL, 1L);
