@@ -38,16 +38,20 @@
 #define TWS_BLOCK_ID_LEN 36 /* canonical UUID text */
 
 /* What meta.json says about a block. */
+typedef enum tws_block_kind { TWS_BLOCK_SPANS = 0, TWS_BLOCK_LOGS = 1 } tws_block_kind;
+
 typedef struct tws_block_meta {
     char id[TWS_BLOCK_ID_LEN + 1];
     char tenant[151];
     uint32_t version;
+    uint32_t kind; /* tws_block_kind; log blocks: "spans" counts records, "traces" streams */
     uint32_t level; /* 0: written from the head; n: made by compaction of level < n */
     uint64_t start_ns, end_ns; /* earliest span start, latest span end */
     uint8_t min_trace[16], max_trace[16];
     uint64_t spans, traces, row_groups;
     uint64_t size; /* bytes of the data object */
     uint64_t index_off, index_len, bloom_off, bloom_len;
+    uint64_t trace_pages; /* log blocks: pages of the trace index */
     int64_t created; /* unix seconds */
 } tws_block_meta;
 
@@ -60,6 +64,7 @@ typedef struct tws_block_writer_options {
     uint32_t row_group_bytes; /* ... or this much encoded data; 0: 4 MiB */
     int zstd_level;           /* 0: 3 */
     uint32_t level;           /* compaction level recorded in meta */
+    bool logs;                /* a log block (tws_block_writer_add_stream), not a trace block */
 } tws_block_writer_options;
 
 int tws_block_writer_new(const char *tenant, const tws_block_writer_options *o, tws_block_writer **out);
@@ -70,7 +75,13 @@ void tws_block_writer_free(tws_block_writer *w);
  * TW_EINVAL (order, mixed ids, a rejected span), TW_ENOMEM. */
 int tws_block_writer_add_trace(tws_block_writer *w, const tws_span_ref *spans, size_t n);
 
-/* Spans and encoded bytes added so far. */
+/* Log blocks: add the records of one stream, named by its canonical label
+ * key, which must be greater (bytewise) than the previous stream's; records
+ * are stored in the given order (the caller sorts them by time). Records
+ * with reject != 0 are refused: TW_EINVAL, as for order; TW_ENOMEM. */
+int tws_block_writer_add_stream(tws_block_writer *w, tw_str key, const tws_log_ref *recs, size_t n);
+
+/* Spans (log blocks: records) and encoded bytes added so far. */
 uint64_t tws_block_writer_spans(const tws_block_writer *w);
 uint64_t tws_block_writer_bytes(const tws_block_writer *w);
 
@@ -83,7 +94,9 @@ int tws_block_writer_finish(tws_block_writer *w, tws_objstore *store, tws_block_
 
 typedef struct tws_block tws_block;
 
-/* Read meta.json, the index and the bloom filter of block `id` of `tenant`.
+/* Read meta.json, the index and the bloom filter of block `id` of `tenant`
+ * (a trace block or a log block: meta.kind says which; the span readers
+ * below refuse log blocks with TW_EINVAL).
  * TW_ENOTFOUND (no meta.json: unfinished or deleted), TW_EPARSE (damaged:
  * *err says what), TW_EIO. */
 int tws_block_open(tws_objstore *store, const char *tenant, const char *id, tws_block **out, char err[256]);
@@ -167,6 +180,37 @@ enum { TWS_PART_ATTRS = 1, TWS_PART_EVENTS = 2, TWS_PART_LINKS = 4, TWS_PART_ALL
  * into *out, which must be empty; the caller frees it. After this the row
  * group can only be closed. */
 int tws_rg_decode(tws_rg *g, const uint8_t *keep, unsigned parts, tws_batch *out, char err[256]);
+
+/* ---- log blocks ----------------------------------------------------------- */
+
+/* The row groups of log block `b` holding records of `trace_id`, from the
+ * block's trace index (bloom filter first), ascending, in *rgs (tw__malloc'd,
+ * NULL when none; the caller frees). TW_OK, TW_EPARSE, TW_EIO, TW_ENOMEM. */
+int tws_block_log_trace_rgs(tws_block *b, const uint8_t trace_id[16], uint32_t **rgs, size_t *n, char err[256]);
+
+/* Called once per stream of a log row group, in order, with its key and
+ * number of records there. For tws_block_read_logs: true decodes the
+ * stream's records (those passing the rest of the filter). */
+typedef bool (*tws_log_stream_fn)(void *user, tw_str key, uint32_t records);
+
+/* The streams of log row group `i` (only its stream column is read). */
+int tws_block_log_streams(tws_block *b, uint64_t i, tws_log_stream_fn fn, void *user, char err[256]);
+
+/* Which records tws_block_read_logs decodes. */
+typedef struct tws_log_filter {
+    const uint8_t *trace_id;   /* NULL: any */
+    const uint8_t *span_id;    /* NULL: any */
+    uint64_t start_ns, end_ns; /* tws_log_time in [start, end]; end 0: no bound */
+    tws_log_stream_fn stream;  /* NULL: every stream */
+    void *user;
+} tws_log_filter;
+
+/* Decode the records of log row group `i` that pass `f` into `out` (empty;
+ * the caller frees it): stream by stream, as stored. (*keys)[k] is record
+ * k's stream key, pointing into `out` (*keys is tw__malloc'd, NULL when no
+ * record passed; the caller frees it). TW_OK, TW_EPARSE, TW_EIO, TW_ENOMEM. */
+int tws_block_read_logs(tws_block *b, uint64_t i, const tws_log_filter *f, tws_batch *out, tw_str **keys,
+                        char err[256]);
 
 /* Delete the block's objects (meta.json first, so a half-deleted block is
  * an unfinished one). */

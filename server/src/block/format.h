@@ -3,9 +3,12 @@
  * writer (write.c) and the reader (read.c). docs/FORMAT.md is the prose
  * version; the two are changed together.
  *
- *   header   16 B  magic "TWBLK\0\0" + version byte, 8 zero bytes
+ *   header   16 B  magic "TWBLK\0\0" + version byte, kind byte (0 spans, 1 logs),
+ *                  7 zero bytes
  *   row groups     one after the other (below)
- *   index          per row group an entry of TWS_IDX_ENTRY bytes, then CRC-32C
+ *   trace pages    log blocks only (below)
+ *   index          per row group an entry of TWS_IDX_ENTRY bytes (log blocks:
+ *                  then the trace pages' entries), then CRC-32C
  *   bloom          u32 k, u32 n_words, n_words x u64, then CRC-32C
  *   footer   48 B  u64 index_off, u64 index_len, u64 bloom_off, u64 bloom_len,
  *                  u64 row_groups, u32 CRC-32C of the 40 bytes before, "TWBF"
@@ -70,11 +73,41 @@ enum {
                            limit), as generic kvs: varint n, n x (key id, generic value) */
     COL_SHAPES,         /* varint n; per shape: varint scope index, varint k, k varint attribute-column
                            positions (the i-th COL_ATTR in the directory is position i) */
+    /* Log blocks (meta kind "logs"): records grouped by stream (streams in
+     * increasing key order through the block; a stream may go on in the next
+     * row group), by time within a stream. The row group header's trace
+     * count is its number of streams, its span count its number of records. */
+    COL_LOG_STREAMS,    /* per stream: varint key length, the key (canonical labels), varint records */
+    COL_LOG_TIME,       /* zigzag per record: time_unix_nano - the previous record's (the first: - base) */
+    COL_LOG_OBSERVED,   /* zigzag per record: observed_time_unix_nano - time_unix_nano */
+    COL_LOG_BITS,       /* 1 B per record: LGB_* flags */
+    COL_LOG_TRACE_ID,   /* 16 B per record with LGB_TRACE */
+    COL_LOG_SPAN_ID,    /* 8 B per record with LGB_SPAN */
+    COL_LOG_SEVERITY,   /* 1 B per record: SeverityNumber */
+    COL_LOG_SEV_TEXT,   /* varint id per record with LGB_SEV_TEXT */
+    COL_LOG_EVENT,      /* varint id per record with LGB_EVENT */
+    COL_LOG_FLAGS,      /* varint per record with LGB_FLAGS */
+    COL_LOG_SCOPE,      /* varint per record: scope index */
+    COL_LOG_BODY,       /* per record: varint length, then a generic value of that many bytes */
+    COL_LOG_ATTRS,      /* per record: varint length, then generic attrs of that many bytes */
     COL_ATTR = 64,      /* one per (key, type) of span attributes: one value of the type (below) for
                            each span whose shape lists the column, in span order */
 };
 
-#define TWS_COL_LAST_FIXED COL_SHAPES
+#define TWS_COL_LAST_FIXED COL_LOG_ATTRS
+
+/* COL_LOG_BITS flags */
+enum { LGB_TRACE = 1, LGB_SPAN = 2, LGB_SEV_TEXT = 4, LGB_EVENT = 8, LGB_FLAGS = 16 };
+
+/* Log blocks: the trace index, in pages between the row groups and the
+ * index. A page is a zstd frame of entries sorted by (trace id, row group):
+ * 16 B trace id + u32 row group, one per (trace, row group) holding the
+ * trace's records. The index section holds, after the row groups' entries,
+ * one TWS_TPAGE_ENTRY per page: first trace id 16, u64 offset, u32 stored
+ * length, u32 entries, u32 CRC-32C of the stored bytes. */
+#define TWS_TPAGE_ENTRY 36
+#define TWS_TPAIR 20
+#define TWS_TPAGE_PAIRS 4096
 
 /* COL_BITS flags */
 enum { SPB_STATUS_MSG = 1u << 5, SPB_TRACE_STATE = 1u << 6, SPB_DROPPED = 1u << 7 };

@@ -101,6 +101,7 @@ int tws_block_meta_json(const tws_block_meta *m, tw__buf *out) {
     KEY("version"), tw__json_uint64(&j, m->version);
     KEY("blockID"), tw__json_string(&j, m->id, strlen(m->id));
     KEY("tenantID"), tw__json_string(&j, m->tenant, strlen(m->tenant));
+    if (m->kind == TWS_BLOCK_LOGS) KEY("kind"), tw__json_string(&j, "logs", 4);
     KEY("compactionLevel"), tw__json_uint64(&j, m->level);
     KEY("startTimeUnixNano"), tw__json_uint64_string(&j, m->start_ns);
     KEY("endTimeUnixNano"), tw__json_uint64_string(&j, m->end_ns);
@@ -114,6 +115,7 @@ int tws_block_meta_json(const tws_block_meta *m, tw__buf *out) {
     KEY("indexLength"), tw__json_uint64(&j, m->index_len);
     KEY("bloomOffset"), tw__json_uint64(&j, m->bloom_off);
     KEY("bloomLength"), tw__json_uint64(&j, m->bloom_len);
+    if (m->kind == TWS_BLOCK_LOGS) KEY("tracePages"), tw__json_uint64(&j, m->trace_pages);
     KEY("createdAt"), tw__json_int64(&j, m->created);
 #undef KEY
     tw__json_end_object(&j);
@@ -186,6 +188,17 @@ int tws_block_meta_parse(const char *json, size_t len, tws_block_meta *m, char e
         get_u64(o, "indexLength", &m->index_len, err) || get_u64(o, "bloomOffset", &m->bloom_off, err) ||
         get_u64(o, "bloomLength", &m->bloom_len, err))
         return TW_EPARSE;
+    tw_str ks;
+    if (tw__json_get(o, "kind", &ks) == 0) { /* absent: a trace block */
+        char kind[16];
+        if (get_str(o, "kind", kind, sizeof kind, err)) return TW_EPARSE;
+        if (strcmp(kind, "logs") != 0) {
+            snprintf(err, 256, "meta.json: kind \"%s\" is not a block kind this build reads (logs, or none for traces)", kind);
+            return TW_EPARSE;
+        }
+        m->kind = TWS_BLOCK_LOGS;
+        if (get_u64(o, "tracePages", &m->trace_pages, err)) return TW_EPARSE;
+    }
     if (tw__json_get(o, "createdAt", &cs) == 0 && tw__json_to_int64(cs, &created) == 0) m->created = created;
     m->level = level > 1000 ? 1000 : (uint32_t)level;
     if (!tws_block_id_valid(m->id)) {

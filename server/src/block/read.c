@@ -24,17 +24,10 @@ bool tws__block_skip_crc;
 
 /* Fuzzing turns checksums off (tws__block_skip_crc) so that the decoder
  * behind them sees arbitrary bytes too; nothing else ever sets it. */
-static bool crc_bad(const void *p, size_t n, uint32_t want) {
+bool tws__crc_bad(const void *p, size_t n, uint32_t want) {
     return !tws__block_skip_crc && tw__crc32c(0, p, n) != want;
 }
 
-struct tws_block {
-    tws_objstore *store;
-    tws_block_meta meta;
-    uint8_t *index; /* row_groups x TWS_IDX_ENTRY */
-    tws_bloom bloom;
-    char data_key[512];
-};
 
 const tws_block_meta *tws_block_get_meta(const tws_block *b) { return &b->meta; }
 
@@ -49,12 +42,12 @@ void tws_block_close(tws_block *b) {
     tw__free(b);
 }
 
-static int damaged(char err[256], const tws_block *b, const char *what) {
+int tws__block_damaged(char err[256], const tws_block *b, const char *what) {
     snprintf(err, 256, "block %s/%s is damaged: %s", b->meta.tenant, b->meta.id, what);
     return TW_EPARSE;
 }
 
-static int io_error(char err[256], const char *key, int rc, const tws_objstore_err *oe) {
+int tws__block_io_error(char err[256], const char *key, int rc, const tws_objstore_err *oe) {
     if (oe->msg[0]) snprintf(err, 256, "%.255s", oe->msg); /* the store's message names the key */
     else snprintf(err, 256, "reading %.200s: %s", key, tw_strerror(rc));
     return rc;
@@ -74,7 +67,7 @@ int tws_block_open(tws_objstore *store, const char *tenant, const char *id, tws_
     int rc = tws_obj_get(store, key, &js, &js_len, &oe);
     if (rc) {
         tw__free(b);
-        return rc == TW_ENOTFOUND ? rc : io_error(err, key, rc, &oe);
+        return rc == TW_ENOTFOUND ? rc : tws__block_io_error(err, key, rc, &oe);
     }
     rc = tws_block_meta_parse((const char *)js, js_len, &b->meta, err);
     tw__free(js);
@@ -83,12 +76,14 @@ int tws_block_open(tws_objstore *store, const char *tenant, const char *id, tws_
         snprintf(err, 256, "%.100s names block %.100s/%.40s", key, m->tenant, m->id);
         rc = TW_EPARSE;
     }
+    bool logs = m->kind == TWS_BLOCK_LOGS;
     if (rc == TW_OK &&
-        (m->row_groups == 0 || m->row_groups > (1u << 24) || m->index_len != m->row_groups * TWS_IDX_ENTRY + 4 ||
+        (m->row_groups == 0 || m->row_groups > (1u << 24) || m->trace_pages > (1u << 24) || (!logs && m->trace_pages) ||
+         m->index_len != m->row_groups * TWS_IDX_ENTRY + m->trace_pages * TWS_TPAGE_ENTRY + 4 ||
          m->index_off < TWS_BLK_HEADER || m->index_off + m->index_len > m->bloom_off || m->bloom_len < 12 ||
          m->bloom_len > (1ull << 32) || m->bloom_off + m->bloom_len + TWS_BLK_FOOTER != m->size ||
          m->spans == 0 || m->traces == 0 || m->traces > m->spans))
-        rc = damaged(err, b, "meta.json describes an impossible layout");
+        rc = tws__block_damaged(err, b, "meta.json describes an impossible layout");
     if (rc) {
         tw__free(b);
         return rc;
@@ -102,16 +97,16 @@ int tws_block_open(tws_objstore *store, const char *tenant, const char *id, tws_
     }
     rc = tws_obj_get_range(store, b->data_key, m->index_off, m->index_len, idx, &oe);
     if (rc == TW_OK) rc = tws_obj_get_range(store, b->data_key, m->bloom_off, m->bloom_len, bl, &oe);
-    if (rc == TW_ENOTFOUND) rc = damaged(err, b, "the data object is missing or shorter than meta.json says");
-    else if (rc) rc = io_error(err, b->data_key, rc, &oe);
-    if (rc == TW_OK && crc_bad(idx, m->index_len - 4, tws_get_le32(idx + m->index_len - 4)))
-        rc = damaged(err, b, "index checksum mismatch");
-    if (rc == TW_OK && crc_bad(bl, m->bloom_len - 4, tws_get_le32(bl + m->bloom_len - 4)))
-        rc = damaged(err, b, "bloom filter checksum mismatch");
+    if (rc == TW_ENOTFOUND) rc = tws__block_damaged(err, b, "the data object is missing or shorter than meta.json says");
+    else if (rc) rc = tws__block_io_error(err, b->data_key, rc, &oe);
+    if (rc == TW_OK && tws__crc_bad(idx, m->index_len - 4, tws_get_le32(idx + m->index_len - 4)))
+        rc = tws__block_damaged(err, b, "index checksum mismatch");
+    if (rc == TW_OK && tws__crc_bad(bl, m->bloom_len - 4, tws_get_le32(bl + m->bloom_len - 4)))
+        rc = tws__block_damaged(err, b, "bloom filter checksum mismatch");
     if (rc == TW_OK) {
         uint32_t k = tws_get_le32(bl), words = tws_get_le32(bl + 4);
         if (k == 0 || k > 32 || words == 0 || (uint64_t)words * 8 + 12 != m->bloom_len) {
-            rc = damaged(err, b, "bloom filter header");
+            rc = tws__block_damaged(err, b, "bloom filter header");
         } else if (!(b->bloom.words = tw__malloc((size_t)words * 8))) {
             rc = TW_ENOMEM;
         } else {
@@ -120,14 +115,15 @@ int tws_block_open(tws_objstore *store, const char *tenant, const char *id, tws_
             for (uint32_t i = 0; i < words; i++) b->bloom.words[i] = tws_get_le64(bl + 8 + 8 * (size_t)i);
         }
     }
-    /* row groups must be in trace-id order, inside the data, and not overlap */
+    /* row groups must be inside the data and (trace blocks) in trace-id order */
     for (uint64_t i = 0; rc == TW_OK && i < m->row_groups; i++) {
         const uint8_t *e = idx + i * TWS_IDX_ENTRY;
         uint64_t off = tws_get_le64(e + 32), len = tws_get_le64(e + 40);
-        if (memcmp(e, e + 16, 16) > 0 || (i && memcmp(e - TWS_IDX_ENTRY + 16, e, 16) >= 0) ||
+        if ((!logs && (memcmp(e, e + 16, 16) > 0 || (i && memcmp(e - TWS_IDX_ENTRY + 16, e, 16) >= 0))) ||
             off < TWS_BLK_HEADER || len < TWS_RG_HEADER || off + len > m->index_off || len > (1ull << 31))
-            rc = damaged(err, b, "index entry out of order or out of bounds");
+            rc = tws__block_damaged(err, b, "index entry out of order or out of bounds");
     }
+    if (rc == TW_OK && logs) rc = tws__log_pages_check(b, idx + m->row_groups * TWS_IDX_ENTRY, err);
     tw__free(bl);
     if (rc) {
         tw__free(idx);
@@ -146,12 +142,12 @@ bool tws_block_may_contain(const tws_block *b, const uint8_t trace_id[16]) {
 
 /* ---- an open row group (rowgroup.h) ----------------------------------------------- */
 
-int tws__rg_bad(tws_rg *r, const char *what) { return damaged(r->err, r->blk, what); }
+int tws__rg_bad(tws_rg *r, const char *what) { return tws__block_damaged(r->err, r->blk, what); }
 
 static int fetch_failed(tws_rg *r, int rc, const tws_objstore_err *oe) {
     const tws_block *b = r->blk;
-    return rc == TW_ENOTFOUND ? damaged(r->err, b, "the data object is shorter than its index says")
-                              : io_error(r->err, b->data_key, rc, oe);
+    return rc == TW_ENOTFOUND ? tws__block_damaged(r->err, b, "the data object is shorter than its index says")
+                              : tws__block_io_error(r->err, b->data_key, rc, oe);
 }
 
 /* The stored bytes of column c: from the whole row group when it was read,
@@ -173,7 +169,7 @@ static int col_fetch(tws_rg *r, col *c) {
 }
 
 /* Read the whole row group (decoding needs most columns: one read). */
-static int fetch_whole(tws_rg *r) {
+int tws__rg_fetch_whole(tws_rg *r) {
     if (r->whole) return TW_OK;
     uint8_t *p = tw__malloc(r->len);
     if (!p) return TW_ENOMEM;
@@ -192,7 +188,7 @@ int tws__rg_col(tws_rg *r, col *c) {
     const uint8_t *e = c->ent;
     uint8_t codec = e[2];
     uint32_t raw = tws_get_le32(e + 8), len = tws_get_le32(e + 12);
-    if (crc_bad(c->stored, len, tws_get_le32(e + 16))) return tws__rg_bad(r, "column checksum mismatch");
+    if (tws__crc_bad(c->stored, len, tws_get_le32(e + 16))) return tws__rg_bad(r, "column checksum mismatch");
     if (codec == TWS_CODEC_RAW) {
         if (raw != len) return tws__rg_bad(r, "raw column length");
         c->p = len ? c->stored : (const uint8_t *)"";
@@ -324,7 +320,7 @@ static int rg_directory(tws_rg *r, size_t have) {
     r->attrs = tw__calloc(n_cols + 1, sizeof *r->attrs);
     if (!r->owned || !r->attrs) return TW_ENOMEM;
     const uint8_t *dir = buf + TWS_RG_HEADER;
-    if (crc_bad(buf, head, tws_get_le32(buf + head))) return tws__rg_bad(r, "row group directory checksum mismatch");
+    if (tws__crc_bad(buf, head, tws_get_le32(buf + head))) return tws__rg_bad(r, "row group directory checksum mismatch");
     for (uint32_t i = 0; i < n_cols; i++) {
         const uint8_t *e = dir + (size_t)i * TWS_RG_DIRENT;
         uint16_t id = (uint16_t)(e[0] | e[1] << 8);
@@ -391,7 +387,7 @@ int tws__rg_dict(tws_rg *r) {
 /* Decoded spans point into the batch: move the dictionary's strings there
  * (once), and the tables read before, which point into the old place, are
  * read again. */
-static int dict_into_batch(tws_rg *r) {
+int tws__rg_dict_into_batch(tws_rg *r) {
     int rc = tws__rg_dict(r);
     if (rc || r->dict_in_batch) return rc;
     const col *dd = &r->fixed[COL_DICT_DATA];
@@ -416,6 +412,7 @@ static int load_tables(tws_rg *r) {
     for (int id = COL_RESOURCES; id <= COL_SCOPES; id++)
         if ((rc = tws__rg_col(r, &r->fixed[id]))) return rc;
     if ((rc = tws__rg_col(r, &r->fixed[COL_SHAPES])) || (rc = tws__rg_dict(r))) return rc;
+    bool logs = r->blk->meta.kind == TWS_BLOCK_LOGS; /* log records have no shapes */
     /* resources and scopes */
     tws_batch *o = r->out;
     tws_rd d = tws__col_rd(&r->fixed[COL_RESOURCES]);
@@ -448,6 +445,7 @@ static int load_tables(tws_rg *r) {
         if (rc == TW_ENOMEM) return rc;
         if (rc) return tws__rg_bad(r, "scope table");
     }
+    if (logs) return TW_OK;
     /* shapes: a scope and an ordered list of attribute columns */
     d = tws__col_rd(&r->fixed[COL_SHAPES]);
     uint64_t nsh = tws_rd_varint(&d);
@@ -528,8 +526,8 @@ static int read_col_string(tws_rg *r, col *c, tws_rd *d, tws_value *out) {
  * with the parts asked for (TWS_PART_*; the others are left empty). */
 static int rg_spans(tws_rg *r, const uint8_t *keep_trace, uint32_t s0, uint32_t s1, uint64_t start, uint64_t end,
                     unsigned parts) {
-    int rc = fetch_whole(r);
-    if (!rc) rc = dict_into_batch(r);
+    int rc = tws__rg_fetch_whole(r);
+    if (!rc) rc = tws__rg_dict_into_batch(r);
     if (!rc) rc = tws__rg_tables(r);
     for (int id = 1; rc == TW_OK && id <= TWS_COL_LAST_FIXED; id++) {
         if ((id == COL_EVENTS && !(parts & TWS_PART_EVENTS)) || (id == COL_LINKS && !(parts & TWS_PART_LINKS)) ||
@@ -729,7 +727,7 @@ done:
 
 /* ---- opening, decoding and closing --------------------------------------------- */
 
-static void rg_free(tws_rg *r) {
+void tws__rg_free(tws_rg *r) {
     for (uint32_t i = 0; r->attrs && i < r->n_attrs; i++) tw__free(r->attrs[i].seen);
     for (uint32_t i = 0; i < r->n_owned; i++) tw__free(r->owned[i]);
     tw__free(r->owned);
@@ -747,7 +745,7 @@ size_t tws__block_rg_prefix = 65536;
 
 /* Fetch row group `i` (whole, or its header and directory) and read its
  * directory; decoded data goes to `out`. */
-static int rg_fetch(tws_block *b, uint64_t i, tws_batch *out, tws_rg *r, char err[256], bool whole) {
+int tws__rg_fetch(tws_block *b, uint64_t i, tws_batch *out, tws_rg *r, char err[256], bool whole) {
     memset(r, 0, sizeof *r);
     r->out = out;
     r->err = err;
@@ -776,7 +774,7 @@ static int rg_fetch(tws_block *b, uint64_t i, tws_batch *out, tws_rg *r, char er
 static int read_rg(tws_block *b, uint64_t i, const uint8_t *trace, uint64_t start, uint64_t end, tws_batch *out,
                    char err[256]) {
     tws_rg r;
-    int rc = rg_fetch(b, i, out, &r, err, true);
+    int rc = tws__rg_fetch(b, i, out, &r, err, true);
     uint32_t s0 = 0, s1 = r.n_spans;
     if (rc == TW_OK && trace) {
         /* the trace's place: trace ids are sorted; spans before it are the
@@ -807,13 +805,14 @@ static int read_rg(tws_block *b, uint64_t i, const uint8_t *trace, uint64_t star
         }
     }
     if (rc == TW_OK && s1 > s0) rc = rg_spans(&r, NULL, s0, s1, start, end, TWS_PART_ALL);
-    rg_free(&r);
+    tws__rg_free(&r);
     return rc;
 }
 
 int tws_block_find_trace(tws_block *b, const uint8_t trace_id[16], uint64_t start_ns, uint64_t end_ns,
                          tws_batch *out, char err[256]) {
     err[0] = 0;
+    if (b->meta.kind != TWS_BLOCK_SPANS) return TW_EINVAL;
     if (!tws_block_may_contain(b, trace_id)) return TW_OK;
     if (end_ns && (b->meta.start_ns > end_ns || b->meta.end_ns < start_ns)) return TW_OK;
     size_t lo = 0, hi = b->meta.row_groups; /* first row group whose max id >= trace */
@@ -830,7 +829,7 @@ int tws_block_find_trace(tws_block *b, const uint8_t trace_id[16], uint64_t star
 
 int tws_block_read_row_group(tws_block *b, uint64_t i, tws_batch *out, char err[256]) {
     err[0] = 0;
-    if (i >= b->meta.row_groups) return TW_EINVAL;
+    if (i >= b->meta.row_groups || b->meta.kind != TWS_BLOCK_SPANS) return TW_EINVAL;
     return read_rg(b, i, NULL, 0, 0, out, err);
 }
 
@@ -848,10 +847,10 @@ void tws_block_row_group_info(const tws_block *b, uint64_t i, tws_rg_info *out) 
 int tws_rg_open(tws_block *b, uint64_t i, tws_rg **out, char err[256]) {
     err[0] = 0;
     *out = NULL;
-    if (i >= b->meta.row_groups) return TW_EINVAL;
+    if (i >= b->meta.row_groups || b->meta.kind != TWS_BLOCK_SPANS) return TW_EINVAL;
     tws_rg *r = tw__malloc(sizeof *r);
     if (!r) return TW_ENOMEM;
-    int rc = rg_fetch(b, i, NULL, r, err, false);
+    int rc = tws__rg_fetch(b, i, NULL, r, err, false);
     r->out = &r->own;
     tws_batch_init(&r->own);
     if (rc) {
@@ -864,7 +863,7 @@ int tws_rg_open(tws_block *b, uint64_t i, tws_rg **out, char err[256]) {
 
 void tws_rg_close(tws_rg *r) {
     if (!r) return;
-    rg_free(r);
+    tws__rg_free(r);
     tws_batch_free(&r->own);
     tw__free(r);
 }

@@ -23,6 +23,14 @@
 #include "block/block.h"
 #include "block/format.h"
 
+struct tws_block {
+    tws_objstore *store;
+    tws_block_meta meta;
+    uint8_t *index; /* row_groups x TWS_IDX_ENTRY (log blocks: then trace_pages x TWS_TPAGE_ENTRY), CRC */
+    tws_bloom bloom;
+    char data_key[512];
+};
+
 typedef struct col {
     const uint8_t *ent;    /* directory entry; NULL: absent (reads as empty) */
     size_t off, slen;      /* where its stored bytes are in the row group */
@@ -67,6 +75,25 @@ struct tws_rg {
     uint64_t base;
 };
 
+/* "block <t>/<id> is damaged: <what>" into err; TW_EPARSE. */
+int tws__block_damaged(char err[256], const tws_block *b, const char *what);
+/* The object store's message (it names the key) or "reading <key>: ..."; rc. */
+int tws__block_io_error(char err[256], const char *key, int rc, const tws_objstore_err *oe);
+/* Does the CRC-32C of p[0..n) differ from `want`? (never, when fuzzing) */
+bool tws__crc_bad(const void *p, size_t n, uint32_t want);
+/* Log blocks (logs.c): the trace pages' index entries are in bounds and in order. */
+int tws__log_pages_check(const tws_block *b, const uint8_t *pages, char err[256]);
+
+/* Fetch row group `i` of `b` (whole, or its header and directory first)
+ * and read its directory; decoded data goes to `out`. Free with
+ * tws__rg_free (also after a failure). */
+int tws__rg_fetch(tws_block *b, uint64_t i, tws_batch *out, tws_rg *r, char err[256], bool whole);
+void tws__rg_free(tws_rg *r);
+/* Read the rest of the row group in one go. */
+int tws__rg_fetch_whole(tws_rg *r);
+/* Move the dictionary's strings into the output batch (decoded values
+ * point there). */
+int tws__rg_dict_into_batch(tws_rg *r);
 int tws__rg_bad(tws_rg *r, const char *what);
 /* Load column c (check and decompress) unless done already. */
 int tws__rg_col(tws_rg *r, col *c);

@@ -19,24 +19,11 @@
 
 #define XXH_INLINE_ALL /* short strings: the call would cost more than the hash */
 #include <xxhash.h>
-#include <zstd.h>
 
-#include "block/block.h"
-#include "block/format.h"
+#include "block/writer.h"
 #include "common/crc32c.h"
 
 #define MAX_ATTR_COLUMNS 1000 /* more (key, type) pairs in a row group go to COL_ATTR_MORE */
-#define N_FIXED (TWS_COL_LAST_FIXED + 1)
-
-/* ---- dictionary --------------------------------------------------------------- */
-
-typedef struct dict {
-    tw__buf lens, data;
-    uint32_t n, cap; /* strings; table slots (power of two) */
-    uint32_t *slots; /* id + 1, 0 empty */
-    uint32_t *off, *len;
-    uint32_t n_alloc;
-} dict;
 
 static void dict_reset(dict *d) {
     tw__buf_reset(&d->lens);
@@ -98,64 +85,6 @@ static uint32_t dict_id(dict *d, tw_str s) {
     return d->n++;
 }
 
-/* ---- the writer ---------------------------------------------------------------- */
-
-typedef struct attr_col {
-    uint32_t key;  /* dictionary id */
-    uint8_t type;  /* tws_type */
-    tw__buf vals;  /* one value per span whose shape lists the column */
-    dict seen;     /* string columns: the values so far, numbered in order of appearance */
-} attr_col;
-
-typedef struct table { /* a deduplicated list of encoded entries (resources, scopes, shapes) */
-    tw__buf out;       /* the entries concatenated; the count is prepended when sealed */
-    uint32_t n;
-    uint64_t *hash;    /* per entry */
-    uint32_t *off, *len;
-    uint32_t cap;
-    uint32_t *slots, n_slots; /* hash index: entry + 1, 0 empty; n_slots a power of two */
-} table;
-
-typedef struct span_pos {
-    uint64_t id; /* span id, big-endian: equal ids, equal bytes */
-    uint32_t pos;
-} span_pos;
-
-typedef struct scope_cache {
-    const tws_batch *batch;
-    uint32_t scope_idx, rg_idx;
-} scope_cache;
-
-struct tws_block_writer {
-    tws_block_writer_options o;
-    char tenant[151];
-    ZSTD_CCtx *zc;
-    tw__buf data;     /* the data object being built */
-    tw__buf index;    /* index entries */
-    tw__buf scratch;  /* encoding of one resource / scope / compressed column */
-    uint8_t *trace_ids;
-    uint64_t n_traces, cap_traces, n_spans;
-    uint64_t start_ns, end_ns;
-    uint64_t n_row_groups;
-    int failed;
-    /* the current row group */
-    dict dict;
-    tw__buf col[N_FIXED];
-    attr_col *attrs;
-    uint32_t n_attrs, cap_attrs;
-    uint32_t *attr_slots, attr_slots_cap; /* (key, type) -> attr column + 1 */
-    table resources, scopes, shapes;
-    uint32_t *span_cols; /* per attribute of the span being added: its column, or UINT32_MAX */
-    uint32_t span_cols_cap;
-    scope_cache cache[8];
-    uint32_t cache_next;
-    uint32_t rg_traces, rg_spans;
-    uint64_t rg_base, rg_min_start, rg_max_end;
-    uint8_t rg_first[16], rg_last[16];
-    span_pos *pos; /* the trace's span ids sorted, for parent references */
-    size_t pos_cap;
-};
-
 int tws_block_writer_new(const char *tenant, const tws_block_writer_options *o, tws_block_writer **out) {
     if (strlen(tenant) > 150) return TW_EINVAL;
     tws_block_writer *w = tw__calloc(1, sizeof *w);
@@ -179,10 +108,13 @@ int tws_block_writer_new(const char *tenant, const tws_block_writer_options *o, 
     tw__buf_init(&w->resources.out, 0);
     tw__buf_init(&w->scopes.out, 0);
     tw__buf_init(&w->shapes.out, 0);
+    tw__buf_init(&w->last_key, 0);
+    tw__buf_init(&w->tpairs, 0);
     w->start_ns = UINT64_MAX;
     uint8_t hdr[TWS_BLK_HEADER] = {0};
     memcpy(hdr, TWS_BLK_MAGIC, 7);
     hdr[7] = TWS_BLOCK_VERSION;
+    hdr[8] = w->o.logs ? TWS_BLOCK_LOGS : TWS_BLOCK_SPANS;
     tw__buf_append(&w->data, hdr, sizeof hdr);
     *out = w;
     return TW_OK;
@@ -216,6 +148,9 @@ void tws_block_writer_free(tws_block_writer *w) {
     tw__free(w->span_cols);
     tw__free(w->trace_ids);
     tw__free(w->pos);
+    tw__buf_free(&w->last_key);
+    tw__buf_free(&w->tpairs);
+    tw__free(w->rg_stream_n);
     tw__free(w);
 }
 
@@ -224,7 +159,7 @@ uint64_t tws_block_writer_bytes(const tws_block_writer *w) { return w->data.len;
 
 /* ---- values -------------------------------------------------------------------- */
 
-static void put_id(tws_block_writer *w, tw__buf *b, tw_str s) {
+void tws__w_put_id(tws_block_writer *w, tw__buf *b, tw_str s) {
     uint32_t id = dict_id(&w->dict, s);
     if (id == UINT32_MAX) w->failed = TW_ENOMEM;
     tw__pb_varint(b, id);
@@ -244,14 +179,14 @@ static void put_double(tw__buf *b, double d) {
 
 static void put_kvs(tws_block_writer *w, tw__buf *b, const tws_kv *kv, uint32_t n, int depth);
 
-static void put_generic(tws_block_writer *w, tw__buf *b, const tws_value *v, int depth) {
+void tws__w_put_generic(tws_block_writer *w, tw__buf *b, const tws_value *v, int depth) {
     tw__buf_putc(b, (uint8_t)v->type);
     if (depth > 64) { /* deeper than any decoder builds: store an empty value */
         b->data[b->len - 1] = TWS_EMPTY;
         return;
     }
     switch (v->type) {
-    case TWS_STRING: put_id(w, b, v->u.s); break;
+    case TWS_STRING: tws__w_put_id(w, b, v->u.s); break;
     case TWS_BOOL: tw__buf_putc(b, v->u.b); break;
     case TWS_INT: tw__pb_varint(b, tws_zigzag(v->u.i)); break;
     case TWS_DOUBLE: put_double(b, v->u.d); break;
@@ -261,7 +196,7 @@ static void put_generic(tws_block_writer *w, tw__buf *b, const tws_value *v, int
         break;
     case TWS_ARRAY:
         tw__pb_varint(b, v->n);
-        for (uint32_t i = 0; i < v->n; i++) put_generic(w, b, &v->u.arr[i], depth + 1);
+        for (uint32_t i = 0; i < v->n; i++) tws__w_put_generic(w, b, &v->u.arr[i], depth + 1);
         break;
     case TWS_KVLIST: put_kvs(w, b, v->u.kv, v->n, depth + 1); break;
     case TWS_EMPTY: break;
@@ -271,12 +206,12 @@ static void put_generic(tws_block_writer *w, tw__buf *b, const tws_value *v, int
 static void put_kvs(tws_block_writer *w, tw__buf *b, const tws_kv *kv, uint32_t n, int depth) {
     tw__pb_varint(b, n);
     for (uint32_t i = 0; i < n; i++) {
-        put_id(w, b, kv[i].key);
-        put_generic(w, b, &kv[i].val, depth);
+        tws__w_put_id(w, b, kv[i].key);
+        tws__w_put_generic(w, b, &kv[i].val, depth);
     }
 }
 
-static void put_attrs(tws_block_writer *w, tw__buf *b, const tws_attrs *a) {
+void tws__w_put_attrs(tws_block_writer *w, tw__buf *b, const tws_attrs *a) {
     put_kvs(w, b, a->items, a->n, 0);
     tw__pb_varint(b, a->dropped);
 }
@@ -338,21 +273,21 @@ static uint32_t table_id(tws_block_writer *w, table *t, const tw__buf *e) {
     return t->n++;
 }
 
-static uint32_t scope_index(tws_block_writer *w, const tws_batch *b, uint32_t scope_idx) {
+uint32_t tws__w_scope_index(tws_block_writer *w, const tws_batch *b, uint32_t scope_idx) {
     for (int i = 0; i < 8; i++)
         if (w->cache[i].batch == b && w->cache[i].scope_idx == scope_idx) return w->cache[i].rg_idx;
     const tws_scope *sc = &b->scopes[scope_idx];
     const tws_resource *r = &b->resources[sc->resource_idx];
     tw__buf_reset(&w->scratch);
-    put_id(w, &w->scratch, r->schema_url);
-    put_attrs(w, &w->scratch, &r->attrs);
+    tws__w_put_id(w, &w->scratch, r->schema_url);
+    tws__w_put_attrs(w, &w->scratch, &r->attrs);
     uint32_t ri = table_id(w, &w->resources, &w->scratch);
     tw__buf_reset(&w->scratch);
     tw__pb_varint(&w->scratch, ri);
-    put_id(w, &w->scratch, sc->name);
-    put_id(w, &w->scratch, sc->version);
-    put_id(w, &w->scratch, sc->schema_url);
-    put_attrs(w, &w->scratch, &sc->attrs);
+    tws__w_put_id(w, &w->scratch, sc->name);
+    tws__w_put_id(w, &w->scratch, sc->version);
+    tws__w_put_id(w, &w->scratch, sc->schema_url);
+    tws__w_put_attrs(w, &w->scratch, &sc->attrs);
     uint32_t si = table_id(w, &w->scopes, &w->scratch);
     w->cache[w->cache_next] = (scope_cache){b, scope_idx, si};
     w->cache_next = (w->cache_next + 1) % 8;
@@ -446,7 +381,7 @@ static void put_span_attrs(tws_block_writer *w, const tws_attrs *a, uint32_t sco
         case TWS_INT: tw__pb_varint(&c->vals, tws_zigzag(kv->val.u.i)); break;
         case TWS_DOUBLE: put_double(&c->vals, kv->val.u.d); break;
         case TWS_BOOL: tw__buf_putc(&c->vals, kv->val.u.b); break;
-        default: put_generic(w, &c->vals, &kv->val, 0); break;
+        default: tws__w_put_generic(w, &c->vals, &kv->val, 0); break;
         }
     }
     tw__buf_reset(&w->scratch);
@@ -460,8 +395,8 @@ static void put_span_attrs(tws_block_writer *w, const tws_attrs *a, uint32_t sco
     tw__pb_varint(m, more);
     for (uint32_t i = 0; more && i < a->n; i++) {
         if (w->span_cols[i] != UINT32_MAX) continue;
-        put_id(w, m, a->items[i].key);
-        put_generic(w, m, &a->items[i].val, 0);
+        tws__w_put_id(w, m, a->items[i].key);
+        tws__w_put_generic(w, m, &a->items[i].val, 0);
     }
 }
 
@@ -500,7 +435,7 @@ static void put_column(tws_block_writer *w, tw__buf *dir, tw__buf *body, uint16_
     tw__buf_append(body, stored, stored_len);
 }
 
-static int seal_row_group(tws_block_writer *w) {
+int tws__w_seal(tws_block_writer *w) {
     if (!w->rg_spans) return TW_OK;
     /* Tables get their count in front. */
     tw__buf res, scopes, shapes, dir, body;
@@ -513,15 +448,30 @@ static int seal_row_group(tws_block_writer *w) {
     tw__buf_append(&res, w->resources.out.data, w->resources.out.len);
     tw__pb_varint(&scopes, w->scopes.n);
     tw__buf_append(&scopes, w->scopes.out.data, w->scopes.out.len);
-    tw__pb_varint(&shapes, w->shapes.n);
-    tw__buf_append(&shapes, w->shapes.out.data, w->shapes.out.len);
+    if (!w->o.logs) { /* log records have no shapes */
+        tw__pb_varint(&shapes, w->shapes.n);
+        tw__buf_append(&shapes, w->shapes.out.data, w->shapes.out.len);
+    }
+    tw__buf streams; /* log blocks: each stream's key, then its count of records */
+    tw__buf_init(&streams, 0);
+    if (w->o.logs) {
+        tws_rd d = {w->col[COL_LOG_STREAMS].data, w->col[COL_LOG_STREAMS].data + w->col[COL_LOG_STREAMS].len, false};
+        for (uint32_t i = 0; i < w->rg_traces; i++) {
+            uint64_t n = tws_rd_varint(&d);
+            const uint8_t *k = tws_rd_bytes(&d, (size_t)n);
+            tw__pb_varint(&streams, n);
+            tw__buf_append(&streams, k, (size_t)n);
+            tw__pb_varint(&streams, w->rg_stream_n[i]);
+        }
+    }
     for (int id = 1; id < N_FIXED; id++) {
-        const tw__buf *raw = id == COL_DICT_LENS   ? &w->dict.lens
-                             : id == COL_DICT_DATA ? &w->dict.data
-                             : id == COL_RESOURCES ? &res
-                             : id == COL_SCOPES    ? &scopes
-                             : id == COL_SHAPES    ? &shapes
-                                                   : &w->col[id];
+        const tw__buf *raw = id == COL_DICT_LENS     ? &w->dict.lens
+                             : id == COL_DICT_DATA   ? &w->dict.data
+                             : id == COL_RESOURCES   ? &res
+                             : id == COL_SCOPES      ? &scopes
+                             : id == COL_SHAPES      ? &shapes
+                             : id == COL_LOG_STREAMS ? &streams
+                                                     : &w->col[id];
         put_column(w, &dir, &body, (uint16_t)id, 0, 0, raw);
     }
     for (uint32_t i = 0; i < w->n_attrs; i++) { /* always listed: shapes refer to them by position */
@@ -541,7 +491,8 @@ static int seal_row_group(tws_block_writer *w) {
     tw__buf_append(&w->data, dir.data, dir.len);
     tw__buf_append(&w->data, crc, 4);
     tw__buf_append(&w->data, body.data, body.len);
-    int failed = res.failed | scopes.failed | shapes.failed | dir.failed | body.failed;
+    int failed = res.failed | scopes.failed | shapes.failed | dir.failed | body.failed | streams.failed;
+    tw__buf_free(&streams);
     tw__buf_free(&res);
     tw__buf_free(&scopes);
     tw__buf_free(&shapes);
@@ -575,11 +526,12 @@ static int seal_row_group(tws_block_writer *w) {
     table_reset(&w->shapes);
     memset(w->cache, 0, sizeof w->cache);
     w->rg_traces = w->rg_spans = 0;
+    w->rg_has_stream = w->rg_any_trace = false;
     if (w->data.failed || w->index.failed) w->failed = TW_ENOMEM;
     return w->failed;
 }
 
-static uint64_t rg_bytes(const tws_block_writer *w) {
+uint64_t tws__w_rg_bytes(const tws_block_writer *w) {
     uint64_t n = w->dict.data.len + w->dict.lens.len + w->resources.out.len + w->scopes.out.len + w->shapes.out.len;
     for (int i = 0; i < N_FIXED; i++) n += w->col[i].len;
     for (uint32_t i = 0; i < w->n_attrs; i++) n += w->attrs[i].vals.len;
@@ -607,7 +559,7 @@ static long find_pos(const span_pos *t, size_t n, uint64_t id) {
 
 int tws_block_writer_add_trace(tws_block_writer *w, const tws_span_ref *spans, size_t n) {
     if (w->failed) return w->failed;
-    if (n == 0 || n > UINT32_MAX / 2) return TW_EINVAL;
+    if (n == 0 || n > UINT32_MAX / 2 || w->o.logs) return TW_EINVAL;
     const uint8_t *tid = spans[0].span->trace_id;
     if (w->n_traces && memcmp(tid, w->trace_ids + (w->n_traces - 1) * 16, 16) <= 0) return TW_EINVAL;
     uint64_t tstart = UINT64_MAX;
@@ -662,13 +614,13 @@ int tws_block_writer_add_trace(tws_block_writer *w, const tws_span_ref *spans, s
         }
         tw__pb_varint(&w->col[COL_START], s->start_ns - tstart);
         tw__pb_varint(&w->col[COL_DURATION], tws_zigzag((int64_t)(s->end_ns - s->start_ns)));
-        put_id(w, &w->col[COL_NAME], s->name);
+        tws__w_put_id(w, &w->col[COL_NAME], s->name);
         bool dropped = s->attrs.dropped || s->dropped_events || s->dropped_links;
         uint8_t bits = (uint8_t)((s->kind & 7) | (s->status_code & 3) << 3 | (s->status_message.len ? SPB_STATUS_MSG : 0) |
                                  (s->trace_state.len ? SPB_TRACE_STATE : 0) | (dropped ? SPB_DROPPED : 0));
         tw__buf_putc(&w->col[COL_BITS], bits);
-        if (s->status_message.len) put_id(w, &w->col[COL_STATUS_MSG], s->status_message);
-        if (s->trace_state.len) put_id(w, &w->col[COL_TRACE_STATE], s->trace_state);
+        if (s->status_message.len) tws__w_put_id(w, &w->col[COL_STATUS_MSG], s->status_message);
+        if (s->trace_state.len) tws__w_put_id(w, &w->col[COL_TRACE_STATE], s->trace_state);
         tw__pb_varint(&w->col[COL_FLAGS], s->flags);
         if (dropped) {
             tw__pb_varint(&w->col[COL_DROPPED], s->attrs.dropped);
@@ -679,8 +631,8 @@ int tws_block_writer_add_trace(tws_block_writer *w, const tws_span_ref *spans, s
         tw__pb_varint(ev, s->n_events);
         for (uint32_t k = 0; k < s->n_events; k++) {
             tw__pb_varint(ev, tws_zigzag((int64_t)(s->events[k].time_ns - s->start_ns)));
-            put_id(w, ev, s->events[k].name);
-            put_attrs(w, ev, &s->events[k].attrs);
+            tws__w_put_id(w, ev, s->events[k].name);
+            tws__w_put_attrs(w, ev, &s->events[k].attrs);
         }
         tw__buf *lk = &w->col[COL_LINKS];
         tw__pb_varint(lk, s->n_links);
@@ -696,9 +648,9 @@ int tws_block_writer_add_trace(tws_block_writer *w, const tws_span_ref *spans, s
                 tw__pb_varint(lk, 0);
             }
             tw__pb_varint(lk, l->flags);
-            put_attrs(w, lk, &l->attrs);
+            tws__w_put_attrs(w, lk, &l->attrs);
         }
-        put_span_attrs(w, &s->attrs, scope_index(w, b, s->scope_idx));
+        put_span_attrs(w, &s->attrs, tws__w_scope_index(w, b, s->scope_idx));
         if (s->start_ns < w->rg_min_start) w->rg_min_start = s->start_ns;
         if (s->end_ns > w->rg_max_end) w->rg_max_end = s->end_ns;
         if (s->start_ns < w->start_ns) w->start_ns = s->start_ns;
@@ -712,7 +664,7 @@ int tws_block_writer_add_trace(tws_block_writer *w, const tws_span_ref *spans, s
     for (uint32_t i = 0; i < w->n_attrs; i++)
         if (w->attrs[i].vals.failed) w->failed = TW_ENOMEM;
     if (w->failed) return w->failed;
-    if (w->rg_spans >= w->o.row_group_spans || rg_bytes(w) >= w->o.row_group_bytes) return seal_row_group(w);
+    if (w->rg_spans >= w->o.row_group_spans || tws__w_rg_bytes(w) >= w->o.row_group_bytes) return tws__w_seal(w);
     return TW_OK;
 }
 
@@ -721,35 +673,42 @@ int tws_block_writer_add_trace(tws_block_writer *w, const tws_span_ref *spans, s
 int tws_block_writer_finish(tws_block_writer *w, tws_objstore *store, tws_block_meta *meta, char err[256]) {
     err[0] = 0;
     if (!w->failed && !w->n_spans) w->failed = TW_EINVAL;
-    if (!w->failed) seal_row_group(w);
+    if (!w->failed) tws__w_seal(w);
+    tws_bloom bloom = {0};
+    tws_block_meta m = {0};
+    if (!w->failed && w->o.logs) w->failed = tws__w_log_trace_pages(w, &m, &bloom); /* before the index */
     if (w->failed) {
+        tws_bloom_free(&bloom);
         snprintf(err, 256, "building the block failed: %s", tw_strerror(w->failed));
         return w->failed;
     }
-    tws_block_meta m = {0};
     tws_block_new_id(m.id);
     strcpy(m.tenant, w->tenant);
     m.version = TWS_BLOCK_VERSION;
     m.level = w->o.level;
     m.start_ns = w->start_ns;
     m.end_ns = w->end_ns;
-    memcpy(m.min_trace, w->trace_ids, 16);
-    memcpy(m.max_trace, w->trace_ids + (w->n_traces - 1) * 16, 16);
+    m.kind = w->o.logs ? TWS_BLOCK_LOGS : TWS_BLOCK_SPANS;
+    if (!w->o.logs) {
+        memcpy(m.min_trace, w->trace_ids, 16);
+        memcpy(m.max_trace, w->trace_ids + (w->n_traces - 1) * 16, 16);
+    }
     m.spans = w->n_spans;
-    m.traces = w->n_traces;
+    m.traces = w->o.logs ? w->n_streams : w->n_traces;
     m.row_groups = w->n_row_groups;
     m.created = (int64_t)time(NULL);
 
     uint8_t crc[4];
     m.index_off = w->data.len;
-    tw__buf_append(&w->data, w->index.data, w->index.len);
+    tw__buf_append(&w->data, w->index.data, w->index.len); /* log blocks: their trace pages' entries too */
     tws_put_le32(crc, tw__crc32c(0, w->index.data, w->index.len));
     tw__buf_append(&w->data, crc, 4);
     m.index_len = w->data.len - m.index_off;
 
-    tws_bloom bloom;
-    if (tws_bloom_init(&bloom, w->n_traces)) return TW_ENOMEM;
-    for (uint64_t i = 0; i < w->n_traces; i++) tws_bloom_add(&bloom, w->trace_ids + i * 16);
+    if (!w->o.logs) {
+        if (tws_bloom_init(&bloom, w->n_traces)) return TW_ENOMEM;
+        for (uint64_t i = 0; i < w->n_traces; i++) tws_bloom_add(&bloom, w->trace_ids + i * 16);
+    }
     m.bloom_off = w->data.len;
     size_t bloom_start = w->data.len;
     uint8_t bh[8];

@@ -106,3 +106,11 @@ bool tws_span_equal(const tws_span *a, const tws_span *b) {
     }
     return true;
 }
+
+bool tws_log_equal(const tws_log *a, const tws_log *b) {
+    return a->time_ns == b->time_ns && a->observed_ns == b->observed_ns && a->has_trace_id == b->has_trace_id &&
+           a->has_span_id == b->has_span_id && !memcmp(a->trace_id, b->trace_id, 16) &&
+           !memcmp(a->span_id, b->span_id, 8) && a->severity == b->severity && a->flags == b->flags &&
+           tws_str_equal(a->severity_text, b->severity_text) && tws_str_equal(a->event_name, b->event_name) &&
+           value_equal(&a->body, &b->body, 0) && tws_attrs_equal(&a->attrs, &b->attrs);
+}

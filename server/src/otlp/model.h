@@ -233,12 +233,25 @@ static inline const tws_value *tws_attrs_find(const tws_attrs *a, const char *ke
 bool tws_str_equal(tw_str a, tw_str b);
 bool tws_attrs_equal(const tws_attrs *a, const tws_attrs *b);
 bool tws_span_equal(const tws_span *a, const tws_span *b);
+/* Log records: every field of the record itself (not its scope or resource). */
+bool tws_log_equal(const tws_log *a, const tws_log *b);
 
 /* One span and the batch that holds its scope and resource. */
 typedef struct tws_span_ref {
     const tws_batch *batch;
     const tws_span *span;
 } tws_span_ref;
+
+/* A record's time: time_unix_nano, else observed_time_unix_nano. */
+static inline uint64_t tws_log_time(const tws_log *l) { return l->time_ns ? l->time_ns : l->observed_ns; }
+
+/* One log record: its batch, its index there, and (for the log head and
+ * the log store) the number of its stream. */
+typedef struct tws_log_ref {
+    const tws_batch *batch;
+    uint32_t idx;
+    uint32_t stream;
+} tws_log_ref;
 
 /* Which spans to encode: `idx` lists span indices of `b` (NULL: all valid
  * spans in order). Output groups them into ResourceSpans / ScopeSpans by

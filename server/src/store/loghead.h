@@ -50,15 +50,9 @@ bool tws_loghead_has_room(const tws_loghead *h, uint64_t bytes);
  * max_bytes, TW_ENOMEM (in both cases the batch is still the caller's). */
 int tws_loghead_add(tws_loghead *h, const char *tenant, tws_batch *b, uint64_t bytes);
 
-/* One record: its batch (owned by the head), index and stream. */
-typedef struct tws_log_ref {
-    const tws_batch *batch;
-    uint32_t idx;
-    uint32_t stream; /* tws_loghead_stream_key(h, tenant, stream) */
-} tws_log_ref;
+/* Records are handed out as tws_log_ref (otlp/model.h): the batch is the
+ * head's, `stream` a number for tws_loghead_stream_key(h, tenant, stream). */
 
-/* A record's time: time_unix_nano, else observed_time_unix_nano. */
-static inline uint64_t tws_log_time(const tws_log *l) { return l->time_ns ? l->time_ns : l->observed_ns; }
 
 /* The records of `tenant` carrying `trace_id` (and `span_id`, unless
  * NULL) whose time is in [start_ns, end_ns] (end 0: no bound), by time.
