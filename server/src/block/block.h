@@ -76,9 +76,10 @@ void tws_block_writer_free(tws_block_writer *w);
 int tws_block_writer_add_trace(tws_block_writer *w, const tws_span_ref *spans, size_t n);
 
 /* Log blocks: add the records of one stream, named by its canonical label
- * key, which must be greater (bytewise) than the previous stream's; records
- * are stored in the given order (the caller sorts them by time). Records
- * with reject != 0 are refused: TW_EINVAL, as for order; TW_ENOMEM. */
+ * key, which must be greater (bytewise) than the previous stream's — or
+ * equal to it, to go on with that stream; records are stored in the given
+ * order (the caller sorts them by time). Records with reject != 0 are
+ * refused: TW_EINVAL, as for order; TW_ENOMEM. */
 int tws_block_writer_add_stream(tws_block_writer *w, tw_str key, const tws_log_ref *recs, size_t n);
 
 /* Spans (log blocks: records) and encoded bytes added so far. */

@@ -107,14 +107,16 @@ static void put_record(tws_block_writer *w, const tws_batch *b, const tws_log *l
 
 int tws_block_writer_add_stream(tws_block_writer *w, tw_str key, const tws_log_ref *recs, size_t n) {
     if (w->failed) return w->failed;
-    if (!w->o.logs || n == 0 || key.len > (1u << 20) || (w->n_streams && key_cmp(key, &w->last_key) <= 0))
-        return TW_EINVAL;
+    int order = w->n_streams ? key_cmp(key, &w->last_key) : 1;
+    if (!w->o.logs || n == 0 || key.len > (1u << 20) || order < 0) return TW_EINVAL;
     for (size_t i = 0; i < n; i++)
         if (recs[i].batch->logs[recs[i].idx].reject) return TW_EINVAL;
-    tw__buf_reset(&w->last_key);
-    if (tw__buf_append(&w->last_key, key.ptr, key.len)) return TW_ENOMEM;
-    w->n_streams++;
-    w->rg_has_stream = false;
+    if (order > 0) { /* a new stream (the same key again goes on with the last one) */
+        tw__buf_reset(&w->last_key);
+        if (tw__buf_append(&w->last_key, key.ptr, key.len)) return TW_ENOMEM;
+        w->n_streams++;
+        w->rg_has_stream = false;
+    }
     for (size_t i = 0; i < n; i++) {
         put_record(w, recs[i].batch, &recs[i].batch->logs[recs[i].idx]);
         for (int c = 0; c < N_FIXED; c++)

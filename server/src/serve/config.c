@@ -52,6 +52,7 @@ void tws_config_defaults(tws_config *c) {
     c->service_graph_wait_s = 10;
     c->spanmetrics_enabled = c->service_graph_enabled = true;
     c->log_head_max_bytes = 256u << 20;
+    c->log_block_max_records = 1000000;
     c->logs_start_shift_s = c->logs_end_shift_s = 300;
 }
 

@@ -49,6 +49,13 @@ typedef struct tws_config {
     uint64_t service_graph_wait_s;   /* service_graph.wait: how long a call's two sides wait for each other: 10 */
     /* logs */
     uint64_t log_head_max_bytes;     /* logs.head_max_bytes: memory for log records; 429 above: 256 MiB */
+    uint64_t log_flush_bytes;        /* logs.flush_bytes: write the log head to blocks at this size: 0 = a quarter
+                                        of logs.head_max_bytes */
+    uint64_t log_flush_interval_s;   /* logs.flush_interval: ... or when its oldest record is this old: 0 = as
+                                        head.flush_interval */
+    uint64_t log_retention_s;        /* logs.retention: log blocks deleted once their newest record is this old:
+                                        0 = as blocks.retention */
+    uint64_t log_block_max_records;  /* logs.block_max_records: records per compacted log block: 1,000,000 */
     uint64_t logs_start_shift_s;     /* logs.span_start_shift: a span's logs are looked for from its start
                                         minus this: 5m (the article's spanStartTimeShift) */
     uint64_t logs_end_shift_s;       /* logs.span_end_shift: ... to its end plus this: 5m */

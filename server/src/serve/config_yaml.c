@@ -74,6 +74,10 @@ static const setting settings[] = {
     BOOL("spanmetrics.enabled", spanmetrics_enabled),
     BOOL("service_graph.enabled", service_graph_enabled),
     SIZE("logs.head_max_bytes", log_head_max_bytes),
+    SIZE("logs.flush_bytes", log_flush_bytes),
+    DUR("logs.flush_interval", log_flush_interval_s),
+    DUR("logs.retention", log_retention_s),
+    SIZE("logs.block_max_records", log_block_max_records),
     DUR("logs.span_start_shift", logs_start_shift_s),
     DUR("logs.span_end_shift", logs_end_shift_s),
 };

@@ -89,6 +89,9 @@ uint64_t tws_logs_batch_bytes(const tws_batch *b, size_t wire_len) {
     return (uint64_t)wire_len * 3 + (uint64_t)b->n_logs * (sizeof(tws_log) + sizeof(rec) + 4) + 4096;
 }
 
+size_t tws_loghead_n_tenants(const tws_loghead *h) { return h->n_tenants; }
+const char *tws_loghead_tenant(const tws_loghead *h, size_t i) { return h->tenants[i].name; }
+
 static const tenant *find_tenant(const tws_loghead *h, const char *name) {
     for (uint32_t i = 0; i < h->n_tenants; i++)
         if (!strcmp(h->tenants[i].name, name)) return &h->tenants[i];

@@ -62,6 +62,10 @@ int tws_loghead_by_trace(const tws_loghead *h, const char *tenant, const uint8_t
                          const uint8_t *span_id, uint64_t start_ns, uint64_t end_ns, tws_log_ref **out,
                          size_t *n);
 
+/* Tenants with records: their number and the name of tenant `i`. */
+size_t tws_loghead_n_tenants(const tws_loghead *h);
+const char *tws_loghead_tenant(const tws_loghead *h, size_t i);
+
 /* Streams of a tenant: their number (0 for an unknown tenant), the key of
  * stream `i`, and its records in [start_ns, end_ns] (end 0: no bound) by
  * time, appended to *out / *n (a tw__realloc'd array the caller frees).

@@ -34,8 +34,8 @@ struct tws_store {
     uint64_t maintain_gen, maintain_done;
     entry **set;
     size_t n, cap;
-    /* the pending flush */
-    const tws_head *flush_head;
+    /* the pending flush: a frozen tws_head, or a tws_loghead in a log store */
+    const void *flush_head;
     uint64_t flush_lsn;
     tws_store_flushed_fn flush_done;
     void *flush_user;
@@ -100,10 +100,18 @@ static entry *set_remove(tws_store *st, size_t i) {
     return e;
 }
 
+/* What a block of this store counts. */
+static const char *items(const tws_store *st) { return st->o.logs ? "records" : "spans"; }
+
 static int open_and_add(tws_store *st, const char *tenant, const char *id, char err[256]) {
     tws_block *b;
     int rc = tws_block_open(st->obj, tenant, id, &b, err);
     if (rc) return rc;
+    if (tws_block_get_meta(b)->kind != (st->o.logs ? TWS_BLOCK_LOGS : TWS_BLOCK_SPANS)) {
+        snprintf(err, 256, "it is a %s block in the %s store", st->o.logs ? "trace" : "log", st->o.logs ? "log" : "trace");
+        tws_block_close(b);
+        return TW_EINVAL;
+    }
     pthread_mutex_lock(&st->mu);
     rc = set_add(st, b);
     pthread_mutex_unlock(&st->mu);
@@ -187,8 +195,8 @@ static int load_blocks(tws_store *st, char err[256]) {
     }
     tw__free(l.keys);
     if (opened || damaged || unfinished)
-        logf_(st, "%llu block(s) opened (%llu spans), %llu damaged and skipped, %llu unfinished removed",
-              (unsigned long long)opened, (unsigned long long)st->stats.block_spans, (unsigned long long)damaged,
+        logf_(st, "%llu block(s) opened (%llu %s), %llu damaged and skipped, %llu unfinished removed",
+              (unsigned long long)opened, (unsigned long long)st->stats.block_spans, items(st), (unsigned long long)damaged,
               (unsigned long long)unfinished);
     return rc;
 }
@@ -409,6 +417,76 @@ static int do_flush(tws_store *st, const tws_head *h, char err[256]) {
     return rc;
 }
 
+/* ---- writing log records ------------------------------------------------------------------- */
+
+static bool same_key(tw_str a, tw_str b) { return a.len == b.len && (!a.len || !memcmp(a.ptr, b.ptr, a.len)); }
+
+static int cmp_key(tw_str a, tw_str b) {
+    size_t n = TW_MIN(a.len, b.len);
+    int c = n ? memcmp(a.ptr, b.ptr, n) : 0;
+    return c ? c : (a.len > b.len) - (a.len < b.len);
+}
+
+/* Records of one stream (in time order) into the blocks being made; a
+ * block that reaches max_spans records is finished and the stream goes on
+ * in the next. */
+static int out_add_stream(out_blocks *o, tw_str key, const tws_log_ref *r, size_t n, char err[256]) {
+    while (n) {
+        int rc;
+        if (!o->w && (rc = tws_block_writer_new(o->tenant, &o->wo, &o->w))) return rc;
+        uint64_t room = o->max_spans - tws_block_writer_spans(o->w);
+        size_t k = n < room ? n : (size_t)room;
+        if ((rc = tws_block_writer_add_stream(o->w, key, r, k))) {
+            snprintf(err, 256, "adding log records to a block: %s", tw_strerror(rc));
+            return rc;
+        }
+        r += k;
+        n -= k;
+        if (tws_block_writer_spans(o->w) >= o->max_spans && (rc = out_finish(o, err))) return rc;
+    }
+    return TW_OK;
+}
+
+typedef struct skey {
+    tw_str key;
+    uint32_t no;
+} skey;
+
+static int cmp_skey(const void *x, const void *y) { return cmp_key(((const skey *)x)->key, ((const skey *)y)->key); }
+
+static int do_flush_logs(tws_store *st, const tws_loghead *h, char err[256]) {
+    int rc = TW_OK;
+    for (size_t t = 0; t < tws_loghead_n_tenants(h) && rc == TW_OK; t++) {
+        const char *tenant = tws_loghead_tenant(h, t);
+        size_t ns = tws_loghead_n_streams(h, tenant);
+        if (!ns) continue;
+        skey *k = tw__malloc(ns * sizeof *k);
+        if (!k) {
+            rc = TW_ENOMEM;
+            break;
+        }
+        for (uint32_t i = 0; i < ns; i++) k[i] = (skey){tws_loghead_stream_key(h, tenant, i), i};
+        qsort(k, ns, sizeof *k, cmp_skey); /* blocks hold streams in key order */
+        out_blocks o = {.st = st, .tenant = tenant, .max_spans = UINT64_MAX,
+                        .wo = {.logs = true, .row_group_spans = st->o.row_group_spans,
+                               .zstd_level = st->o.flush_zstd_level}};
+        for (size_t i = 0; i < ns && rc == TW_OK; i++) {
+            tws_log_ref *r = NULL;
+            size_t n = 0;
+            rc = tws_loghead_stream_records(h, tenant, k[i].no, 0, 0, &r, &n); /* by time */
+            if (rc == TW_OK && n) rc = out_add_stream(&o, k[i].key, r, n, err);
+            if (rc == TW_OK && st->stop) rc = TW_ESHUTDOWN;
+            tw__free(r);
+        }
+        tw__free(k);
+        if (rc == TW_OK) rc = out_finish(&o, err);
+        if (rc == TW_OK) rc = out_commit(&o, NULL, 0);
+        else out_abandon(&o);
+    }
+    if (rc && !err[0]) snprintf(err, 256, "writing the log head to blocks: %s", tw_strerror(rc));
+    return rc;
+}
+
 /* ---- compaction and retention --------------------------------------------------------------- */
 
 typedef struct cursor {
@@ -490,6 +568,155 @@ static int merge_blocks(tws_store *st, entry **in, size_t n_in, char err[256]) {
     return rc;
 }
 
+/* Log blocks merge by stream key, then by time within a stream (each input
+ * is in that order): the smallest key among the inputs' next records, its
+ * records from every input by time, exact duplicates (a flush repeated
+ * after a crash) dropped — a record is compared with those of the same
+ * time before it, so a chunk is cut only between two times — then the next
+ * key. A row group an input has finished stays in memory ("retired") until
+ * the records gathered from it are in the writer. */
+typedef struct held {
+    tws_batch batch;
+    tw_str *keys;
+} held;
+
+typedef struct lcursor {
+    entry *e;
+    uint64_t rg;
+    held *cur; /* on the heap: refs point at its batch wherever it goes */
+    held **retired;
+    size_t n_retired, cap_retired;
+    uint32_t pos;
+    bool done;
+} lcursor;
+
+static void held_free(held *h) {
+    if (!h) return;
+    tws_batch_free(&h->batch);
+    tw__free(h->keys);
+    tw__free(h);
+}
+
+/* The next row group with records; the current one is retired. */
+static int lcursor_next(lcursor *c, char err[256]) {
+    const tws_block_meta *m = tws_block_get_meta(c->e->b);
+    if (c->cur) {
+        if (c->n_retired == c->cap_retired) {
+            size_t cap = c->cap_retired ? c->cap_retired * 2 : 4;
+            held **r = tw__realloc(c->retired, cap * sizeof *r);
+            if (!r) return TW_ENOMEM;
+            c->retired = r;
+            c->cap_retired = cap;
+        }
+        c->retired[c->n_retired++] = c->cur;
+        c->cur = NULL;
+    }
+    for (c->pos = 0; c->rg < m->row_groups;) {
+        held *h = tw__calloc(1, sizeof *h);
+        if (!h) return TW_ENOMEM;
+        tws_batch_init(&h->batch);
+        int rc = tws_block_read_logs(c->e->b, c->rg++, NULL, &h->batch, &h->keys, err);
+        if (rc == TW_OK && h->batch.n_logs) {
+            c->cur = h;
+            return TW_OK;
+        }
+        held_free(h);
+        if (rc) return rc;
+    }
+    c->done = true;
+    return TW_OK;
+}
+
+/* Free the retired row groups no ref in refs[0..n) points into. */
+static void release_retired(lcursor *c, size_t n_in, const tws_log_ref *refs, size_t n) {
+    for (size_t i = 0; i < n_in; i++) {
+        size_t kept = 0;
+        for (size_t k = 0; k < c[i].n_retired; k++) {
+            bool used = false;
+            for (size_t j = 0; j < n && !used; j++) used = refs[j].batch == &c[i].retired[k]->batch;
+            if (used) c[i].retired[kept++] = c[i].retired[k]; /* a few at most: the last time's records */
+            else held_free(c[i].retired[k]);
+        }
+        c[i].n_retired = kept;
+    }
+}
+
+static uint64_t ref_time(const tws_log_ref *r) { return tws_log_time(&r->batch->logs[r->idx]); }
+
+size_t tws__log_merge_chunk = 8192;
+
+static int merge_log_blocks(tws_store *st, entry **in, size_t n_in, char err[256]) {
+    const tws_block_meta *m0 = tws_block_get_meta(in[0]->b);
+    uint32_t level = 0;
+    for (size_t i = 0; i < n_in; i++) level = TW_MAX(level, tws_block_get_meta(in[i]->b)->level);
+    out_blocks o = {.st = st, .tenant = m0->tenant, .max_spans = st->o.block_max_spans,
+                    .wo = {.logs = true, .row_group_spans = st->o.row_group_spans,
+                           .zstd_level = st->o.compact_zstd_level, .level = level + 1}};
+    lcursor *c = tw__calloc(n_in, sizeof *c);
+    size_t chunk = tws__log_merge_chunk < 2 ? 2 : tws__log_merge_chunk;
+    tws_log_ref *refs = tw__malloc(chunk * sizeof *refs);
+    tw__buf key;
+    tw__buf_init(&key, 1u << 20);
+    int rc = c && refs ? TW_OK : TW_ENOMEM;
+    for (size_t i = 0; i < n_in && rc == TW_OK; i++) {
+        c[i].e = in[i];
+        rc = lcursor_next(&c[i], err);
+    }
+    while (rc == TW_OK && !st->stop) {
+        const tw_str *min = NULL;
+        for (size_t i = 0; i < n_in; i++)
+            if (!c[i].done && (!min || cmp_key(c[i].cur->keys[c[i].pos], *min) < 0)) min = &c[i].cur->keys[c[i].pos];
+        if (!min) break;
+        key.len = 0;
+        if (tw__buf_append(&key, min->ptr, min->len)) {
+            rc = TW_ENOMEM;
+            break;
+        }
+        tw_str k = {(const char *)key.data, key.len};
+        size_t n = 0;
+        while (rc == TW_OK) {
+            size_t best = n_in;
+            for (size_t i = 0; i < n_in; i++)
+                if (!c[i].done && same_key(c[i].cur->keys[c[i].pos], k) &&
+                    (best == n_in || tws_log_time(&c[i].cur->batch.logs[c[i].pos]) <
+                                         tws_log_time(&c[best].cur->batch.logs[c[best].pos])))
+                    best = i;
+            if (best == n_in) break;
+            lcursor *b = &c[best];
+            const tws_log *l = &b->cur->batch.logs[b->pos];
+            bool dup = false;
+            for (size_t j = n; j-- > 0 && !dup && ref_time(&refs[j]) == tws_log_time(l);)
+                dup = tws_log_equal(&refs[j].batch->logs[refs[j].idx], l);
+            if (!dup) refs[n++] = (tws_log_ref){&b->cur->batch, b->pos, 0};
+            if (++b->pos == b->cur->batch.n_logs) rc = lcursor_next(b, err); /* retired: refs stay valid */
+            if (rc == TW_OK && n == chunk) { /* write all but the last time's records */
+                size_t hold = 0;
+                while (hold < n && ref_time(&refs[n - 1 - hold]) == ref_time(&refs[n - 1])) hold++;
+                if (hold == n) hold = 0;
+                if ((rc = out_add_stream(&o, k, refs, n - hold, err))) break;
+                memmove(refs, refs + n - hold, hold * sizeof *refs);
+                n = hold;
+                release_retired(c, n_in, refs, n);
+            }
+        }
+        if (rc == TW_OK && n) rc = out_add_stream(&o, k, refs, n, err);
+        release_retired(c, n_in, refs, 0);
+    }
+    if (rc == TW_OK && st->stop) rc = TW_ESHUTDOWN;
+    if (rc == TW_OK) rc = out_finish(&o, err);
+    if (rc == TW_OK) rc = out_commit(&o, in, n_in);
+    else out_abandon(&o);
+    for (size_t i = 0; c && i < n_in; i++) {
+        held_free(c[i].cur);
+        for (size_t k = 0; k < c[i].n_retired; k++) held_free(c[i].retired[k]);
+        tw__free(c[i].retired);
+    }
+    tw__free(c);
+    tw__free(refs);
+    tw__buf_free(&key);
+    return rc;
+}
+
 static int cmp_entry(const void *x, const void *y) {
     const tws_block_meta *a = tws_block_get_meta((*(entry *const *)x)->b), *b = tws_block_get_meta((*(entry *const *)y)->b);
     int c = strcmp(a->tenant, b->tenant);
@@ -557,7 +784,8 @@ static void retention(tws_store *st) {
         pthread_mutex_unlock(&st->mu);
         if (!gone) return;
         const tws_block_meta *m = tws_block_get_meta(gone->b);
-        logf_(st, "retention: deleting block %s/%s (%llu spans)", m->tenant, m->id, (unsigned long long)m->spans);
+        logf_(st, "retention: deleting block %s/%s (%llu %s)", m->tenant, m->id, (unsigned long long)m->spans,
+              items(st));
         entry_unref(st, gone);
     }
 }
@@ -580,14 +808,14 @@ static bool maintain(tws_store *st) {
         char err[256] = "";
         uint64_t spans = 0;
         for (size_t i = 0; i < n; i++) spans += tws_block_get_meta(pick[i]->b)->spans;
-        int rc = merge_blocks(st, pick, n, err);
+        int rc = st->o.logs ? merge_log_blocks(st, pick, n, err) : merge_blocks(st, pick, n, err);
         pthread_mutex_lock(&st->mu);
         if (rc == TW_OK) st->stats.compactions++;
         else st->stats.compaction_failures++;
         pthread_mutex_unlock(&st->mu);
         if (rc == TW_OK)
-            logf_(st, "compacted %zu blocks of %s (%llu spans)", n, tws_block_get_meta(pick[0]->b)->tenant,
-                  (unsigned long long)spans);
+            logf_(st, "compacted %zu blocks of %s (%llu %s)", n, tws_block_get_meta(pick[0]->b)->tenant,
+                  (unsigned long long)spans, items(st));
         for (size_t i = 0; i < n; i++) entry_unref(st, pick[i]);
         if (rc) {
             if (rc != TW_ESHUTDOWN) logf_(st, "compaction failed, will retry: %s", err[0] ? err : tw_strerror(rc));
@@ -606,11 +834,11 @@ static void *worker_main(void *arg) {
     pthread_mutex_lock(&st->mu);
     while (!st->stop) {
         if (st->flush_head) {
-            const tws_head *h = st->flush_head;
+            const void *h = st->flush_head;
             uint64_t lsn = st->flush_lsn;
             pthread_mutex_unlock(&st->mu);
             char err[256] = "";
-            int rc = tws_store_flush_now(st, h, lsn, err);
+            int rc = st->o.logs ? tws_store_flush_logs_now(st, h, lsn, err) : tws_store_flush_now(st, h, lsn, err);
             pthread_mutex_lock(&st->mu);
             tws_store_flushed_fn done = st->flush_done;
             void *user = st->flush_user;
@@ -665,7 +893,7 @@ int tws_store_open(tws_objstore *objects, const char *state_dir, const tws_store
     if (!st->o.maintenance_ms) st->o.maintenance_ms = 30000;
     if (!st->o.compact_max_inputs) st->o.compact_max_inputs = 8;
     if (!st->o.compact_window_s) st->o.compact_window_s = 3600;
-    if (!st->o.block_max_spans) st->o.block_max_spans = 5000000;
+    if (!st->o.block_max_spans) st->o.block_max_spans = st->o.logs ? 1000000 : 5000000;
     if (!st->o.flush_zstd_level) st->o.flush_zstd_level = 1; /* fast: compaction recompresses */
     if (!st->o.compact_zstd_level) st->o.compact_zstd_level = 9;
     pthread_mutex_init(&st->mu, NULL);
@@ -708,7 +936,7 @@ void tws_store_close(tws_store *st) {
     tw__free(st);
 }
 
-int tws_store_flush(tws_store *st, const tws_head *frozen, uint64_t cut_lsn, tws_store_flushed_fn done, void *user) {
+static int submit_flush(tws_store *st, const void *frozen, uint64_t cut_lsn, tws_store_flushed_fn done, void *user) {
     pthread_mutex_lock(&st->mu);
     int rc = st->flush_head ? TW_EFULL : TW_OK;
     if (rc == TW_OK) {
@@ -722,15 +950,35 @@ int tws_store_flush(tws_store *st, const tws_head *frozen, uint64_t cut_lsn, tws
     return rc;
 }
 
-int tws_store_flush_now(tws_store *st, const tws_head *h, uint64_t cut_lsn, char err[256]) {
+int tws_store_flush(tws_store *st, const tws_head *frozen, uint64_t cut_lsn, tws_store_flushed_fn done, void *user) {
+    return st->o.logs ? TW_EINVAL : submit_flush(st, frozen, cut_lsn, done, user);
+}
+
+int tws_store_flush_logs(tws_store *st, const tws_loghead *frozen, uint64_t cut_lsn, tws_store_flushed_fn done,
+                         void *user) {
+    return st->o.logs ? submit_flush(st, frozen, cut_lsn, done, user) : TW_EINVAL;
+}
+
+/* The flush, then the checkpoint. */
+static int flush_and_checkpoint(tws_store *st, const void *h, uint64_t cut_lsn, char err[256]) {
     err[0] = 0;
-    int rc = do_flush(st, h, err);
+    int rc = st->o.logs ? do_flush_logs(st, h, err) : do_flush(st, h, err);
     if (rc == TW_OK) rc = write_checkpoint(st, cut_lsn, err);
     pthread_mutex_lock(&st->mu);
     if (rc) st->stats.flush_failures++;
     else st->stats.flushes++;
     pthread_mutex_unlock(&st->mu);
     return rc;
+}
+
+int tws_store_flush_now(tws_store *st, const tws_head *h, uint64_t cut_lsn, char err[256]) {
+    if (st->o.logs) return TW_EINVAL;
+    return flush_and_checkpoint(st, h, cut_lsn, err);
+}
+
+int tws_store_flush_logs_now(tws_store *st, const tws_loghead *h, uint64_t cut_lsn, char err[256]) {
+    if (!st->o.logs) return TW_EINVAL;
+    return flush_and_checkpoint(st, h, cut_lsn, err);
 }
 
 void tws_store_maintain(tws_store *st) {
@@ -842,4 +1090,71 @@ void tws_store_get_stats(tws_store *st, tws_store_stats *out) {
     pthread_mutex_lock(&st->mu);
     *out = st->stats;
     pthread_mutex_unlock(&st->mu);
+}
+
+int tws_log_found_add(tws_log_found *f, tws_batch *b, tw_str *keys) {
+    if (f->n == f->cap) {
+        size_t cap = f->cap ? f->cap * 2 : 8;
+        tws_batch *nb = tw__realloc(f->batches, cap * sizeof *nb);
+        if (!nb) return TW_ENOMEM;
+        f->batches = nb;
+        tw_str **nk = tw__realloc(f->keys, cap * sizeof *nk);
+        if (!nk) return TW_ENOMEM;
+        f->keys = nk;
+        f->cap = cap;
+    }
+    f->batches[f->n] = *b;
+    f->keys[f->n++] = keys;
+    tws_batch_init(b);
+    return TW_OK;
+}
+
+void tws_log_found_free(tws_log_found *f) {
+    for (size_t i = 0; i < f->n; i++) {
+        tws_batch_free(&f->batches[i]);
+        tw__free(f->keys[i]);
+    }
+    tw__free(f->batches);
+    tw__free(f->keys);
+    memset(f, 0, sizeof *f);
+}
+
+int tws_store_find_logs(tws_store *st, const char *tenant, const uint8_t trace_id[16], const uint8_t *span_id,
+                        uint64_t start_ns, uint64_t end_ns, tws_log_found *out, char err[256]) {
+    err[0] = 0;
+    if (!st->o.logs) return TW_EINVAL;
+    tws_store_snap snap;
+    int rc = tws_store_snapshot(st, tenant, start_ns, end_ns, &snap);
+    if (rc) return rc;
+    uint64_t read = 0;
+    tws_log_filter f = {.trace_id = trace_id, .span_id = span_id, .start_ns = start_ns, .end_ns = end_ns};
+    for (size_t i = 0; i < snap.n && rc != TW_ENOMEM; i++) {
+        uint32_t *rgs;
+        size_t n;
+        char e[256];
+        int r = tws_block_log_trace_rgs(snap.blocks[i], trace_id, &rgs, &n, e);
+        for (size_t k = 0; r == TW_OK && k < n; k++) {
+            tws_rg_info info;
+            tws_block_row_group_info(snap.blocks[i], rgs[k], &info);
+            if (end_ns && (info.start_ns > end_ns || info.end_ns < start_ns)) continue;
+            tws_batch b;
+            tws_batch_init(&b);
+            tw_str *keys;
+            r = tws_block_read_logs(snap.blocks[i], rgs[k], &f, &b, &keys, e);
+            read++;
+            if (r == TW_OK && b.n_logs) r = tws_log_found_add(out, &b, keys);
+            else tw__free(keys);
+            if (r == TW_ENOMEM) tw__free(keys);
+            tws_batch_free(&b);
+        }
+        tw__free(rgs);
+        if (r) {
+            if (!err[0]) snprintf(err, 256, "%s", e);
+            if (rc == TW_OK || r == TW_ENOMEM) rc = r;
+        }
+    }
+    tws_store_snap_release(st, &snap);
+    tws_store_note_reads(st, read);
+    if (rc == TW_ENOMEM) tws_log_found_free(out);
+    return rc;
 }

@@ -4,6 +4,9 @@
  * retention, and the WAL checkpoint that says which log records are safely
  * in blocks.
  *
+ * A store holds trace blocks or, opened with `logs`, log blocks (its own
+ * object store, its own checkpoint for the logs WAL); the two never mix.
+ *
  * Life of spans: the server freezes its head and hands it to
  * tws_store_flush; the worker writes one block per tenant (sorted by trace
  * id, exact duplicates dropped), adds them to the set, then records the
@@ -31,6 +34,7 @@
 
 #include "block/block.h"
 #include "store/head.h"
+#include "store/loghead.h"
 
 typedef struct tws_store tws_store;
 
@@ -43,6 +47,7 @@ typedef struct tws_store_options {
     int flush_zstd_level;         /* 0: 1 */
     int compact_zstd_level;       /* 0: 9 */
     uint32_t row_group_spans;     /* 0: the writer's default */
+    bool logs;                    /* log blocks: block_max_spans counts records (0: 1,000,000) */
 } tws_store_options;
 
 /* Open the store on `objects` (which it owns from now on) with its
@@ -68,6 +73,12 @@ int tws_store_flush(tws_store *st, const tws_head *frozen, uint64_t cut_lsn, tws
 /* The same, on the caller's thread, waiting (start-up replay). */
 int tws_store_flush_now(tws_store *st, const tws_head *h, uint64_t cut_lsn, char err[256]);
 
+/* The same for a log store: `frozen` is a frozen log head; each tenant's
+ * streams go into blocks in key order, each stream's records by time. */
+int tws_store_flush_logs(tws_store *st, const tws_loghead *frozen, uint64_t cut_lsn, tws_store_flushed_fn done,
+                         void *user);
+int tws_store_flush_logs_now(tws_store *st, const tws_loghead *h, uint64_t cut_lsn, char err[256]);
+
 /* Run compaction and retention now (tests), waiting for them to finish. */
 void tws_store_maintain(tws_store *st);
 
@@ -77,6 +88,24 @@ void tws_store_maintain(tws_store *st);
  * spans are still returned), TW_EIO, TW_ENOMEM. */
 int tws_store_find(tws_store *st, const char *tenant, const uint8_t trace_id[16], uint64_t start_ns,
                    uint64_t end_ns, tws_batch **out, size_t *n, char err[256]);
+
+/* The log records of a trace (and span, unless span_id is NULL) in a log
+ * store's blocks with a time in [start_ns, end_ns] (end 0: any): the trace
+ * index names the row groups, only those are read. out->batches[i] and
+ * out->keys[i] (each record's stream key) for each row group that held
+ * some; free with tws_log_found_free. TW_OK (the other blocks' records are
+ * returned even when one is damaged: TW_EPARSE, *err says which), TW_EIO,
+ * TW_ENOMEM. */
+typedef struct tws_log_found {
+    tws_batch *batches;
+    tw_str **keys;
+    size_t n, cap;
+} tws_log_found;
+int tws_store_find_logs(tws_store *st, const char *tenant, const uint8_t trace_id[16], const uint8_t *span_id,
+                        uint64_t start_ns, uint64_t end_ns, tws_log_found *out, char err[256]);
+/* Add a decoded row group to `f` (taking *b and keys). TW_OK or TW_ENOMEM. */
+int tws_log_found_add(tws_log_found *f, tws_batch *b, tw_str *keys);
+void tws_log_found_free(tws_log_found *f);
 
 /* A snapshot of the blocks of one tenant overlapping [start_ns, end_ns]
  * (0, 0: all), newest first (by end time): the blocks stay readable until
@@ -97,5 +126,9 @@ typedef struct tws_store_stats {
     uint64_t blocks_read; /* row groups decoded for queries */
 } tws_store_stats;
 void tws_store_get_stats(tws_store *st, tws_store_stats *out);
+
+/* Tests only: how many records a log compaction gathers before handing
+ * them to the writer (8192). */
+extern size_t tws__log_merge_chunk;
 
 #endif
