@@ -24,7 +24,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -445,4 +445,105 @@ test('acknowledged log records survive kill -9', async () => {
     }
   }
   assert.ok(acked.length > 50, `only ${acked.length} records were acknowledged`);
+});
+
+// ---- log blocks --------------------------------------------------------------------------
+
+test('log records move into log blocks: the same answers from the head, from blocks, after compaction and kill -9; the logs WAL is released', async () => {
+  const d = mkdtempSync(join(tmpdir(), 'tracewire-logblocks-'));
+  const cfg = join(d, 'tracewire.yaml');
+  writeFileSync(cfg, 'logs:\n  flush_interval: 1s\nwal:\n  segment_bytes: 65536\nblocks:\n  compaction_interval: 1s\n');
+  const s3 = new Server(join(d, 'data'), ['--config', cfg]);
+  await s3.start();
+  const tenant = { 'X-Scope-OrgID': 'acme-logs' };
+  const traces = Array.from({ length: 12 }, () => hex(32));
+  const gauge = async (name) => {
+    const text = await (await fetch(s3.url('/metrics'))).text();
+    const m = text.match(new RegExp(`^${name} (\\d+)$`, 'm'));
+    return m ? Number(m[1]) : NaN;
+  };
+  const waitFor = async (what, ok) => {
+    for (let i = 0; i < 200; i++) { if (await ok()) return; await sleep(100); }
+    throw new Error(`timed out waiting for ${what}\n${s3.log}`);
+  };
+  let sent = 0;
+  const base = nowNs() - 600n * 1000000000n;
+  const send = async (batch) => { // 300 OTLP records over 3 services and 2 levels, and 100 Loki lines
+    const records = (svc) => Array.from({ length: 100 }, (_, i) => {
+      const n = sent++;
+      return { timeUnixNano: String(base + BigInt(n) * 1000000n), severityText: n % 7 ? 'INFO' : 'ERROR',
+        traceId: traces[n % traces.length], spanId: hex(16),
+        body: { stringValue: JSON.stringify({ msg: `order ${n} of batch ${batch}`, svc, pad: 'x'.repeat(200) }) },
+        attributes: [{ key: 'order.id', value: { intValue: String(n) } }] };
+    });
+    const r = await fetch(`http://127.0.0.1:${s3.otlp}/v1/logs`, { method: 'POST', headers: { 'Content-Type': 'application/json', ...tenant },
+      body: JSON.stringify({ resourceLogs: ['cart', 'pay', 'ship'].map((svc) => ({
+        resource: { attributes: [{ key: 'service.name', value: { stringValue: svc } }] },
+        scopeLogs: [{ logRecords: records(svc) }] })) }) });
+    assert.equal(r.status, 200);
+    const values = Array.from({ length: 100 }, (_, i) => {
+      const n = sent++;
+      return [String(base + BigInt(n) * 1000000n), `{"trace_id":"${traces[n % traces.length]}","msg":"loki line ${n}"}`];
+    });
+    const p = await fetch(s3.url('/loki/api/v1/push'), { method: 'POST', headers: { 'Content-Type': 'application/json', ...tenant },
+      body: JSON.stringify({ streams: [{ stream: { service_name: 'edge', level: 'info' }, values }] }) });
+    assert.equal(p.status, 204);
+  };
+  const ask = async (path) => {
+    const r = await fetch(s3.url(path), { headers: tenant });
+    assert.equal(r.status, 200, `${path}: ${r.status}`);
+    const body = await r.json();
+    if (body.data?.stats) delete body.data.stats; // timings differ
+    return body;
+  };
+  const answers = async () => {
+    const a = {
+      all: await ask(`/loki/api/v1/query_range?${q({ query: '{service_name=~".+"}', limit: '5000', direction: 'forward' })}`),
+      newest: await ask(`/loki/api/v1/query_range?${q({ query: '{service_name=~"cart|pay"} |= "batch"', limit: '25' })}`),
+      errors: await ask(`/loki/api/v1/query_range?${q({ query: '{service_name="pay", level="error"} | json | svc="pay"', limit: '5000' })}`),
+      byTrace: await ask(`/loki/api/v1/query_range?${q({ query: `{service_name=~".+"} |= "${traces[3]}"`, limit: '5000' })}`),
+      volume: await ask(`/loki/api/v1/query_range?${q({ query: 'sum by (service_name) (count_over_time({service_name=~".+"}[1h]))',
+        start: String(base / 1000000000n), end: String(base / 1000000000n + 3600n), step: '600' })}`),
+      labels: await ask('/loki/api/v1/labels'),
+      services: await ask('/loki/api/v1/label/service_name/values'),
+    };
+    for (const t of traces.slice(0, 4)) a[`trace ${t}`] = await ask(`/api/traces/${t}/logs`);
+    return a;
+  };
+  try {
+    await send(1);
+    const fromHead = await answers();
+    assert.equal(entries(fromHead.all).length, 400);
+    assert.equal(entries(fromHead[`trace ${traces[0]}`]).length, Math.ceil(400 / 12)); // records n with n % 12 == 0
+    const segmentsBefore = await gauge('tracewire_log_wal_segments');
+    assert.ok(segmentsBefore >= 2, `the logs WAL should span segments (${segmentsBefore})`);
+    await waitFor('the log head to be written to blocks', async () => await gauge('tracewire_log_head_records') === 0 &&
+      await gauge('tracewire_log_block_records') === 400);
+    assert.deepEqual(await answers(), fromHead, 'answers from log blocks differ from the log head\'s');
+    await waitFor('the logs WAL to be released', async () => await gauge('tracewire_log_wal_segments') < segmentsBefore);
+    // a second flush, then compaction of the two blocks
+    await send(2);
+    const both = await answers();
+    assert.equal(entries(both.all).length, 800);
+    await waitFor('a log compaction', async () => {
+      const text = await (await fetch(s3.url('/metrics'))).text();
+      return /^tracewire_log_compactions_total\{result="ok"\} [1-9]/m.test(text) && await gauge('tracewire_log_block_records') === 800;
+    });
+    assert.deepEqual(await answers(), both, 'answers after compaction differ');
+    const metas = readdirSync(join(d, 'data', 'log-blocks', 'acme-logs'));
+    assert.ok(metas.length >= 1);
+    const meta = JSON.parse(readFileSync(join(d, 'data', 'log-blocks', 'acme-logs', metas[0], 'meta.json'), 'utf8'));
+    assert.equal(meta.kind, 'logs');
+    // a third batch stays in the head; kill -9: the blocks and the WAL's tail give the same answers
+    await send(3);
+    const all3 = await answers();
+    assert.equal(entries(all3.all).length, 1200);
+    const st = await s3.kill9();
+    assert.equal(st.sig, 'SIGKILL');
+    await s3.start();
+    assert.deepEqual(await answers(), all3, 'answers after kill -9 differ');
+  } finally {
+    await s3.stop();
+    rmSync(d, { recursive: true, force: true });
+  }
 });

@@ -107,7 +107,8 @@ static bool same_scope(const tws_batch *a, const tws_log *la, const tws_batch *b
     const tws_scope *x = &a->scopes[la->scope_idx], *y = &b->scopes[lb->scope_idx];
     const tws_resource *rx = &a->resources[x->resource_idx], *ry = &b->resources[y->resource_idx];
     return tws_str_equal(x->name, y->name) && tws_str_equal(x->version, y->version) &&
-           tws_attrs_equal(&rx->attrs, &ry->attrs) && tws_str_equal(rx->schema_url, ry->schema_url);
+           tws_attrs_equal(&rx->attrs, &ry->attrs) && tws_str_equal(rx->schema_url, ry->schema_url) &&
+           rx->labels_verbatim == ry->labels_verbatim;
 }
 
 /* Every record of the block, in stored order, through `filter`: compared

@@ -169,11 +169,11 @@ static void check_finds(fx *f, tws_store *st, const char *tenant, const uint32_t
         assert_int_equal(tws_store_find_logs(st, tenant, l->trace_id, span, 0, 0, &fo, err), TW_OK);
         uint32_t got = 0;
         for (size_t k = 0; k < fo.n; k++)
-            for (uint32_t j = 0; j < fo.batches[k].n_logs; j++, got++) {
-                const tws_log *x = &fo.batches[k].logs[j];
+            for (uint32_t j = 0; j < fo.batches[k]->n_logs; j++, got++) {
+                const tws_log *x = &fo.batches[k]->logs[j];
                 assert_memory_equal(x->trace_id, l->trace_id, 16);
                 char want[64];
-                log_stream_key(stream_of(&fo.batches[k], x), want, sizeof want);
+                log_stream_key(stream_of(fo.batches[k], x), want, sizeof want);
                 assert_int_equal(fo.keys[k][j].len, strlen(want));
                 assert_memory_equal(fo.keys[k][j].ptr, want, strlen(want));
             }

@@ -71,6 +71,7 @@ static inline void make_logs(tws_batch *b, uint32_t n, uint32_t *stream) {
         a->items[0] = (tws_kv){str(b, "service.name"), {.type = TWS_STRING, .u.s = strf(b, "svc-%lu", r)}};
         a->items[1] = (tws_kv){str(b, "host.id"), {.type = TWS_INT, .u.i = (int64_t)r * 1000}};
         b->resources[r].schema_url = str(b, "https://opentelemetry.io/schemas/1.26.0");
+        b->resources[r].labels_verbatim = r == 2; /* as a Loki push's */
     }
     for (uint32_t s = 0; s < 6; s++) {
         b->scopes[s].resource_idx = s / 2;

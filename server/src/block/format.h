@@ -49,7 +49,7 @@ enum { TWS_CODEC_RAW = 0, TWS_CODEC_ZSTD = 1 };
 enum {
     COL_DICT_LENS = 1,  /* varint length per dictionary string */
     COL_DICT_DATA,      /* the strings, concatenated */
-    COL_RESOURCES,      /* varint n; per resource: schema_url id, attrs (generic) */
+    COL_RESOURCES,      /* varint n; per resource: schema_url id, attrs (generic); log blocks: then RESF_* */
     COL_SCOPES,         /* varint n; per scope: resource index, name id, version id, schema_url id, attrs */
     COL_TRACE_ID,       /* 16 B per trace */
     COL_TRACE_SPANS,    /* varint per trace: its number of spans */
@@ -95,6 +95,9 @@ enum {
 };
 
 #define TWS_COL_LAST_FIXED COL_LOG_ATTRS
+
+/* Log blocks: a resource table entry ends with a varint of RESF_* flags. */
+enum { RESF_LABELS_VERBATIM = 1 }; /* a Loki push's labels: metadata is its attributes as they came */
 
 /* COL_LOG_BITS flags */
 enum { LGB_TRACE = 1, LGB_SPAN = 2, LGB_SEV_TEXT = 4, LGB_EVENT = 8, LGB_FLAGS = 16 };

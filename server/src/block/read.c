@@ -424,6 +424,11 @@ static int load_tables(tws_rg *r) {
     for (uint32_t i = 0; i < nr; i++) {
         rc = tws__rg_dict_id(r, &d, &o->resources[i].schema_url);
         if (!rc) rc = tws__rg_attrs(r, &d, &o->resources[i].attrs, true);
+        if (!rc && r->blk->meta.kind == TWS_BLOCK_LOGS) {
+            uint64_t flags = tws_rd_varint(&d);
+            o->resources[i].labels_verbatim = (flags & RESF_LABELS_VERBATIM) != 0;
+            if (d.bad) rc = TW_EPARSE;
+        }
         if (rc == TW_ENOMEM) return rc;
         if (rc) return tws__rg_bad(r, "resource table");
     }

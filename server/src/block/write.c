@@ -281,6 +281,7 @@ uint32_t tws__w_scope_index(tws_block_writer *w, const tws_batch *b, uint32_t sc
     tw__buf_reset(&w->scratch);
     tws__w_put_id(w, &w->scratch, r->schema_url);
     tws__w_put_attrs(w, &w->scratch, &r->attrs);
+    if (w->o.logs) tw__pb_varint(&w->scratch, r->labels_verbatim ? RESF_LABELS_VERBATIM : 0);
     uint32_t ri = table_id(w, &w->resources, &w->scratch);
     tw__buf_reset(&w->scratch);
     tw__pb_varint(&w->scratch, ri);

@@ -44,7 +44,7 @@ struct tws_fwd {
     pthread_t th;
     bool started, stop;
     entry *head, *tail;       /* durable, waiting to be sent, in queue order */
-    uint64_t *pending;        /* source LSNs of appends not yet durable */
+    uint64_t *pending;        /* appends not yet durable: pkey(signal, source LSN) */
     size_t n_pending, cap_pending;
     uint64_t bytes;           /* queued, durable or not */
     uint64_t delivered_lsn;
@@ -318,9 +318,12 @@ typedef struct append_ctx {
     entry *e;
 } append_ctx;
 
-static void drop_pending(tws_fwd *f, uint64_t source_lsn) {
+/* Traces and logs come from two WALs, each with its own LSNs. */
+static uint64_t pkey(int signal, uint64_t lsn) { return lsn << 1 | (signal == TWS_FWD_LOGS); }
+
+static void drop_pending(tws_fwd *f, int signal, uint64_t source_lsn) {
     for (size_t i = 0; i < f->n_pending; i++)
-        if (f->pending[i] == source_lsn) {
+        if (f->pending[i] == pkey(signal, source_lsn)) {
             f->pending[i] = f->pending[--f->n_pending];
             return;
         }
@@ -333,7 +336,7 @@ static void on_durable(void *user, int rc, uint64_t lsn) {
     entry *e = a->e;
     free(a);
     pthread_mutex_lock(&f->mu);
-    drop_pending(f, e->source_lsn);
+    drop_pending(f, e->signal, e->source_lsn);
     if (rc == TW_OK) {
         e->qlsn = lsn;
         e->next_qlsn = lsn + 12 + 11 + strlen(e->tenant) + e->len;
@@ -370,7 +373,7 @@ int tws_fwd_enqueue(tws_fwd *f, int signal, const char *tenant, const uint8_t *p
         pthread_mutex_unlock(&f->mu);
         return TW_EFULL;
     }
-    f->pending[f->n_pending++] = source_lsn;
+    f->pending[f->n_pending++] = pkey(signal, source_lsn);
     f->bytes += len;
     pthread_mutex_unlock(&f->mu);
 
@@ -395,7 +398,7 @@ int tws_fwd_enqueue(tws_fwd *f, int signal, const char *tenant, const uint8_t *p
     }
     if (rc != TW_OK) {
         pthread_mutex_lock(&f->mu);
-        drop_pending(f, source_lsn);
+        drop_pending(f, signal, source_lsn);
         f->bytes -= len;
         pthread_mutex_unlock(&f->mu);
         if (e) free(e->body);
@@ -409,11 +412,11 @@ int tws_fwd_enqueue(tws_fwd *f, int signal, const char *tenant, const uint8_t *p
     return TW_OK;
 }
 
-uint64_t tws_fwd_oldest_pending(tws_fwd *f) {
+uint64_t tws_fwd_oldest_pending(tws_fwd *f, int signal) {
     pthread_mutex_lock(&f->mu);
     uint64_t m = UINT64_MAX;
     for (size_t i = 0; i < f->n_pending; i++)
-        if (f->pending[i] < m) m = f->pending[i];
+        if ((f->pending[i] & 1) == (signal == TWS_FWD_LOGS) && f->pending[i] >> 1 < m) m = f->pending[i] >> 1;
     pthread_mutex_unlock(&f->mu);
     return m;
 }

@@ -64,8 +64,9 @@ enum { TWS_FWD_TRACES = 1, TWS_FWD_LOGS = 2 };
  * taken from the caller's WAL record at `source_lsn`. TW_OK, TW_EFULL (the
  * queue is full: nothing queued), TW_EIO (the queue's log failed), TW_ENOMEM. */
 int tws_fwd_enqueue(tws_fwd *f, int signal, const char *tenant, const uint8_t *pb, size_t len, uint64_t source_lsn);
-/* The lowest source LSN of a request not yet durable here, or UINT64_MAX. */
-uint64_t tws_fwd_oldest_pending(tws_fwd *f);
+/* The lowest source LSN of a `signal` request not yet durable here (each
+ * signal has its own WAL, so its own LSNs), or UINT64_MAX. */
+uint64_t tws_fwd_oldest_pending(tws_fwd *f, int signal);
 
 typedef struct tws_fwd_stats {
     uint64_t enqueued, sent, retries, refused, given_up, failed; /* requests */

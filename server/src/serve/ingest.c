@@ -44,7 +44,7 @@ typedef struct ingest_req {
     char tenant[160];
     uint64_t lsn;                    /* of its WAL record, once appended */
     tws_sections *sect;              /* with pipelines: the batch of each receiving pipeline */
-    struct ingest_req *prev, *next;  /* s->wal_first..wal_last while waiting for the WAL */
+    struct ingest_req *prev, *next;  /* s->wal_first..wal_last (logs: s->log_wal_first..) while waiting for the WAL */
 } ingest_req;
 
 /* ---- HTTP replies ----------------------------------------------------------------------- */
@@ -166,13 +166,27 @@ static void logs_durable(tws_server *s, ingest_req *r) {
         int rc = TW_OK;
         if (r->sect) tws_ingest_sections_run(s, r->sect, r->tenant, r->batch_bytes, r->lsn);
         else rc = tws_loghead_add(s->logs, r->tenant, &r->batch, r->batch_bytes);
-        if (rc != TW_OK) /* only on out-of-memory (the room was reserved); durable, so back after a restart */
+        if (rc != TW_OK) { /* only on out-of-memory (the room was reserved); durable, so back after a restart */
             fprintf(stderr, "tracewire: a durable logs batch could not enter the log head (%s); "
                             "it will be readable after a restart\n", tw_strerror(rc));
+            if (r->lsn < s->log_pin_lsn) s->log_pin_lsn = r->lsn; /* its WAL record must stay */
+        } else if (!r->sect) {
+            tws_log_flush_note_add(s);
+        }
         atomic_fetch_add(&s->metrics.accepted[TWS_SIG_LOGS][r->proto], r->accepted);
         count_rejected(s, r);
         reply_ok(r);
     }
+}
+
+/* Take a request off the list of those waiting for its WAL. */
+static void unlink_waiting(tws_server *s, ingest_req *r) {
+    bool logs = r->signal == TWS_SIG_LOGS;
+    ingest_req **first = logs ? &s->log_wal_first : &s->wal_first, **last = logs ? &s->log_wal_last : &s->wal_last;
+    if (r->prev) r->prev->next = r->next;
+    else *first = r->next;
+    if (r->next) r->next->prev = r->prev;
+    else *last = r->prev;
 }
 
 static void on_durable_loop(evutil_socket_t fd, short what, void *arg) {
@@ -185,15 +199,13 @@ static void on_durable_loop(evutil_socket_t fd, short what, void *arg) {
                           "Service Unavailable", TWS_RPC_UNAVAILABLE,
                           "the write-ahead log failed; nothing of this request was stored");
     }
+    unlink_waiting(s, r);
     if (r->signal == TWS_SIG_LOGS) {
         if (r->rc == TW_OK) logs_durable(s, r);
         req_free(r);
+        tws_log_flush_maybe(s);
         return;
     }
-    if (r->prev) r->prev->next = r->next;
-    else s->wal_first = r->next;
-    if (r->next) r->next->prev = r->prev;
-    else s->wal_last = r->prev;
     s->head_reserved -= r->batch_bytes; /* the reservation becomes the batch, or is dropped */
     if (r->rc != TW_OK) {
         req_free(r);
@@ -226,6 +238,7 @@ static void on_durable_loop(evutil_socket_t fd, short what, void *arg) {
 }
 
 uint64_t tws_ingest_oldest_lsn(const tws_server *s) { return s->wal_first ? s->wal_first->lsn : UINT64_MAX; }
+uint64_t tws_ingest_oldest_log_lsn(const tws_server *s) { return s->log_wal_first ? s->log_wal_first->lsn : UINT64_MAX; }
 
 /* On the WAL's flusher thread: hand back to the loop. */
 static void on_durable(void *user, int rc, uint64_t lsn) {
@@ -332,8 +345,7 @@ void tws_ingest_submit(tws_server *s, int signal, int proto, const char *tenant,
                           : (uint64_t)len * 3 + (uint64_t)r->batch.n_spans * sizeof(tws_span) + 4096;
     /* Requests still waiting for the WAL have room reserved, so an
      * acknowledged batch always fits in the head when it arrives. */
-    if (logs ? !tws_loghead_has_room(s->logs, s->log_head_reserved + r->batch_bytes)
-             : !tws_flush_has_room(s, r->batch_bytes)) {
+    if (logs ? !tws_log_flush_has_room(s, r->batch_bytes) : !tws_flush_has_room(s, r->batch_bytes)) {
         tws_ingest_refuse(s, sink, ctx, signal, proto, TWS_REFUSE_OVERLOADED, items, 429, "Too Many Requests",
                           TWS_RPC_RESOURCE_EXHAUSTED,
                           logs ? "the in-memory log head is full; retry later" : "the in-memory head is full; retry later");
@@ -397,15 +409,13 @@ void tws_ingest_submit(tws_server *s, int signal, int proto, const char *tenant,
     atomic_fetch_add(logs ? &s->metrics.log_wal_bytes : &s->metrics.wal_bytes,
                      parts[0].len + (n_parts > 1 ? parts[1].len : 0));
     s->inflight++;
-    if (logs) {
-        s->log_head_reserved += r->batch_bytes;
-        return;
-    }
-    r->prev = s->wal_last; /* LSNs grow with each append: the list stays in LSN order */
-    if (s->wal_last) s->wal_last->next = r;
-    else s->wal_first = r;
-    s->wal_last = r;
-    s->head_reserved += r->batch_bytes;
+    ingest_req **first = logs ? &s->log_wal_first : &s->wal_first, **last = logs ? &s->log_wal_last : &s->wal_last;
+    r->prev = *last; /* LSNs grow with each append: the list stays in LSN order */
+    if (*last) (*last)->next = r;
+    else *first = r;
+    *last = r;
+    if (logs) s->log_head_reserved += r->batch_bytes;
+    else s->head_reserved += r->batch_bytes;
 }
 
 /* ---- the HTTP handlers ----------------------------------------------------------------------- */
@@ -564,8 +574,8 @@ int tws_ingest_replay(tws_server *s, const uint8_t *p, size_t len, uint64_t lsn,
     return rc;
 }
 
-int tws_ingest_replay_logs(tws_server *s, const uint8_t *p, size_t len, char *err, size_t err_len) {
-    if (tws_ingest_is_v2(p, len)) return tws_ingest_replay_v2(s, TWS_SIG_LOGS, p, len, 0, err, err_len);
+int tws_ingest_replay_logs(tws_server *s, const uint8_t *p, size_t len, uint64_t lsn, char *err, size_t err_len) {
+    if (tws_ingest_is_v2(p, len)) return tws_ingest_replay_v2(s, TWS_SIG_LOGS, p, len, lsn, err, err_len);
     if (len < 11 || p[0] != TWS_WAL_LOGS_V1 || (size_t)p[1] + 11 > len || p[2 + p[1]] == TWS_PROTO_GRPC ||
         p[2 + p[1]] >= TWS_PROTO_COUNT) {
         snprintf(err, err_len, "a logs record has an unknown version, a bad tenant length or an unknown format");
@@ -583,10 +593,15 @@ int tws_ingest_replay_logs(tws_server *s, const uint8_t *p, size_t len, char *er
     tws_decode_error derr = {{0}};
     int rc = decode(s, TWS_SIG_LOGS, proto, p + off, len - off, &b, &derr);
     if (rc == TW_OK) stamp_logs(&b, received_ns);
-    if (rc == TW_OK) rc = tws_loghead_add(s->logs, tenant, &b, tws_logs_batch_bytes(&b, len - off));
+    uint64_t bytes = rc == TW_OK ? tws_logs_batch_bytes(&b, len - off) : 0;
+    if (rc == TW_OK) rc = tws_loghead_add(s->logs, tenant, &b, bytes);
+    if (rc == TW_EFULL && s->log_store && tws_log_flush_now(s, lsn) == TW_OK) /* a log larger than the head */
+        rc = tws_loghead_add(s->logs, tenant, &b, bytes);
+    if (rc == TW_OK) tws_log_flush_note_add(s);
     if (rc == TW_EFULL)
-        snprintf(err, err_len, "the logs write-ahead log holds more than logs.head_max_bytes (%llu bytes): "
-                 "raise it to start", (unsigned long long)s->cfg.log_head_max_bytes);
+        snprintf(err, err_len, "a logs write-ahead log record does not fit in logs.head_max_bytes (%llu bytes), "
+                 "and the log head could not be written to blocks: raise it to start",
+                 (unsigned long long)s->cfg.log_head_max_bytes);
     else if (rc != TW_OK)
         snprintf(err, err_len, "%s", rc == TW_EPARSE ? derr.msg : tw_strerror(rc));
     tws_batch_free(&b);

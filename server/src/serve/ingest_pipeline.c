@@ -48,9 +48,15 @@ static void store_sink(void *user, int signal, tws_batch *b, const tws_ts_batch_
     tws_server *s = user;
     if (signal == TWS_PIPE_LOGS) {
         int rc = tws_loghead_add(s->logs, info->tenant, b, info->bytes);
-        if (rc != TW_OK)
-            fprintf(stderr, "tracewire: a durable logs batch could not enter the log head (%s); it will be "
-                            "readable after a restart\n", tw_strerror(rc));
+        if (rc == TW_EFULL && s->replaying && s->log_store && tws_log_flush_now(s, info->lsn) == TW_OK)
+            rc = tws_loghead_add(s->logs, info->tenant, b, info->bytes);
+        if (rc == TW_OK) {
+            tws_log_flush_note_add(s);
+            return;
+        }
+        fprintf(stderr, "tracewire: a durable logs batch could not enter the log head (%s); it will be "
+                        "readable after a restart\n", tw_strerror(rc));
+        if (info->lsn < s->log_pin_lsn) s->log_pin_lsn = info->lsn; /* its WAL record must stay */
         return;
     }
     int rc = tws_head_add(s->head, info->tenant, b, info->bytes);
@@ -226,11 +232,11 @@ static void exporter_sink(void *user, uint32_t exporter, int signal, const tws_b
     tw__free(owner);
 }
 
-uint64_t tws_forward_oldest_lsn(const tws_server *s) {
+uint64_t tws_forward_oldest_lsn(const tws_server *s, int signal) {
     uint64_t lsn = UINT64_MAX;
     for (uint32_t i = 0; s->fwd && i < s->fwd->n; i++)
         for (uint32_t k = 0; k < s->fwd->e[i].n; k++) {
-            uint64_t l = tws_fwd_oldest_pending(s->fwd->e[i].q[k]);
+            uint64_t l = tws_fwd_oldest_pending(s->fwd->e[i].q[k], signal);
             if (l < lsn) lsn = l;
         }
     return lsn;

@@ -22,12 +22,16 @@
  * the categorize-labels flag), so trace_id and span_id are among them and
  * a log line leads back to its trace through /api/traces/<trace_id>.
  *
- * Execution: the tenant's streams are matched by their labels first
- * (the selector never reads a line); a query that names a trace id
- * (`|= "<32 hex>"` or `| trace_id="<32 hex>"`) takes the records from the
- * log head's trace-id index instead of scanning the streams. Matches are
- * sorted by time in the asked direction and cut at `limit` before any
- * output is built.
+ * Execution (log_sources.h): records come from the log head, a frozen log
+ * head being written out and the log blocks. The tenant's streams are
+ * matched by their labels first (the selector never reads a line; in a
+ * block, a row group's stream table decides before any record is
+ * decoded); a query that names a trace id (`|= "<32 hex>"` or
+ * `| trace_id="<32 hex>"`) takes the records from the heads' trace-id
+ * index and the blocks' trace index instead of scanning the streams.
+ * Matches are sorted by time, exact duplicates dropped (a record briefly in
+ * a frozen head and its block), and cut at `limit` in the asked direction
+ * before any output is built.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -43,7 +47,7 @@
 #include "common/json.h"
 #include "logql/logql.h"
 #include "logs/labels.h"
-#include "serve/server_int.h"
+#include "serve/log_sources.h"
 
 #define NS 1000000000ull
 #define DEFAULT_LIMIT 100
@@ -196,6 +200,7 @@ typedef struct match {
     uint64_t ts;
     const tws_batch *b;
     uint32_t idx, stream;
+    uint32_t seq; /* the order it was met in: ties in time keep it, so answers are deterministic */
 } match;
 
 /* What one query touches, reused from record to record. */
@@ -204,10 +209,11 @@ typedef struct scan {
     const params *p;
     const lq_query *q;
     lq_eval *e;
+    tws_logsrc src;     /* head, frozen head and blocks; stream numbers are its */
     tws_labels stream, meta;
     uint32_t stream_no; /* the stream parsed into `stream`, UINT32_MAX: none */
     int8_t *selected;   /* per stream: 0 unknown, 1 matches the selector, -1 does not */
-    size_t n_streams;
+    size_t n_selected;
     tw__buf line;
     uint64_t lines_seen, bytes_seen;
     match *m;
@@ -221,10 +227,8 @@ static int scan_init(scan *sc, tws_server *s, const params *p, const lq_query *q
     tws_labels_init(&sc->stream);
     tws_labels_init(&sc->meta);
     tw__buf_init(&sc->line, UINT32_MAX);
-    sc->n_streams = tws_loghead_n_streams(s->logs, p->tenant);
-    sc->selected = tw__calloc(sc->n_streams ? sc->n_streams : 1, 1);
-    if (!sc->selected) return TW_ENOMEM;
-    return lq_eval_new(&sc->e);
+    int rc = tws_logsrc_init(&sc->src, s, p->tenant);
+    return rc ? rc : lq_eval_new(&sc->e);
 }
 
 static void scan_free(scan *sc) {
@@ -234,20 +238,29 @@ static void scan_free(scan *sc) {
     tw__buf_free(&sc->line);
     tw__free(sc->selected);
     tw__free(sc->m);
+    tws_logsrc_free(&sc->src);
 }
 
 /* Stream `no`'s labels into sc->stream. */
 static int load_stream(scan *sc, uint32_t no) {
     if (sc->stream_no == no) return 0;
-    tw_str key = tws_loghead_stream_key(sc->s->logs, sc->p->tenant, no);
+    tw_str key = tws_logsrc_key(&sc->src, no);
     sc->stream_no = UINT32_MAX;
     int rc = tws_labels_parse(key.ptr, key.len, &sc->stream);
     if (rc == 0) sc->stream_no = no;
     return rc;
 }
 
-static bool stream_selected(scan *sc, uint32_t no) {
-    if (no >= sc->n_streams) return false;
+static bool stream_selected(void *user, uint32_t no) {
+    scan *sc = user;
+    if (no >= tws_logsrc_n_streams(&sc->src)) return false;
+    if (no >= sc->n_selected) {
+        size_t n = TW_MAX((size_t)no + 1, sc->n_selected * 2);
+        int8_t *x = tw__realloc(sc->selected, n);
+        if (!x) return false;
+        memset(x + sc->n_selected, 0, n - sc->n_selected);
+        sc->selected = x, sc->n_selected = n;
+    }
     if (!sc->selected[no]) sc->selected[no] = load_stream(sc, no) == 0 && lq_selector_matches(sc->q, &sc->stream) ? 1 : -1;
     return sc->selected[no] > 0;
 }
@@ -264,55 +277,72 @@ static int eval_ref(scan *sc, const tws_batch *b, uint32_t idx, uint32_t stream,
     return lq_eval_record(sc->e, sc->q, &sc->stream, line, &sc->meta, out);
 }
 
-/* The candidate records of the query in [start, end], in no order. */
-static int candidates(scan *sc, uint64_t start, uint64_t end, tws_log_ref **refs, size_t *n) {
-    *refs = NULL;
-    *n = 0;
-    uint8_t id[16];
-    if (lq_trace_id(sc->q, id) != LQ_HINT_NONE)
-        return tws_loghead_by_trace(sc->s->logs, sc->p->tenant, id, NULL, start, end, refs, n);
-    for (uint32_t i = 0; i < sc->n_streams; i++) {
-        uint64_t lo, hi;
-        tws_loghead_stream_range(sc->s->logs, sc->p->tenant, i, &lo, &hi);
-        if (hi < start || lo > end || !stream_selected(sc, i)) continue;
-        int rc = tws_loghead_stream_records(sc->s->logs, sc->p->tenant, i, start, end, refs, n);
-        if (rc) return rc;
-    }
+/* A damaged block is left out of the answer, and said so in the log. */
+static int tolerate_damage(int rc, const char *err) {
+    if (rc != TW_EPARSE) return rc;
+    fprintf(stderr, "tracewire: a log query skipped what it could not read: %s\n", err);
     return TW_OK;
+}
+
+/* The candidate records of the query in [start, end], in no order: from
+ * the trace-id index when the query names a trace, else every selected
+ * stream's. */
+static int candidates(scan *sc, uint64_t start, uint64_t end, tws_logrefs *refs) {
+    uint8_t id[16];
+    char err[256];
+    if (lq_trace_id(sc->q, id) != LQ_HINT_NONE)
+        return tolerate_damage(tws_logsrc_by_trace(&sc->src, id, NULL, start, end, refs, err), err);
+    return tolerate_damage(tws_logsrc_scan(&sc->src, start, end, stream_selected, sc, refs, err), err);
 }
 
 static int cmp_match(const void *x, const void *y) {
     const match *a = x, *b = y;
     if (a->ts != b->ts) return a->ts < b->ts ? -1 : 1;
-    if (a->b != b->b) return a->b < b->b ? -1 : 1;
-    return a->idx < b->idx ? -1 : a->idx > b->idx;
+    return (a->seq > b->seq) - (a->seq < b->seq);
+}
+
+static int add_match(scan *sc, const tws_log_ref *r) {
+    if (sc->n_m == sc->cap_m) {
+        size_t cap = sc->cap_m ? sc->cap_m * 2 : 256;
+        match *m = tw__realloc(sc->m, cap * sizeof *m);
+        if (!m) return TW_ENOMEM;
+        sc->m = m, sc->cap_m = cap;
+    }
+    sc->m[sc->n_m] = (match){tws_log_time(&r->batch->logs[r->idx]), r->batch, r->idx, r->stream, (uint32_t)sc->n_m};
+    sc->n_m++;
+    return TW_OK;
+}
+
+/* Sort the matches by time and drop exact duplicates (the same record in
+ * a frozen head and in its new block, or flushed twice around a crash):
+ * Loki's rule, one entry per time, stream and content. */
+static void sort_matches(scan *sc) {
+    if (sc->n_m > 1) qsort(sc->m, sc->n_m, sizeof *sc->m, cmp_match);
+    size_t kept = 0;
+    for (size_t i = 0, run = 0; i < sc->n_m; i++) {
+        if (!kept || sc->m[kept - 1].ts != sc->m[i].ts) run = kept; /* the first kept match of this time */
+        bool dup = false;
+        for (size_t j = run; j < kept && !dup; j++)
+            dup = sc->m[j].stream == sc->m[i].stream &&
+                  tws_log_equal(&sc->m[j].b->logs[sc->m[j].idx], &sc->m[i].b->logs[sc->m[i].idx]);
+        if (!dup) sc->m[kept++] = sc->m[i];
+    }
+    sc->n_m = kept;
 }
 
 /* Every record that passes the pipeline, in sc->m, by time. */
 static int collect(scan *sc, uint64_t start, uint64_t end) {
-    tws_log_ref *refs;
-    size_t n;
-    int rc = candidates(sc, start, end, &refs, &n);
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        if (!stream_selected(sc, refs[i].stream)) continue;
+    tws_logrefs refs = {0};
+    int rc = candidates(sc, start, end, &refs);
+    for (size_t i = 0; i < refs.n && rc == 0; i++) {
+        if (!stream_selected(sc, refs.r[i].stream)) continue;
         const tws_labels *out;
-        int r = eval_ref(sc, refs[i].batch, refs[i].idx, refs[i].stream, &out);
+        int r = eval_ref(sc, refs.r[i].batch, refs.r[i].idx, refs.r[i].stream, &out);
         if (r < 0) rc = r;
-        if (r != 1) continue;
-        if (sc->n_m == sc->cap_m) {
-            size_t cap = sc->cap_m ? sc->cap_m * 2 : 256;
-            match *m = tw__realloc(sc->m, cap * sizeof *m);
-            if (!m) {
-                rc = TW_ENOMEM;
-                break;
-            }
-            sc->m = m, sc->cap_m = cap;
-        }
-        const tws_log *l = &refs[i].batch->logs[refs[i].idx];
-        sc->m[sc->n_m++] = (match){tws_log_time(l), refs[i].batch, refs[i].idx, refs[i].stream};
+        if (r == 1) rc = add_match(sc, &refs.r[i]);
     }
-    tw__free(refs);
-    if (rc == 0 && sc->n_m > 1) qsort(sc->m, sc->n_m, sizeof *sc->m, cmp_match);
+    tws_logrefs_free(&refs);
+    if (rc == 0) sort_matches(sc);
     return rc;
 }
 
@@ -603,13 +633,12 @@ static void handle_labels(tws_server *s, struct evhttp_request *req, const char 
     tws_labels seen, cur;
     tws_labels_init(&seen);
     tws_labels_init(&cur);
-    size_t n = tws_loghead_n_streams(s->logs, p.tenant);
-    int rc = 0;
-    for (uint32_t i = 0; i < n && rc == 0; i++) {
-        uint64_t lo, hi;
-        tws_loghead_stream_range(s->logs, p.tenant, i, &lo, &hi);
-        if (hi < p.start || lo > p.end) continue;
-        tw_str key = tws_loghead_stream_key(s->logs, p.tenant, i);
+    tws_logsrc src;
+    char err[256];
+    int rc = tws_logsrc_init(&src, s, p.tenant);
+    if (rc == 0) rc = tolerate_damage(tws_logsrc_list_streams(&src, p.start, p.end, err), err);
+    for (uint32_t i = 0; rc == 0 && i < tws_logsrc_n_streams(&src); i++) {
+        tw_str key = tws_logsrc_key(&src, i);
         if ((rc = tws_labels_parse(key.ptr, key.len, &cur))) break;
         if (q && !lq_selector_matches(q, &cur)) continue;
         for (uint32_t k = 0; k < cur.n && rc == 0; k++) {
@@ -618,6 +647,7 @@ static void handle_labels(tws_server *s, struct evhttp_request *req, const char 
             else if (ln.len == strlen(name) && !memcmp(ln.ptr, name, ln.len)) rc = tws_labels_set(&seen, lv.ptr, lv.len, "1", 1);
         }
     }
+    tws_logsrc_free(&src);
     tw__buf b;
     tw__json j;
     begin_answer(&b, &j);
@@ -691,29 +721,17 @@ static void handle_trace_logs(tws_server *s, struct evhttp_request *req, const c
     /* a trace not (yet) stored: its logs at any time */
     uint64_t from = known ? (start > before ? start - before : 0) : 0;
     uint64_t to = known ? (end > UINT64_MAX - after ? UINT64_MAX : end + after) : 0;
-    tws_log_ref *refs;
-    size_t n;
-    rc = tws_loghead_by_trace(s->logs, p.tenant, tid.bytes, span, from, to, &refs, &n);
     lq_query *q = NULL;
     char err[256];
     scan sc;
     memset(&sc, 0, sizeof sc);
-    if (rc == 0) rc = lq_parse("{service_name=~\".+\"}", 20, &q, err);
+    tws_logrefs refs = {0};
+    rc = lq_parse("{service_name=~\".+\"}", 20, &q, err);
     if (rc == 0) rc = scan_init(&sc, s, &p, q);
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        if (sc.n_m == sc.cap_m) {
-            size_t cap = sc.cap_m ? sc.cap_m * 2 : 64;
-            match *m = tw__realloc(sc.m, cap * sizeof *m);
-            if (!m) {
-                rc = TW_ENOMEM;
-                break;
-            }
-            sc.m = m, sc.cap_m = cap;
-        }
-        sc.m[sc.n_m++] = (match){tws_log_time(&refs[i].batch->logs[refs[i].idx]), refs[i].batch, refs[i].idx,
-                                 refs[i].stream};
-    }
-    tw__free(refs);
+    if (rc == 0) rc = tolerate_damage(tws_logsrc_by_trace(&sc.src, tid.bytes, span, from, to, &refs, err), err);
+    for (size_t i = 0; i < refs.n && rc == 0; i++) rc = add_match(&sc, &refs.r[i]);
+    tws_logrefs_free(&refs);
+    if (rc == 0) sort_matches(&sc);
     size_t nk = 0;
     uint32_t *order = rc ? NULL : pick(&sc, sc.n_m, true, &nk);
     if (!rc && !order) rc = TW_ENOMEM;

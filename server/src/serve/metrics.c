@@ -115,6 +115,28 @@ void tws_metrics_render(const tws_metrics *m, const tws_gauges *g, tw__buf *o) {
                    (unsigned long long)g->flush_failures, (unsigned long long)g->compactions,
                    (unsigned long long)g->compaction_failures, (unsigned long long)g->retention_deletes);
     tw__buf_printf(o,
+                   "# HELP tracewire_log_blocks Log blocks in the log store.\n"
+                   "# TYPE tracewire_log_blocks gauge\ntracewire_log_blocks %llu\n"
+                   "# HELP tracewire_log_block_bytes Bytes of the log blocks' data objects.\n"
+                   "# TYPE tracewire_log_block_bytes gauge\ntracewire_log_block_bytes %llu\n"
+                   "# HELP tracewire_log_block_records Log records stored in log blocks.\n"
+                   "# TYPE tracewire_log_block_records gauge\ntracewire_log_block_records %llu\n"
+                   "# HELP tracewire_log_head_flushes_total Log heads written to log blocks, by result.\n"
+                   "# TYPE tracewire_log_head_flushes_total counter\n"
+                   "tracewire_log_head_flushes_total{result=\"ok\"} %llu\n"
+                   "tracewire_log_head_flushes_total{result=\"failed\"} %llu\n"
+                   "# HELP tracewire_log_compactions_total Log block compactions, by result.\n"
+                   "# TYPE tracewire_log_compactions_total counter\n"
+                   "tracewire_log_compactions_total{result=\"ok\"} %llu\n"
+                   "tracewire_log_compactions_total{result=\"failed\"} %llu\n"
+                   "# HELP tracewire_log_retention_deleted_blocks_total Log blocks deleted by retention.\n"
+                   "# TYPE tracewire_log_retention_deleted_blocks_total counter\n"
+                   "tracewire_log_retention_deleted_blocks_total %llu\n",
+                   (unsigned long long)g->log_blocks, (unsigned long long)g->log_block_bytes,
+                   (unsigned long long)g->log_block_records, (unsigned long long)g->log_flushes,
+                   (unsigned long long)g->log_flush_failures, (unsigned long long)g->log_compactions,
+                   (unsigned long long)g->log_compaction_failures, (unsigned long long)g->log_retention_deletes);
+    tw__buf_printf(o,
                    "# HELP tracewire_query_requests_total Trace-by-id queries.\n"
                    "# TYPE tracewire_query_requests_total counter\ntracewire_query_requests_total %llu\n"
                    "# HELP tracewire_query_not_found_total Trace-by-id queries that found nothing.\n"

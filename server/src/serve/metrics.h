@@ -57,6 +57,8 @@ typedef struct tws_gauges {
     uint64_t log_head_bytes, log_head_records, log_streams, log_wal_segments;
     uint64_t blocks, block_bytes, block_spans, flushes, flush_failures, compactions, compaction_failures,
         retention_deletes;
+    uint64_t log_blocks, log_block_bytes, log_block_records, log_flushes, log_flush_failures, log_compactions,
+        log_compaction_failures, log_retention_deletes;
 } tws_gauges;
 void tws_metrics_render(const tws_metrics *m, const tws_gauges *g, tw__buf *out);
 /* The Prometheus text `in` as OpenMetrics into `out`: counter families

@@ -227,10 +227,14 @@ static void handle_metrics(tws_server *s, struct evhttp_request *req) {
     tws_loghead_get_stats(s->logs, &ls);
     tws_wal_stats lws;
     tws_wal_get_stats(s->log_wal, &lws);
+    tws_store_stats lss;
+    tws_store_get_stats(s->log_store, &lss);
     tws_gauges g = {hs.bytes, hs.spans, hs.traces, ws.pending_bytes, ws.syncs, ws.segments,
                     ls.bytes, ls.records, ls.streams, lws.segments,
                     ss.blocks, ss.block_bytes, ss.block_spans, ss.flushes, ss.flush_failures, ss.compactions,
-                    ss.compaction_failures, ss.retention_deletes};
+                    ss.compaction_failures, ss.retention_deletes,
+                    lss.blocks, lss.block_bytes, lss.block_spans, lss.flushes, lss.flush_failures, lss.compactions,
+                    lss.compaction_failures, lss.retention_deletes};
     /* OpenMetrics (with exemplars) when the scraper asks for it, as
      * Prometheus does with exemplar storage on; the 0.0.4 text otherwise. */
     const char *accept = evhttp_find_header(evhttp_request_get_input_headers(req), "Accept");

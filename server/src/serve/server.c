@@ -57,14 +57,18 @@ static int on_record(void *user, uint8_t type, const uint8_t *p, size_t len, uin
     return TW_OK;
 }
 
-/* The logs WAL: every record goes to the log head (logs have no blocks yet). */
+/* The logs WAL: records not yet in log blocks go to the log head. */
 static int on_log_record(void *user, uint8_t type, const uint8_t *p, size_t len, uint64_t lsn) {
     replay_ctx *c = user;
     c->records++;
     if (type != TWS_WAL_LOGS) return TW_OK; /* written by a newer version: skip */
+    if (lsn < c->s->log_checkpoint_lsn) { /* already in a log block */
+        c->skipped++;
+        return TW_OK;
+    }
     char err[256];
-    int rc = tws_ingest_replay_logs(c->s, p, len, err, sizeof err);
-    if (rc == TW_EFULL) { /* more than the head may hold: refuse to start rather than drop acknowledged logs */
+    int rc = tws_ingest_replay_logs(c->s, p, len, lsn, err, sizeof err);
+    if (rc == TW_EFULL) { /* it fits nowhere: refuse to start rather than drop acknowledged logs */
         fprintf(stderr, "tracewire: %s\n", err);
         return rc;
     }
@@ -94,10 +98,14 @@ static int lock_data_dir(const char *dir) {
     return fd; /* held until the process exits */
 }
 
-static int open_store(tws_server *s) {
+static void log_store_log(const char *msg) { fprintf(stderr, "tracewire: log blocks: %s\n", msg); }
+
+/* The trace store in <data>/blocks (checkpoint in <data>/state), or the
+ * log store in <data>/log-blocks (checkpoint in <data>/state-logs). */
+static int open_store(tws_server *s, bool logs) {
     char dir[600], state[600], err[256] = "";
-    snprintf(dir, sizeof dir, "%s/blocks", s->cfg.data_dir);
-    snprintf(state, sizeof state, "%s/state", s->cfg.data_dir);
+    snprintf(dir, sizeof dir, "%s/%s", s->cfg.data_dir, logs ? "log-blocks" : "blocks");
+    snprintf(state, sizeof state, "%s/%s", s->cfg.data_dir, logs ? "state-logs" : "state");
     tws_objstore *obj;
     tws_objstore_err oe = {{0}};
     int rc = tws_objstore_local_open(dir, &obj, &oe);
@@ -108,8 +116,15 @@ static int open_store(tws_server *s) {
     const tws_config *c = &s->cfg;
     tws_store_options so = {.retention_s = c->retention_s, .maintenance_ms = c->compaction_interval_s * 1000,
                             .compact_window_s = c->compaction_window_s, .block_max_spans = c->block_max_spans};
-    rc = tws_store_open(obj, state, &so, store_log, &s->store, &s->checkpoint_lsn, err);
-    if (rc) fprintf(stderr, "tracewire: cannot open the block store: %s\n", err[0] ? err : tw_strerror(rc));
+    if (logs) {
+        so.logs = true;
+        if (c->log_retention_s) so.retention_s = c->log_retention_s;
+        so.block_max_spans = c->log_block_max_records;
+    }
+    rc = tws_store_open(obj, state, &so, logs ? log_store_log : store_log, logs ? &s->log_store : &s->store,
+                        logs ? &s->log_checkpoint_lsn : &s->checkpoint_lsn, err);
+    if (rc) fprintf(stderr, "tracewire: cannot open the %s store: %s\n", logs ? "log block" : "block",
+                    err[0] ? err : tw_strerror(rc));
     return rc;
 }
 
@@ -284,7 +299,8 @@ int tws_serve(const tws_config *cfg) {
     tws_loghead_options lo = {.max_bytes = cfg->log_head_max_bytes, .stream_key = tws_logs_stream_key, .user = s};
     if (tws_loghead_new(&lo, &s->logs) != TW_OK) goto out;
     /* Blocks first: the checkpoint says which WAL records they already hold. */
-    if ((lock_fd = lock_data_dir(cfg->data_dir)) < 0 || open_store(s) != TW_OK) goto out;
+    if ((lock_fd = lock_data_dir(cfg->data_dir)) < 0 || open_store(s, false) != TW_OK || open_store(s, true) != TW_OK)
+        goto out;
 
     s->replaying = true; /* until both WALs are read */
     replay_ctx rc = {.s = s, .last_pct = -10};
@@ -319,7 +335,7 @@ int tws_serve(const tws_config *cfg) {
         replay_ctx lc = {.s = s, .last_pct = -10};
         tws_wal_replay lrp = {.record = on_log_record, .progress = on_progress, .warn = on_warn, .user = &lc};
         tws_wal_options lwo = {.segment_bytes = cfg->wal_segment_bytes, .max_pending = cfg->wal_max_pending,
-                               .no_sync = cfg->wal_no_sync};
+                               .no_sync = cfg->wal_no_sync, .min_lsn = s->log_checkpoint_lsn};
         msg[0] = '\0';
         r = tws_wal_open(log_dir, &lwo, &lrp, &s->log_wal, msg);
         if (r != TW_OK) {
@@ -329,9 +345,10 @@ int tws_serve(const tws_config *cfg) {
         }
         tws_loghead_stats ls;
         tws_loghead_get_stats(s->logs, &ls);
-        if (ls.records || lrp.torn_bytes_cut)
-            fprintf(stderr, "tracewire: %llu log records recovered from %llu logs WAL records%s\n",
-                    (unsigned long long)ls.records, (unsigned long long)lrp.records,
+        if (ls.records || lrp.torn_bytes_cut || lc.skipped)
+            fprintf(stderr, "tracewire: %llu log records recovered from %llu logs WAL records (%llu already in log "
+                            "blocks)%s\n",
+                    (unsigned long long)ls.records, (unsigned long long)lrp.records, (unsigned long long)lc.skipped,
                     lrp.torn_bytes_cut ? " (a torn tail, never acknowledged, was cut)" : "");
     }
 
@@ -357,7 +374,10 @@ out:
     if (s->wal) tws_wal_close(s->wal); /* drains and syncs what is queued */
     if (s->log_wal) tws_wal_close(s->log_wal);
     tws_store_close(s->store); /* an unfinished flush is abandoned: its records stay in the WAL */
+    tws_store_close(s->log_store);
     tws_head_free(s->frozen);
+    tws_loghead_free(s->log_frozen);
+    if (s->log_flush_done_ev) event_free(s->log_flush_done_ev);
     if (s->flush_done_ev) event_free(s->flush_done_ev);
     if (s->flush_timer) event_free(s->flush_timer);
     if (s->sig_term) event_free(s->sig_term);

@@ -47,8 +47,8 @@ typedef struct tws_server {
     struct event *sig_term, *sig_int, *drain_timer;
     tws_wal *wal;
     tws_head *head;
-    tws_wal *log_wal;           /* logs (wal-logs/): never released until log blocks exist */
-    tws_loghead *logs;          /* every acknowledged log record */
+    tws_wal *log_wal;           /* logs (wal-logs/): released below the log store's checkpoint */
+    tws_loghead *logs;          /* acknowledged log records not yet in log blocks */
     /* logs.index_labels as logs/labels.h takes them (cfg's names, NULL-terminated) */
     const char *log_index[TWS_MAX_INDEX_LABELS + 1];
     tws_label_config labels;
@@ -69,6 +69,14 @@ typedef struct tws_server {
     char flush_err[256];
     struct event *flush_done_ev, *flush_timer;
     struct ingest_req *wal_first, *wal_last; /* requests waiting for the WAL, in LSN order */
+    /* log blocks (flush.c): the same life as spans, on the logs WAL */
+    tws_store *log_store;
+    tws_loghead *log_frozen;    /* the log head being written to blocks, or NULL */
+    uint64_t log_frozen_bytes, log_frozen_lsn, log_since_ms, log_checkpoint_lsn, log_pin_lsn;
+    int log_flush_rc;
+    char log_flush_err[256];
+    struct event *log_flush_done_ev;
+    struct ingest_req *log_wal_first, *log_wal_last; /* logs requests waiting for the logs WAL */
     tws_spanmetrics *spanmetrics; /* RED metrics of every acknowledged span (red/) */
     tws_remote_write *remote_write; /* when spanmetrics.remote_write_url is set */
     struct event *remote_write_timer;
@@ -93,7 +101,7 @@ int tws_ingest_pipelines_start(tws_server *s);
 /* The forwarding exporters: the lowest source LSN not yet durable in a
  * queue (UINT64_MAX: none), whether a queue is nearly full (then the
  * receivers answer 429), and their counters for /metrics. */
-uint64_t tws_forward_oldest_lsn(const tws_server *s);
+uint64_t tws_forward_oldest_lsn(const tws_server *s, int signal); /* TWS_FWD_TRACES / TWS_FWD_LOGS */
 bool tws_forward_full(const tws_server *s);
 void tws_forward_render(const tws_server *s, tw__buf *out);
 /* server.c: mkdir -p. 0 or -1 (errno). */
@@ -153,7 +161,7 @@ void tws_ingest_submit(tws_server *s, int signal, int proto, const char *tenant,
 /* Apply one replayed WAL record (at `lsn`) to the head. */
 int tws_ingest_replay(tws_server *s, const uint8_t *payload, size_t len, uint64_t lsn, char *err, size_t err_len);
 /* Apply one replayed logs WAL record to the log head. */
-int tws_ingest_replay_logs(tws_server *s, const uint8_t *payload, size_t len, char *err, size_t err_len);
+int tws_ingest_replay_logs(tws_server *s, const uint8_t *payload, size_t len, uint64_t lsn, char *err, size_t err_len);
 /* logs_api.c: the stream key of a log record (its labels, canonical), for
  * the log head; the Loki query API, trace-to-logs; false when `path` is none of them. */
 int tws_logs_stream_key(void *user, const tws_batch *b, uint32_t i, tw__buf *key);
@@ -170,6 +178,8 @@ void tws_grpc_free(tws_server *s);
 
 /* The LSN of the oldest request still waiting for the WAL (ingest.c), or UINT64_MAX. */
 uint64_t tws_ingest_oldest_lsn(const tws_server *s);
+/* The same for logs requests and the logs WAL. */
+uint64_t tws_ingest_oldest_log_lsn(const tws_server *s);
 
 /* flush.c: moving the head into blocks. */
 int tws_flush_start(tws_server *s); /* the timer and the done event */
@@ -182,6 +192,11 @@ void tws_flush_note_add(tws_server *s);
 int tws_flush_now(tws_server *s, uint64_t cut);
 /* Room check for a batch of `bytes` (the head, reservations and a frozen head). */
 bool tws_flush_has_room(const tws_server *s, uint64_t bytes);
+/* The same four for the log head, its logs WAL and the log store. */
+void tws_log_flush_maybe(tws_server *s);
+void tws_log_flush_note_add(tws_server *s);
+int tws_log_flush_now(tws_server *s, uint64_t cut);
+bool tws_log_flush_has_room(const tws_server *s, uint64_t bytes);
 
 /* query.c */
 void tws_query_register(tws_server *s);

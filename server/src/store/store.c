@@ -1095,7 +1095,7 @@ void tws_store_get_stats(tws_store *st, tws_store_stats *out) {
 int tws_log_found_add(tws_log_found *f, tws_batch *b, tw_str *keys) {
     if (f->n == f->cap) {
         size_t cap = f->cap ? f->cap * 2 : 8;
-        tws_batch *nb = tw__realloc(f->batches, cap * sizeof *nb);
+        tws_batch **nb = tw__realloc(f->batches, cap * sizeof *nb);
         if (!nb) return TW_ENOMEM;
         f->batches = nb;
         tw_str **nk = tw__realloc(f->keys, cap * sizeof *nk);
@@ -1103,15 +1103,19 @@ int tws_log_found_add(tws_log_found *f, tws_batch *b, tw_str *keys) {
         f->keys = nk;
         f->cap = cap;
     }
-    f->batches[f->n] = *b;
-    f->keys[f->n++] = keys;
+    tws_batch *kept = tw__malloc(sizeof *kept);
+    if (!kept) return TW_ENOMEM;
+    *kept = *b;
     tws_batch_init(b);
+    f->batches[f->n] = kept;
+    f->keys[f->n++] = keys;
     return TW_OK;
 }
 
 void tws_log_found_free(tws_log_found *f) {
     for (size_t i = 0; i < f->n; i++) {
-        tws_batch_free(&f->batches[i]);
+        tws_batch_free(f->batches[i]);
+        tw__free(f->batches[i]);
         tw__free(f->keys[i]);
     }
     tw__free(f->batches);
@@ -1155,6 +1159,5 @@ int tws_store_find_logs(tws_store *st, const char *tenant, const uint8_t trace_i
     }
     tws_store_snap_release(st, &snap);
     tws_store_note_reads(st, read);
-    if (rc == TW_ENOMEM) tws_log_found_free(out);
     return rc;
 }

@@ -91,13 +91,14 @@ int tws_store_find(tws_store *st, const char *tenant, const uint8_t trace_id[16]
 
 /* The log records of a trace (and span, unless span_id is NULL) in a log
  * store's blocks with a time in [start_ns, end_ns] (end 0: any): the trace
- * index names the row groups, only those are read. out->batches[i] and
- * out->keys[i] (each record's stream key) for each row group that held
- * some; free with tws_log_found_free. TW_OK (the other blocks' records are
- * returned even when one is damaged: TW_EPARSE, *err says which), TW_EIO,
- * TW_ENOMEM. */
+ * index names the row groups, only those are read. Appended to `out` (which
+ * may hold earlier finds): out->batches[i] and out->keys[i] (each record's
+ * stream key) for each row group that held some; a batch stays where it is
+ * as more are added. Free with tws_log_found_free. TW_OK (the other blocks'
+ * records are returned even when one is damaged: TW_EPARSE, *err says
+ * which), TW_EIO, TW_ENOMEM (what was found is kept). */
 typedef struct tws_log_found {
-    tws_batch *batches;
+    tws_batch **batches;
     tw_str **keys;
     size_t n, cap;
 } tws_log_found;
