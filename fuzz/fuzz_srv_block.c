@@ -6,15 +6,18 @@
  * and the bloom filter are and how many row groups there are. The object
  * and a meta.json built from that are put into an in-memory object store,
  * then the block is opened, every row group is read, and the first trace
- * id of every index entry is looked up.
+ * id of every index entry is looked up. A header whose kind byte says
+ * "logs" is read as a log block: every row group's records and stream
+ * table, and the trace index for the trace ids the records carry.
  * Each input is read twice: with checksums verified, and with them
  * ignored (tws__block_skip_crc) so mutations reach the decoder behind them.
  * Properties checked (abort() on violation):
  *  - every failure is TW_EPARSE (or TW_ENOTSUP for another version) with a
  *    message, never a crash, a leak or undefined behaviour;
  *  - whatever decodes is a consistent batch: scope and resource indexes in
- *    range, every span of a lookup carries the trace id asked for, and the
- *    batch encodes to OTLP protobuf that decodes back to as many spans.
+ *    range, every span (log record) of a lookup carries the trace id asked
+ *    for, and the batch encodes to OTLP protobuf that decodes back to as
+ *    many spans (records); a log record's stream key is in its batch.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,6 +99,73 @@ static void check_batch(const tws_batch *b, const uint8_t *trace) {
 
 static void run(const uint8_t *data, size_t size);
 
+static void check_logs(const tws_batch *b, const tw_str *keys, const uint8_t *trace) {
+    for (uint32_t i = 0; i < b->n_scopes; i++) check(b->scopes[i].resource_idx < b->n_resources);
+    for (uint32_t i = 0; i < b->n_logs; i++) {
+        check(b->logs[i].scope_idx < b->n_scopes);
+        check(keys && (keys[i].len == 0 || keys[i].ptr));
+        if (trace) check(b->logs[i].has_trace_id && memcmp(b->logs[i].trace_id, trace, 16) == 0);
+    }
+    if (!b->n_logs) return;
+    tw__buf pb;
+    tw__buf_init(&pb, 0);
+    check(tws_otlp_encode_logs_pb(b, 1, &pb) == TW_OK);
+    tws_batch back;
+    tws_batch_init(&back);
+    tws_decode_error err;
+    check(tws_otlp_decode_logs_pb(pb.data, pb.len, &(tws_decode_options){0}, &back, &err) == TW_OK);
+    check(back.n_logs == b->n_logs);
+    tws_batch_free(&back);
+    tw__buf_free(&pb);
+}
+
+static bool count_stream(void *user, tw_str key, uint32_t records) {
+    *(uint64_t *)user += records;
+    return true;
+}
+
+/* A log block: each row group whole, its stream table, and the trace
+ * index for the first traced record's id. */
+static void read_log_block(tws_block *b) {
+    const tws_block_meta *bm = tws_block_get_meta(b);
+    for (uint64_t g = 0; g < bm->row_groups && g < 64; g++) {
+        char err[256] = "";
+        tws_batch out;
+        tws_batch_init(&out);
+        tw_str *keys = NULL;
+        int rc = tws_block_read_logs(b, g, NULL, &out, &keys, err);
+        check(rc == TW_OK || (rc == TW_EPARSE && strstr(err, "damaged")));
+        uint8_t trace[16];
+        bool traced = false;
+        if (rc == TW_OK) {
+            check_logs(&out, keys, NULL);
+            for (uint32_t i = 0; i < out.n_logs && !traced; i++)
+                if ((traced = out.logs[i].has_trace_id)) memcpy(trace, out.logs[i].trace_id, 16);
+        }
+        tw__free(keys);
+        tws_batch_free(&out);
+        uint64_t records = 0;
+        rc = tws_block_log_streams(b, g, count_stream, &records, err);
+        check(rc == TW_OK || (rc == TW_EPARSE && strstr(err, "damaged")));
+        if (!traced) continue;
+        uint32_t *rgs;
+        size_t n;
+        rc = tws_block_log_trace_rgs(b, trace, &rgs, &n, err);
+        check(rc == TW_OK || (rc == TW_EPARSE && strstr(err, "damaged")));
+        for (size_t k = 0; rc == TW_OK && k < n && k < 8; k++) {
+            check(rgs[k] < bm->row_groups);
+            tws_log_filter f = {.trace_id = trace};
+            tws_batch_init(&out);
+            int r = tws_block_read_logs(b, rgs[k], &f, &out, &keys, err);
+            check(r == TW_OK || (r == TW_EPARSE && strstr(err, "damaged")));
+            if (r == TW_OK) check_logs(&out, keys, trace);
+            tw__free(keys);
+            tws_batch_free(&out);
+        }
+        tw__free(rgs);
+    }
+}
+
 /* A test that passes every other value it sees (and counts them). */
 static bool every_other(void *ctx, const tws_value *v) {
     (void)v;
@@ -163,6 +233,12 @@ static void run(const uint8_t *data, size_t size) {
         m.row_groups = tws_get_le64(f + 32);
         m.spans = m.traces = m.row_groups; /* only bounds: the reader must not trust them anyway */
     }
+    if (size > 8 && data[8] == TWS_BLOCK_LOGS) { /* the header's kind byte: the trace pages fill the index's rest */
+        m.kind = TWS_BLOCK_LOGS;
+        uint64_t rest = m.index_len - 4 - m.row_groups * TWS_IDX_ENTRY;
+        if (m.index_len >= 4 && m.row_groups < (1u << 24) && m.index_len - 4 >= m.row_groups * TWS_IDX_ENTRY)
+            m.trace_pages = rest / TWS_TPAGE_ENTRY;
+    }
     tw__buf js;
     tw__buf_init(&js, 0);
     check(tws_block_meta_json(&m, &js) == TW_OK);
@@ -183,6 +259,12 @@ static void run(const uint8_t *data, size_t size) {
         return;
     }
     const tws_block_meta *bm = tws_block_get_meta(b);
+    if (bm->kind == TWS_BLOCK_LOGS) {
+        read_log_block(b);
+        tws_block_close(b);
+        tw__buf_free(&js);
+        return;
+    }
     for (uint64_t g = 0; g < bm->row_groups && g < 64; g++) {
         tws_batch out;
         tws_batch_init(&out);
