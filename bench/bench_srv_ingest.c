@@ -26,11 +26,17 @@
  * ExportLogsServiceRequests of LOG_LINES records (the article's JSON line
  * as the body, a severity, an attribute, trace and span ids with the
  * seed), and prints ingest_lines_per_s (acknowledged = in the fsync'd logs
- * WAL) and the server's bytes per line in memory. Give the server a large
- * logs.head_max_bytes (TW_INGEST_CONFIG), or the head fills and answers 429.
+ * WAL) and the server's bytes per line in memory; with the lines flushed
+ * into log blocks as they come (the default: a quarter of logs.head_max_bytes
+ * or a minute), also what the log blocks hold (log_block_lines,
+ * log_block_bytes_per_line: data objects and meta.json over their lines,
+ * from /metrics) and data_dir_bytes_per_line (every file of the data
+ * directory: blocks, the WAL's unreleased segments, state); and the latency
+ * of "all logs of this trace" over everything stored (head and blocks).
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <ftw.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
@@ -168,8 +174,10 @@ static void *run(void *arg) {
     tw__buf_init(&own, 0);
     tw__buf_append(&own, w->tmpl->b.data, w->tmpl->b.len);
     tw__buf *b = &own;
-    for (uint32_t k = 0; fd >= 0 && mono_ns() < w->deadline; k++) {
-        uint32_t seed = w->seed_base + k; /* unique per request of the run */
+    while (fd >= 0 && mono_ns() < w->deadline) {
+        /* unique per acknowledged request: a refused one (429 while the head
+         * is written out) is sent again with the same ids, as a client retries */
+        uint32_t seed = w->seed_base + (uint32_t)w->requests;
         for (size_t i = 0; i < w->tmpl->n_at; i++) memcpy(b->data + w->tmpl->at[i], &seed, 4);
         int hl = snprintf(head, sizeof head,
                           "POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-protobuf\r\n"
@@ -250,8 +258,9 @@ static long long metric(int port, const char *name) {
         for (ssize_t r; have < sizeof buf - 1 && (r = read(fd, buf + have, sizeof buf - 1 - have)) > 0;) have += (size_t)r;
     close(fd);
     buf[have] = 0;
-    const char *p = strstr(buf, name);
-    return p ? atoll(p + strlen(name)) : -1;
+    for (const char *p = buf; (p = strstr(p, name)); p++) /* a sample line, not the HELP line that names it */
+        if (p == buf || p[-1] == '\n') return atoll(p + strlen(name));
+    return -1;
 }
 
 static int free_port(void) {
@@ -263,6 +272,12 @@ static int free_port(void) {
     getsockname(fd, (struct sockaddr *)&a, &l);
     close(fd);
     return ntohs(a.sin_port);
+}
+
+static uint64_t tree_bytes;
+static int add_file(const char *path, const struct stat *st, int flag, struct FTW *f) {
+    if (flag == FTW_F) tree_bytes += (uint64_t)st->st_size;
+    return 0;
 }
 
 static int cmp_u64(const void *a, const void *b) {
@@ -363,6 +378,14 @@ int main(int argc, char **argv) {
     int tl_wrong = logs ? trace_logs_latency(api, w, threads, tl, PROBES) : 0;
     if (logs) qsort(tl, PROBES, sizeof *tl, cmp_u64);
     long long flushes = metric(api, "tracewire_head_flushes_total{result=\"ok\"} ");
+    long long log_flushes = metric(api, "tracewire_log_head_flushes_total{result=\"ok\"} ");
+    long long log_compactions = metric(api, "tracewire_log_compactions_total{result=\"ok\"} ");
+    long long log_block_lines = metric(api, "tracewire_log_block_records ");
+    long long log_block_bytes = metric(api, "tracewire_log_block_bytes ");
+    long long log_blocks = metric(api, "tracewire_log_blocks ");
+    tree_bytes = 0;
+    nftw(dir, add_file, 16, FTW_PHYS);
+    uint64_t dir_bytes = tree_bytes;
     kill(pid, SIGTERM);
     waitpid(pid, NULL, 0);
 
@@ -391,6 +414,12 @@ int main(int argc, char **argv) {
                (unsigned long long)spans);
         printf("trace_logs_p99_ms %.3f ms\n", (double)tl[PROBES * 99 / 100] / 1e6);
         printf("trace_logs_wrong %d of %d answers (must be 0)\n", tl_wrong, PROBES);
+        printf("log_block_lines %lld lines in %lld log blocks (%lld flushes, %lld compactions)\n", log_block_lines,
+               log_blocks, log_flushes, log_compactions);
+        printf("log_block_bytes_per_line %.1f bytes/line\n",
+               log_block_lines > 0 ? (double)log_block_bytes / (double)log_block_lines : 0.0);
+        printf("data_dir_bytes_per_line %.1f bytes/line (%llu bytes: blocks, unreleased WAL, state)\n",
+               (double)dir_bytes / (double)(spans ? spans : 1), (unsigned long long)dir_bytes);
     }
     printf("ingest_spans_per_s %.0f spans/s\n", (double)spans / secs);
     printf("ingest_requests_per_s %.0f requests/s\n", (double)reqs / secs);

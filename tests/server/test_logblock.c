@@ -339,6 +339,41 @@ static void test_refusals(void **state) {
     tws_block_writer_free(w);
 }
 
+/* Records that compress to less than a byte each (a busy stream of one
+ * repeated line) read back: a record count is bounded by its columns, not
+ * by the row group's stored size. */
+static void test_repetitive_records(void **state) {
+    fx *f = *state;
+    uint32_t stream[1];
+    make_logs(&f->b, 1, stream);
+    enum { N = 20000 };
+    tws_log_ref *r = calloc(N, sizeof *r);
+    for (uint32_t i = 0; i < N; i++) r[i] = (tws_log_ref){&f->b, 0, 0};
+    tws_block_writer *w;
+    tws_block_writer_options o = {.logs = true, .row_group_spans = N};
+    assert_int_equal(tws_block_writer_new("acme", &o, &w), TW_OK);
+    assert_int_equal(tws_block_writer_add_stream(w, (tw_str){"{a=\"1\"}", 7}, r, N), TW_OK);
+    char err[256];
+    tws_block_meta m;
+    assert_int_equal(tws_block_writer_finish(w, f->st, &m, err), TW_OK);
+    tws_block_writer_free(w);
+    assert_true(m.size < N); /* under a byte per record */
+    tws_block *blk;
+    assert_int_equal(tws_block_open(f->st, "acme", m.id, &blk, err), TW_OK);
+    tws_batch out;
+    tws_batch_init(&out);
+    tw_str *keys;
+    int rc = tws_block_read_logs(blk, 0, NULL, &out, &keys, err);
+    if (rc) print_message("%s\n", err);
+    assert_int_equal(rc, TW_OK);
+    assert_int_equal(out.n_logs, N);
+    for (uint32_t i = 0; i < N; i++) assert_true(tws_log_equal(&out.logs[i], &f->b.logs[0]));
+    tw__free(keys);
+    tws_batch_free(&out);
+    tws_block_close(blk);
+    free(r);
+}
+
 static void test_meta_kind(void **state) {
     tws_block_meta m = {0}, back;
     tws_block_new_id(m.id);
@@ -429,6 +464,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_trace_index, setup, teardown),
         cmocka_unit_test_setup_teardown(test_filters_and_streams, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_repetitive_records, setup, teardown),
         cmocka_unit_test(test_meta_kind),
         cmocka_unit_test_setup_teardown(test_corruption, setup, teardown),
     };

@@ -37,9 +37,9 @@ static int key_cmp(tw_str a, const tw__buf *b) {
     return c ? c : (a.len > b->len) - (a.len < b->len);
 }
 
-static void put_len_prefixed(tw__buf *col, const tw__buf *enc) {
-    tw__pb_varint(col, enc->len);
-    tw__buf_append(col, enc->data, enc->len);
+static void put_len_prefixed(tw__buf *column, const tw__buf *enc) {
+    tw__pb_varint(column, enc->len);
+    tw__buf_append(column, enc->data, enc->len);
 }
 
 /* One record into the current row group's columns. */
@@ -271,10 +271,21 @@ typedef struct streams {
     uint32_t n;
 } streams;
 
+/* A log row group's record count against its bits column (one byte per
+ * record, raw length in the directory), before anything is sized by it. */
+static int check_counts(tws_rg *r) {
+    const col *bits = &r->fixed[COL_LOG_BITS];
+    if (!bits->ent || tws_get_le32(bits->ent + 8) != r->n_spans) return tws__rg_bad(r, "log record count");
+    return TW_OK;
+}
+
 static int load_streams(tws_rg *r, streams *s) {
-    int rc = tws__rg_col(r, &r->fixed[COL_LOG_STREAMS]);
+    int rc = check_counts(r);
+    if (!rc) rc = tws__rg_col(r, &r->fixed[COL_LOG_STREAMS]);
     if (rc) return rc;
     tws_rd d = tws__col_rd(&r->fixed[COL_LOG_STREAMS]);
+    if ((uint64_t)r->n_traces * 2 > r->fixed[COL_LOG_STREAMS].len) /* a key length and a count at least */
+        return tws__rg_bad(r, "log stream table");
     s->n = r->n_traces;
     s->key = tw__malloc(s->n * sizeof *s->key);
     s->count = tw__malloc(s->n * sizeof *s->count);

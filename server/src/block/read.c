@@ -311,8 +311,12 @@ static int rg_directory(tws_rg *r, size_t have) {
     r->n_traces = tws_get_le32(buf + 8);
     r->n_spans = tws_get_le32(buf + 12);
     r->base = tws_get_le64(buf + 16);
+    /* a span takes a byte of the row group at least (its 8-byte id does not
+     * compress); a log record may take less: its count is checked against
+     * its columns' raw lengths before anything is sized by it (logs.c) */
+    bool logs = r->blk->meta.kind == TWS_BLOCK_LOGS;
     if (n_cols > TWS_RG_MAX_COLUMNS || (uint64_t)n_cols * TWS_RG_DIRENT + 4 > len - TWS_RG_HEADER || !r->n_traces ||
-        r->n_traces > r->n_spans || r->n_spans > len)
+        r->n_traces > r->n_spans || (!logs && r->n_spans > len))
         return tws__rg_bad(r, "row group header counts");
     size_t head = TWS_RG_HEADER + (size_t)n_cols * TWS_RG_DIRENT, avail = len - head - 4, at = 0;
     if (head + 4 > have) return RG_NEED_MORE; /* read more first */
