@@ -57,6 +57,11 @@ extern char **environ;
 
 enum { SPANS = TW_BENCH_SPANS, LOG_LINES = 500, MAX_THREADS = 256, SEED_TAG = 0x5a000000 };
 
+/* Where each record's time_unix_nano (fixed64) is in the logs request:
+ * every request gets the wall-clock time it is sent, a microsecond apart
+ * per record, so stored lines are as recent (and as spread) as real ones. */
+static size_t time_at[LOG_LINES];
+
 /* ExportLogsServiceRequest: one resource, one scope, LOG_LINES records
  * whose trace id (16 bytes) and span id (8) hold the 4-byte seed. */
 static void logs_request(tw__buf *b, uint32_t seed) {
@@ -81,6 +86,7 @@ static void logs_request(tw__buf *b, uint32_t seed) {
                          i % 10 ? "info" : "error", i % 10 ? "order placed" : "inventory reserve failed", 100000 + i,
                          i % 97);
         tw__pb_mark m = tw__pb_begin(b, 2, 2);
+        time_at[i] = b->len + 1; /* after the one-byte tag */
         tw__pb_fixed64(b, 1, 1733390000000000000ull + (uint64_t)i * 1000);
         tw__pb_uint64(b, 2, i % 10 ? 9 : 17);
         tw__pb_bytes(b, 3, i % 10 ? "INFO" : "ERROR", i % 10 ? 4 : 5);
@@ -179,6 +185,15 @@ static void *run(void *arg) {
          * is written out) is sent again with the same ids, as a client retries */
         uint32_t seed = w->seed_base + (uint32_t)w->requests;
         for (size_t i = 0; i < w->tmpl->n_at; i++) memcpy(b->data + w->tmpl->at[i], &seed, 4);
+        if (w->logs) {
+            struct timespec now;
+            clock_gettime(CLOCK_REALTIME, &now);
+            uint64_t t = (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec;
+            for (int i = 0; i < LOG_LINES; i++) {
+                uint64_t v = t + (uint64_t)i * 1000;
+                for (int k = 0; k < 8; k++) b->data[time_at[i] + k] = (uint8_t)(v >> (8 * k));
+            }
+        }
         int hl = snprintf(head, sizeof head,
                           "POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-protobuf\r\n"
                           "Content-Length: %zu\r\n\r\n", w->logs ? "/v1/logs" : "/v1/traces", b->len);

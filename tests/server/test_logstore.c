@@ -25,6 +25,7 @@
 
 #include <cmocka.h>
 
+#include "flush_wait.h"
 #include "fs_util.h"
 
 #include "log_fixture.h"
@@ -118,28 +119,10 @@ static tws_loghead *head_with(fx *f, int slot, const char *t, uint32_t n, uint64
     return h;
 }
 
-typedef struct done_wait {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int rc, done;
-} done_wait;
-
-static void on_done(void *user, int rc, const char *err) {
-    done_wait *d = user;
-    pthread_mutex_lock(&d->mu);
-    d->rc = rc;
-    d->done = 1;
-    pthread_cond_signal(&d->cv);
-    pthread_mutex_unlock(&d->mu);
-}
-
 static void flush(tws_store *st, tws_loghead *h, uint64_t lsn) {
-    done_wait d = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
+    done_wait d = DONE_WAIT_INIT;
     assert_int_equal(tws_store_flush_logs(st, h, lsn, on_done, &d), TW_OK);
-    pthread_mutex_lock(&d.mu);
-    while (!d.done) pthread_cond_wait(&d.cv, &d.mu);
-    pthread_mutex_unlock(&d.mu);
-    assert_int_equal(d.rc, TW_OK);
+    assert_int_equal(wait_done(&d), TW_OK);
     tws_loghead_free(h);
 }
 

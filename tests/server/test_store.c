@@ -24,6 +24,7 @@
 
 #include <cmocka.h>
 
+#include "flush_wait.h"
 #include "fs_util.h"
 
 #include "batch_fixture.h"
@@ -98,28 +99,10 @@ static size_t count(tws_store *st, const char *t, uint8_t tid) {
     return spans;
 }
 
-typedef struct done_wait {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int rc, done;
-} done_wait;
-
-static void on_done(void *user, int rc, const char *err) {
-    done_wait *d = user;
-    pthread_mutex_lock(&d->mu);
-    d->rc = rc;
-    d->done = 1;
-    pthread_cond_signal(&d->cv);
-    pthread_mutex_unlock(&d->mu);
-}
-
 static int flush_async(tws_store *st, tws_head *h, uint64_t lsn) {
-    done_wait d = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
+    done_wait d = DONE_WAIT_INIT;
     assert_int_equal(tws_store_flush(st, h, lsn, on_done, &d), TW_OK);
-    pthread_mutex_lock(&d.mu);
-    while (!d.done) pthread_cond_wait(&d.cv, &d.mu);
-    pthread_mutex_unlock(&d.mu);
-    return d.rc;
+    return wait_done(&d);
 }
 
 static void test_flush_find_reopen(void **state) {

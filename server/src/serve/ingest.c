@@ -305,6 +305,18 @@ static int decode(const tws_server *s, int signal, int proto, const uint8_t *dat
     return rc;
 }
 
+/* Is there room for `bytes` more in the head the signal goes to? If not,
+ * the request is refused with 429 (RESOURCE_EXHAUSTED) and false returned. */
+static bool room_or_refuse(tws_server *s, const tws_ingest_sink *sink, void *ctx, int signal, int proto,
+                             uint32_t items, uint64_t bytes) {
+    bool logs = signal == TWS_SIG_LOGS;
+    if (logs ? tws_log_flush_has_room(s, bytes) : tws_flush_has_room(s, bytes)) return true;
+    tws_ingest_refuse(s, sink, ctx, signal, proto, TWS_REFUSE_OVERLOADED, items, 429, "Too Many Requests",
+                      TWS_RPC_RESOURCE_EXHAUSTED,
+                      logs ? "the in-memory log head is full; retry later" : "the in-memory head is full; retry later");
+    return false;
+}
+
 void tws_ingest_submit(tws_server *s, int signal, int proto, const char *tenant, const uint8_t *data, size_t len,
                        const tws_ingest_sink *sink, void *ctx) {
     ingest_req *r = tw__calloc(1, sizeof *r);
@@ -320,9 +332,17 @@ void tws_ingest_submit(tws_server *s, int signal, int proto, const char *tenant,
     r->proto = proto;
     snprintf(r->tenant, sizeof r->tenant, "%s", tenant);
     tws_batch_init(&r->batch);
+    bool logs = signal == TWS_SIG_LOGS;
+    /* A request that cannot fit even at the least it will hold (three times
+     * its wire size) is refused before it is decoded: under pushback the
+     * decoding would be work thrown away. Its items are not counted (not
+     * known yet). */
+    if (!room_or_refuse(s, sink, ctx, signal, proto, 0, (uint64_t)len * 3 + 4096)) {
+        req_free(r);
+        return;
+    }
     tws_decode_error derr = {{0}};
     int rc = decode(s, signal, proto, data, len, &r->batch, &derr);
-    bool logs = signal == TWS_SIG_LOGS;
     if (rc != TW_OK) {
         char msg[320];
         snprintf(msg, sizeof msg, "cannot decode the %s %s request: %s", proto_text[proto], logs ? "logs" : "traces",
@@ -345,10 +365,7 @@ void tws_ingest_submit(tws_server *s, int signal, int proto, const char *tenant,
                           : (uint64_t)len * 3 + (uint64_t)r->batch.n_spans * sizeof(tws_span) + 4096;
     /* Requests still waiting for the WAL have room reserved, so an
      * acknowledged batch always fits in the head when it arrives. */
-    if (logs ? !tws_log_flush_has_room(s, r->batch_bytes) : !tws_flush_has_room(s, r->batch_bytes)) {
-        tws_ingest_refuse(s, sink, ctx, signal, proto, TWS_REFUSE_OVERLOADED, items, 429, "Too Many Requests",
-                          TWS_RPC_RESOURCE_EXHAUSTED,
-                          logs ? "the in-memory log head is full; retry later" : "the in-memory head is full; retry later");
+    if (!room_or_refuse(s, sink, ctx, signal, proto, items, r->batch_bytes)) {
         req_free(r);
         return;
     }
