@@ -120,6 +120,7 @@ static int open_store(tws_server *s, bool logs) {
         so.logs = true;
         if (c->log_retention_s) so.retention_s = c->log_retention_s;
         so.block_max_spans = c->log_block_max_records;
+        so.compact_zstd_level = 3; /* log lines compress well at 3; 9 costs the ingest a core (bench/RESULTS.md) */
     }
     rc = tws_store_open(obj, state, &so, logs ? log_store_log : store_log, logs ? &s->log_store : &s->store,
                         logs ? &s->log_checkpoint_lsn : &s->checkpoint_lsn, err);
