@@ -338,34 +338,56 @@ static int next_field(tws_rg *r, tws_rd *d, tws_rd *field) {
     return TW_OK;
 }
 
+/* The fixed-size columns of a log row group, read in step, record by record. */
+typedef struct fixed_cols {
+    tws_rd time, observed, bits, trace, span;
+    uint64_t prev; /* the previous record's time */
+} fixed_cols;
+
+static fixed_cols fixed_open(const tws_rg *r) {
+    return (fixed_cols){tws__col_rd(&r->fixed[COL_LOG_TIME]), tws__col_rd(&r->fixed[COL_LOG_OBSERVED]),
+                        tws__col_rd(&r->fixed[COL_LOG_BITS]), tws__col_rd(&r->fixed[COL_LOG_TRACE_ID]),
+                        tws__col_rd(&r->fixed[COL_LOG_SPAN_ID]), r->base};
+}
+
+/* The next record's times and ids into *l; its LGB_* bits. */
+static uint8_t fixed_next(fixed_cols *c, tws_log *l) {
+    l->time_ns = c->prev + (uint64_t)tws_unzigzag(tws_rd_varint(&c->time));
+    c->prev = l->time_ns;
+    l->observed_ns = l->time_ns + (uint64_t)tws_unzigzag(tws_rd_varint(&c->observed));
+    uint8_t b = tws_rd_u8(&c->bits);
+    const uint8_t *t = b & LGB_TRACE ? tws_rd_bytes(&c->trace, 16) : NULL;
+    const uint8_t *sp = b & LGB_SPAN ? tws_rd_bytes(&c->span, 8) : NULL;
+    if ((l->has_trace_id = t != NULL)) memcpy(l->trace_id, t, 16);
+    if ((l->has_span_id = sp != NULL)) memcpy(l->span_id, sp, 8);
+    return b;
+}
+
+/* Every column read whole and no further? */
+static bool fixed_done(const fixed_cols *c) {
+    return !c->time.bad && !c->observed.bad && !c->bits.bad && !c->trace.bad && !c->span.bad &&
+           c->time.p == c->time.end && c->observed.p == c->observed.end && c->bits.p == c->bits.end &&
+           c->trace.p == c->trace.end && c->span.p == c->span.end;
+}
+
 /* Pass 1: which records to keep (fixed-size columns only). */
 static int mark_records(tws_rg *r, const streams *s, const tws_log_filter *f, const bool *want, uint8_t *keep,
                         uint32_t *n_keep) {
-    tws_rd tm = tws__col_rd(&r->fixed[COL_LOG_TIME]), ob = tws__col_rd(&r->fixed[COL_LOG_OBSERVED]),
-           bits = tws__col_rd(&r->fixed[COL_LOG_BITS]), tid = tws__col_rd(&r->fixed[COL_LOG_TRACE_ID]),
-           sid = tws__col_rd(&r->fixed[COL_LOG_SPAN_ID]);
-    uint64_t prev = r->base;
+    fixed_cols c = fixed_open(r);
     uint32_t rec = 0;
     *n_keep = 0;
     for (uint32_t k = 0; k < s->n; k++)
         for (uint32_t j = 0; j < s->count[k]; j++, rec++) {
-            uint64_t time = prev + (uint64_t)tws_unzigzag(tws_rd_varint(&tm));
-            prev = time;
-            uint64_t observed = time + (uint64_t)tws_unzigzag(tws_rd_varint(&ob));
-            uint8_t b = tws_rd_u8(&bits);
-            const uint8_t *t = b & LGB_TRACE ? tws_rd_bytes(&tid, 16) : NULL;
-            const uint8_t *sp = b & LGB_SPAN ? tws_rd_bytes(&sid, 8) : NULL;
-            uint64_t when = time ? time : observed;
+            tws_log l;
+            fixed_next(&c, &l);
+            uint64_t when = tws_log_time(&l);
             bool k_ = want[k] && (!f->end_ns || (when >= f->start_ns && when <= f->end_ns)) &&
-                      (!f->trace_id || (t && !memcmp(t, f->trace_id, 16))) &&
-                      (!f->span_id || (sp && !memcmp(sp, f->span_id, 8)));
+                      (!f->trace_id || (l.has_trace_id && !memcmp(l.trace_id, f->trace_id, 16))) &&
+                      (!f->span_id || (l.has_span_id && !memcmp(l.span_id, f->span_id, 8)));
             keep[rec] = k_;
             *n_keep += k_;
         }
-    if (tm.bad || ob.bad || bits.bad || tid.bad || sid.bad || tm.p != tm.end || bits.p != bits.end ||
-        tid.p != tid.end || sid.p != sid.end)
-        return tws__rg_bad(r, "log record columns");
-    return TW_OK;
+    return fixed_done(&c) ? TW_OK : tws__rg_bad(r, "log record columns");
 }
 
 /* Pass 2: decode the kept records into r->out. */
@@ -374,13 +396,10 @@ static int decode_records(tws_rg *r, const streams *s, const uint8_t *keep, uint
     tws_log *logs = tws_batch_alloc(o, (n_keep ? n_keep : 1) * sizeof *logs);
     if (!logs) return TW_ENOMEM;
     memset(logs, 0, (n_keep ? n_keep : 1) * sizeof *logs);
-    tws_rd tm = tws__col_rd(&r->fixed[COL_LOG_TIME]), ob = tws__col_rd(&r->fixed[COL_LOG_OBSERVED]),
-           bits = tws__col_rd(&r->fixed[COL_LOG_BITS]), tid = tws__col_rd(&r->fixed[COL_LOG_TRACE_ID]),
-           sid = tws__col_rd(&r->fixed[COL_LOG_SPAN_ID]), sev = tws__col_rd(&r->fixed[COL_LOG_SEVERITY]),
-           stx = tws__col_rd(&r->fixed[COL_LOG_SEV_TEXT]), ev = tws__col_rd(&r->fixed[COL_LOG_EVENT]),
+    fixed_cols c = fixed_open(r);
+    tws_rd sev = tws__col_rd(&r->fixed[COL_LOG_SEVERITY]), stx = tws__col_rd(&r->fixed[COL_LOG_SEV_TEXT]), ev = tws__col_rd(&r->fixed[COL_LOG_EVENT]),
            fl = tws__col_rd(&r->fixed[COL_LOG_FLAGS]), sc = tws__col_rd(&r->fixed[COL_LOG_SCOPE]),
            body = tws__col_rd(&r->fixed[COL_LOG_BODY]), at = tws__col_rd(&r->fixed[COL_LOG_ATTRS]);
-    uint64_t prev = r->base;
     uint32_t rec = 0, out = 0;
     int rc = TW_OK;
     tw_str key = {0};
@@ -389,20 +408,7 @@ static int decode_records(tws_rg *r, const streams *s, const uint8_t *keep, uint
         for (uint32_t j = 0; j < s->count[k] && rc == TW_OK; j++, rec++) {
             tws_log tmp, *l = keep[rec] ? &logs[out] : &tmp;
             memset(&tmp, 0, sizeof tmp);
-            l->time_ns = prev + (uint64_t)tws_unzigzag(tws_rd_varint(&tm));
-            prev = l->time_ns;
-            l->observed_ns = l->time_ns + (uint64_t)tws_unzigzag(tws_rd_varint(&ob));
-            uint8_t b = tws_rd_u8(&bits);
-            if (b & LGB_TRACE) {
-                const uint8_t *t = tws_rd_bytes(&tid, 16);
-                if (t) memcpy(l->trace_id, t, 16);
-                l->has_trace_id = true;
-            }
-            if (b & LGB_SPAN) {
-                const uint8_t *t = tws_rd_bytes(&sid, 8);
-                if (t) memcpy(l->span_id, t, 8);
-                l->has_span_id = true;
-            }
+            uint8_t b = fixed_next(&c, l);
             l->severity = tws_rd_u8(&sev);
             if (b & LGB_SEV_TEXT) rc = tws__rg_dict_id(r, &stx, &l->severity_text);
             if (rc == TW_OK && (b & LGB_EVENT)) rc = tws__rg_dict_id(r, &ev, &l->event_name);
@@ -428,8 +434,8 @@ static int decode_records(tws_rg *r, const streams *s, const uint8_t *keep, uint
             keys[out++] = key;
         }
     }
-    if (rc == TW_OK && (tm.bad || ob.bad || bits.bad || tid.bad || sid.bad || sev.bad || stx.bad || ev.bad || fl.bad ||
-                        sc.bad || body.p != body.end || at.p != at.end || sev.p != sev.end))
+    if (rc == TW_OK && (!fixed_done(&c) || sev.bad || stx.bad || ev.bad || fl.bad || sc.bad || body.p != body.end ||
+                        at.p != at.end || sev.p != sev.end))
         rc = TW_EPARSE;
     if (rc == TW_EPARSE) return tws__rg_bad(r, "log record columns");
     if (rc) return rc;

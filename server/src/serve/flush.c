@@ -41,11 +41,10 @@ void tws_flush_note_add(tws_server *s) {
     if (!s->head_since_ms) s->head_since_ms = tw__mono_ms();
 }
 
-/* On the worker thread. */
+/* On the worker thread (the store has logged a failure's message). */
 static void on_flushed(void *user, int rc, const char *err) {
     tws_server *s = user;
     s->flush_rc = rc;
-    snprintf(s->flush_err, sizeof s->flush_err, "%s", err);
     event_active(s->flush_done_ev, EV_TIMEOUT, 0);
 }
 
@@ -144,7 +143,7 @@ void tws_log_flush_note_add(tws_server *s) {
     if (!s->log_since_ms) s->log_since_ms = tw__mono_ms();
 }
 
-static int new_log_head(tws_server *s, tws_loghead **out) {
+int tws_log_head_new(tws_server *s, tws_loghead **out) {
     tws_loghead_options lo = {.max_bytes = s->cfg.log_head_max_bytes, .stream_key = tws_logs_stream_key, .user = s};
     return tws_loghead_new(&lo, out);
 }
@@ -152,7 +151,6 @@ static int new_log_head(tws_server *s, tws_loghead **out) {
 static void on_log_flushed(void *user, int rc, const char *err) { /* on the worker thread */
     tws_server *s = user;
     s->log_flush_rc = rc;
-    snprintf(s->log_flush_err, sizeof s->log_flush_err, "%s", err);
     event_active(s->log_flush_done_ev, EV_TIMEOUT, 0);
 }
 
@@ -199,7 +197,7 @@ void tws_log_flush_maybe(tws_server *s) {
     bool old = s->log_since_ms && tw__mono_ms() - s->log_since_ms >= interval * 1000;
     if (ls.bytes < limit && !old && !release_only) return;
     tws_loghead *fresh;
-    if (new_log_head(s, &fresh) != TW_OK) return;
+    if (tws_log_head_new(s, &fresh) != TW_OK) return;
     uint64_t cut = ws.next_lsn;
     cut = TW_MIN(cut, tws_ingest_oldest_log_lsn(s));
     cut = TW_MIN(cut, s->log_pin_lsn);
@@ -215,7 +213,7 @@ void tws_log_flush_maybe(tws_server *s) {
 
 int tws_log_flush_now(tws_server *s, uint64_t cut) {
     tws_loghead *fresh;
-    int rc = new_log_head(s, &fresh);
+    int rc = tws_log_head_new(s, &fresh);
     if (rc) return rc;
     char err[256] = "";
     tws_loghead_stats ls;

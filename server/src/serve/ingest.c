@@ -179,10 +179,17 @@ static void logs_durable(tws_server *s, ingest_req *r) {
     }
 }
 
+/* The list of requests waiting for the WAL that `r` goes to, in LSN order. */
+static void waiting_list(tws_server *s, const ingest_req *r, ingest_req ***first, ingest_req ***last) {
+    bool logs = r->signal == TWS_SIG_LOGS;
+    *first = logs ? &s->log_wal_first : &s->wal_first;
+    *last = logs ? &s->log_wal_last : &s->wal_last;
+}
+
 /* Take a request off the list of those waiting for its WAL. */
 static void unlink_waiting(tws_server *s, ingest_req *r) {
-    bool logs = r->signal == TWS_SIG_LOGS;
-    ingest_req **first = logs ? &s->log_wal_first : &s->wal_first, **last = logs ? &s->log_wal_last : &s->wal_last;
+    ingest_req **first, **last;
+    waiting_list(s, r, &first, &last);
     if (r->prev) r->prev->next = r->next;
     else *first = r->next;
     if (r->next) r->next->prev = r->prev;
@@ -426,7 +433,8 @@ void tws_ingest_submit(tws_server *s, int signal, int proto, const char *tenant,
     atomic_fetch_add(logs ? &s->metrics.log_wal_bytes : &s->metrics.wal_bytes,
                      parts[0].len + (n_parts > 1 ? parts[1].len : 0));
     s->inflight++;
-    ingest_req **first = logs ? &s->log_wal_first : &s->wal_first, **last = logs ? &s->log_wal_last : &s->wal_last;
+    ingest_req **first, **last;
+    waiting_list(s, r, &first, &last);
     r->prev = *last; /* LSNs grow with each append: the list stays in LSN order */
     if (*last) (*last)->next = r;
     else *first = r;

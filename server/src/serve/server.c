@@ -297,8 +297,7 @@ int tws_serve(const tws_config *cfg) {
     for (uint32_t i = 0; i < cfg->n_log_index_attrs; i++) s->log_index[i] = s->cfg.log_index_attrs[i];
     s->log_index[cfg->n_log_index_attrs] = NULL;
     s->labels.index_attrs = cfg->n_log_index_attrs ? s->log_index : NULL; /* NULL: Loki's default list */
-    tws_loghead_options lo = {.max_bytes = cfg->log_head_max_bytes, .stream_key = tws_logs_stream_key, .user = s};
-    if (tws_loghead_new(&lo, &s->logs) != TW_OK) goto out;
+    if (tws_log_head_new(s, &s->logs) != TW_OK) goto out;
     /* Blocks first: the checkpoint says which WAL records they already hold. */
     if ((lock_fd = lock_data_dir(cfg->data_dir)) < 0 || open_store(s, false) != TW_OK || open_store(s, true) != TW_OK)
         goto out;

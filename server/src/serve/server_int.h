@@ -66,7 +66,6 @@ typedef struct tws_server {
     uint64_t checkpoint_lsn;/* WAL records below it were in blocks at start: not replayed */
     uint64_t pin_lsn;       /* a durable record that is not in the head: never release past it */
     int flush_rc;           /* the worker's answer, read on the loop */
-    char flush_err[256];
     struct event *flush_done_ev, *flush_timer;
     struct ingest_req *wal_first, *wal_last; /* requests waiting for the WAL, in LSN order */
     /* log blocks (flush.c): the same life as spans, on the logs WAL */
@@ -74,7 +73,6 @@ typedef struct tws_server {
     tws_loghead *log_frozen;    /* the log head being written to blocks, or NULL */
     uint64_t log_frozen_bytes, log_frozen_lsn, log_since_ms, log_checkpoint_lsn, log_pin_lsn;
     int log_flush_rc;
-    char log_flush_err[256];
     struct event *log_flush_done_ev;
     struct ingest_req *log_wal_first, *log_wal_last; /* logs requests waiting for the logs WAL */
     tws_spanmetrics *spanmetrics; /* RED metrics of every acknowledged span (red/) */
@@ -192,6 +190,8 @@ void tws_flush_note_add(tws_server *s);
 int tws_flush_now(tws_server *s, uint64_t cut);
 /* Room check for a batch of `bytes` (the head, reservations and a frozen head). */
 bool tws_flush_has_room(const tws_server *s, uint64_t bytes);
+/* A new, empty log head with the server's settings. */
+int tws_log_head_new(tws_server *s, tws_loghead **out);
 /* The same four for the log head, its logs WAL and the log store. */
 void tws_log_flush_maybe(tws_server *s);
 void tws_log_flush_note_add(tws_server *s);
