@@ -57,11 +57,12 @@ export class Server {
     this.proc.stderr.on('data', (d) => { this.log += d; });
     this.proc.stdout.on('data', (d) => { this.log += d; });
     this.exited = new Promise((r) => this.proc.once('exit', (code, sig) => r({ code, sig })));
-    for (let i = 0; i < 200; i++) {
+    for (let i = 0; i < 200 && this.proc.exitCode === null && this.proc.signalCode === null; i++) {
       try { const r = await fetch(`http://127.0.0.1:${this.api}/ready`); if (r.ok) return; } catch { /* not yet */ }
       await sleep(25);
     }
-    throw new Error(`server did not become ready:\n${this.log}`);
+    await sleep(50); // let the exit's last stderr arrive
+    throw new Error(`server did not become ready (exit ${this.proc.exitCode ?? this.proc.signalCode ?? 'none'}):\n${this.log}`);
   }
   url(path) { return `http://127.0.0.1:${this.api}${path}`; }
   otlpUrl() { return `http://127.0.0.1:${this.otlp}/v1/traces`; }

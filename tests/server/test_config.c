@@ -258,6 +258,50 @@ static void test_red_export(void **state) {
     }
 }
 
+/* storage.backend and storage.s3: parsed, then checked as a whole. */
+static void test_storage(void **state) {
+    static const char s3[] = "storage:\n  backend: s3\n  s3:\n    endpoint: http://127.0.0.1:9000\n    bucket: traces\n"
+                             "    region: eu-west-1\n    prefix: team-a/\n    access_key: AK\n    secret_key: SK\n"
+                             "    list_page_size: 500\n";
+    tws_config c;
+    tws_config_defaults(&c);
+    assert_string_equal(c.storage_backend, "local");
+    char err[400] = "";
+    assert_int_equal(tws_config_load_yaml(&c, "s.yaml", s3, sizeof s3 - 1, err, sizeof err), 0);
+    assert_int_equal(tws_config_check(&c, err, sizeof err), 0);
+    assert_string_equal(c.storage_backend, "s3");
+    assert_string_equal(c.s3.endpoint, "http://127.0.0.1:9000");
+    assert_string_equal(c.s3.bucket, "traces");
+    assert_string_equal(c.s3.region, "eu-west-1");
+    assert_string_equal(c.s3.prefix, "team-a/");
+    assert_string_equal(c.s3.access_key, "AK");
+    assert_string_equal(c.s3.secret_key, "SK");
+    assert_int_equal(c.s3.list_page_size, 500);
+    tws_config_free(&c);
+
+    static const struct {
+        const char *yaml, *msg;
+    } bad[] = {
+        {"storage:\n  backend: disk\n", "storage.backend: \"disk\" is not local or s3"},
+        {"storage:\n  backend: s3\n  s3:\n    bucket: b\n", "storage.backend is s3 but storage.s3.endpoint is not set"},
+        {"storage:\n  backend: s3\n  s3:\n    endpoint: http://h:1\n", "storage.s3.bucket is not set"},
+        {"storage:\n  s3:\n    bucket: b\n", "storage.s3 is set but storage.backend is local"},
+        {"storage:\n  backend: s3\n  s3:\n    endpoint: http://h:1\n    bucket: b\n    prefix: a\n",
+         "storage.s3.prefix \"a\": must end in '/'"},
+        {"storage:\n  backend: s3\n  s3:\n    endpoint: http://h:1\n    bucket: b\n    prefix: a/../\n",
+         "storage.s3.prefix \"a/../\": must end in '/' and be a valid key path"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        tws_config_defaults(&c);
+        err[0] = 0;
+        assert_int_equal(tws_config_load_yaml(&c, "s.yaml", bad[i].yaml, strlen(bad[i].yaml), err, sizeof err), 0);
+        if (tws_config_check(&c, err, sizeof err) != -1 || !strstr(err, bad[i].msg))
+            fail_msg("case %zu: got \"%s\", want \"%s\"", i, err, bad[i].msg);
+        tws_config_free(&c);
+    }
+    expect_error("storage:\n  s3:\n    bucket_name: b\n", "key 'storage.s3.bucket_name': unknown setting");
+}
+
 /* Which scrape URLs name a listener: by address and port, loopback names
  * alike, a wildcard listener standing for this host. */
 static void test_scrape_url_matching(void **state) {
@@ -347,7 +391,7 @@ int main(void) {
         cmocka_unit_test(test_sizes),
         cmocka_unit_test(test_durations),
         cmocka_unit_test(test_durations_ms),
-        cmocka_unit_test(test_red_export),
+        cmocka_unit_test(test_red_export), cmocka_unit_test(test_storage),
         cmocka_unit_test(test_scrape_url_matching),
     };
     return cmocka_run_group_tests_name("config", tests, NULL, NULL);

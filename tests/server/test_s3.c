@@ -362,6 +362,10 @@ static void test_parse_list(void **state) {
         {"<ListBucketResult><Contents><Key>a</Key><Size>-1</Size></Contents></ListBucketResult>", "not a number"},
         {"<ListBucketResult><Contents><Key>a</Key><Size>1x</Size></Contents></ListBucketResult>", "not a number"},
         {"<ListBucketResult><IsTruncated>true</IsTruncated></ListBucketResult>", "NextContinuationToken"},
+        {"<ListBucketResult><Contents><Key>a</Key><Size>18446744073709551616</Size></Contents></ListBucketResult>",
+         "not a number"},
+        {"<ListBucketResult><Contents><Key>a&#0;b</Key><Size>1</Size></Contents></ListBucketResult>", "<Key>"},
+        {"<ListBucketResult><Contents><Key>a&#xD800;</Key><Size>1</Size></Contents></ListBucketResult>", "<Key>"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         memset(&c, 0, sizeof c);

@@ -8,6 +8,7 @@
 #include "pipeline/digest.h"
 
 #include <curl/curl.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -134,7 +135,8 @@ static const char *xml_text(const char *p, const char *end, const char *tag, cha
                 char *stop;
                 bool hexnum = num[0] == 'x' || num[0] == 'X';
                 cp = strtoul(num + hexnum, &stop, hexnum ? 16 : 10);
-                if (*stop || stop == num + hexnum || cp == 0 || cp > 0x10FFFF) return NULL;
+                if (*stop || stop == num + hexnum || cp == 0 || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+                    return NULL;
             } else {
                 return NULL;
             }
@@ -194,8 +196,9 @@ int tws_s3_parse_list(const char *xml, size_t len, tws_objstore_list_fn fn, void
             if (err) snprintf(err->msg, sizeof err->msg, "a listing's <Contents> lacks a readable <Key> or <Size>");
             return TW_EINVAL;
         }
+        errno = 0;
         unsigned long long size = strtoull(v, &stop, 10);
-        if (*stop || stop == v || v[0] == '-') {
+        if (*stop || stop == v || v[0] == '-' || errno == ERANGE) {
             if (err) snprintf(err->msg, sizeof err->msg, "a listing's <Size> is not a number: \"%.60s\"", v);
             return TW_EINVAL;
         }

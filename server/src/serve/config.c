@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "objstore/objstore.h"
 #include "pipeline/pconfig.h"
 #include "serve/config.h"
 
@@ -32,6 +33,7 @@ const char tws_serve_usage[] =
 void tws_config_defaults(tws_config *c) {
     memset(c, 0, sizeof *c);
     snprintf(c->data_dir, sizeof c->data_dir, "./tracewire-data");
+    snprintf(c->storage_backend, sizeof c->storage_backend, "local");
     snprintf(c->otlp_http_listen, sizeof c->otlp_http_listen, "127.0.0.1:4318");
     snprintf(c->otlp_grpc_listen, sizeof c->otlp_grpc_listen, "127.0.0.1:4317");
     snprintf(c->http_listen, sizeof c->http_listen, "127.0.0.1:3200");
@@ -191,6 +193,28 @@ int tws_config_parse_args(tws_config *c, int argc, char **argv, char *err, size_
 }
 
 int tws_config_check(tws_config *c, char *err, size_t n) {
+    if (strcmp(c->storage_backend, "local") != 0 && strcmp(c->storage_backend, "s3") != 0) {
+        snprintf(err, n, "storage.backend: \"%s\" is not local or s3", c->storage_backend);
+        return -1;
+    }
+    if (!strcmp(c->storage_backend, "s3") && (!c->s3.endpoint[0] || !c->s3.bucket[0])) {
+        snprintf(err, n, "storage.backend is s3 but storage.s3.%s is not set", c->s3.endpoint[0] ? "bucket" : "endpoint");
+        return -1;
+    }
+    if (!strcmp(c->storage_backend, "local") && (c->s3.endpoint[0] || c->s3.bucket[0])) {
+        snprintf(err, n, "storage.s3 is set but storage.backend is local: say backend: s3 to use the bucket");
+        return -1;
+    }
+    size_t pl = strlen(c->s3.prefix);
+    if (pl) { /* the bucket prefix is a directory of keys: "team-a/" */
+        char dir[sizeof c->s3.prefix];
+        snprintf(dir, sizeof dir, "%.*s", (int)pl - 1, c->s3.prefix);
+        if (c->s3.prefix[pl - 1] != '/' || !tws_objstore_key_valid(dir)) {
+            snprintf(err, n, "storage.s3.prefix \"%s\": must end in '/' and be a valid key path (no empty segment, "
+                     "\".\" or \"..\")", c->s3.prefix);
+            return -1;
+        }
+    }
     if (c->pipelines) { /* the connectors say where RED metrics are derived */
         c->spanmetrics_enabled = c->pipelines->spanmetrics;
         c->service_graph_enabled = c->pipelines->servicegraph;

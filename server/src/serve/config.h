@@ -36,6 +36,20 @@ typedef struct tws_config {
     uint64_t compaction_interval_s; /* compaction and retention run this often: 30 */
     uint64_t compaction_window_s;  /* only blocks starting in one window merge: 1 h */
     uint64_t block_max_spans;      /* spans per compacted block: 5,000,000 (a block is built in memory: ~150 MB) */
+    /* storage: where blocks live. backend "local" (default): <data_dir>/blocks
+     * and <data_dir>/log-blocks; "s3": the bucket, under <prefix>blocks/ and
+     * <prefix>log-blocks/. The WAL and the checkpoints stay in data_dir. One
+     * writing instance per bucket prefix (its lock is local). */
+    char storage_backend[16];        /* storage.backend: local | s3 */
+    struct {
+        char endpoint[256];          /* storage.s3.endpoint: http://host:port or a host (https) */
+        char bucket[64];             /* storage.s3.bucket (must exist) */
+        char region[64];             /* storage.s3.region: us-east-1 */
+        char prefix[256];            /* storage.s3.prefix: "" or ending in '/' */
+        char access_key[128];        /* storage.s3.access_key: $AWS_ACCESS_KEY_ID when empty */
+        char secret_key[128];        /* storage.s3.secret_key: $AWS_SECRET_ACCESS_KEY when empty */
+        uint32_t list_page_size;     /* storage.s3.list_page_size: keys per listing page, 1000 */
+    } s3;
     /* RED metrics: spanmetrics.buckets (durations), .dimensions (- name: K
      * [default: V]), .max_series; zeros mean spanmetrics.h's defaults */
     tws_spanmetrics_options spanmetrics;

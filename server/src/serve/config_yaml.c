@@ -10,6 +10,8 @@
  *   head:   { max_bytes: 1GiB }
  *   wal:    { segment_bytes: 64MiB, max_pending: 64MiB }
  *   tenants: { default: single-tenant }
+ *   storage: { backend: s3, s3: { endpoint: http://127.0.0.1:9000, bucket: traces,
+ *              region: us-east-1, prefix: tracewire/, access_key: …, secret_key: … } }
  *
  * The Collector-shaped sections (receivers, processors, exporters,
  * connectors, service) are skipped here and loaded by pipeline/pconfig.c
@@ -79,6 +81,14 @@ static const setting settings[] = {
     DUR("logs.retention", log_retention_s),
     SIZE("logs.block_max_records", log_block_max_records),
     DUR("logs.span_start_shift", logs_start_shift_s),
+    STR("storage.backend", storage_backend),
+    STR("storage.s3.endpoint", s3.endpoint),
+    STR("storage.s3.bucket", s3.bucket),
+    STR("storage.s3.region", s3.region),
+    STR("storage.s3.prefix", s3.prefix),
+    STR("storage.s3.access_key", s3.access_key),
+    STR("storage.s3.secret_key", s3.secret_key),
+    U32("storage.s3.list_page_size", s3.list_page_size),
     DUR("logs.span_end_shift", logs_end_shift_s),
 };
 
@@ -329,7 +339,7 @@ static int skip_value(walker *w, yaml_parser_t *p, const yaml_event_t *first) {
 }
 
 /* Walk one mapping whose keys extend `prefix`. The mapping-start event has
- * been consumed. Depth is bounded by the settings (two levels). */
+ * been consumed. Depth is bounded by the settings (three levels: storage.s3.bucket). */
 static int walk_mapping(walker *w, yaml_parser_t *p, const char *prefix, int depth) {
     for (;;) {
         yaml_event_t key;
@@ -354,7 +364,7 @@ static int walk_mapping(walker *w, yaml_parser_t *p, const char *prefix, int dep
             rc = skip_value(w, p, &val); /* pipeline/pconfig.c reads it */
         } else if (val.type == YAML_SCALAR_EVENT) {
             rc = set_value(w, path, &val, &key_mark);
-        } else if (val.type == YAML_MAPPING_START_EVENT && depth < 2) {
+        } else if (val.type == YAML_MAPPING_START_EVENT && (depth < 2 || strcmp(path, "storage.s3") == 0)) {
             rc = walk_mapping(w, p, path, depth + 1);
         } else if (val.type == YAML_SEQUENCE_START_EVENT && strcmp(path, "spanmetrics.buckets") == 0) {
             rc = w->seen_buckets ? fail(w, &key_mark, path, "%sgiven twice", "") : walk_buckets(w, p, path, &key_mark);

@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "objstore/s3.h"
 #include "serve/server.h"
 #include "serve/scrape_check.h"
 #include "serve/server_int.h"
@@ -101,19 +102,37 @@ static int lock_data_dir(const char *dir) {
 static void log_store_log(const char *msg) { fprintf(stderr, "tracewire: log blocks: %s\n", msg); }
 
 /* The trace store in <data>/blocks (checkpoint in <data>/state), or the
- * log store in <data>/log-blocks (checkpoint in <data>/state-logs). */
+ * log store in <data>/log-blocks (checkpoint in <data>/state-logs); with
+ * storage.backend s3 the blocks are in the bucket under <prefix>blocks/ and
+ * <prefix>log-blocks/, the checkpoints stay local. */
 static int open_store(tws_server *s, bool logs) {
+    const tws_config *c = &s->cfg;
+    const char *sub = logs ? "log-blocks" : "blocks";
     char dir[600], state[600], err[256] = "";
-    snprintf(dir, sizeof dir, "%s/%s", s->cfg.data_dir, logs ? "log-blocks" : "blocks");
-    snprintf(state, sizeof state, "%s/%s", s->cfg.data_dir, logs ? "state-logs" : "state");
+    snprintf(state, sizeof state, "%s/%s", c->data_dir, logs ? "state-logs" : "state");
     tws_objstore *obj;
     tws_objstore_err oe = {{0}};
-    int rc = tws_objstore_local_open(dir, &obj, &oe);
-    if (rc) {
-        fprintf(stderr, "tracewire: cannot open the block directory %s: %s\n", dir, oe.msg[0] ? oe.msg : tw_strerror(rc));
-        return rc;
+    int rc;
+    if (!strcmp(c->storage_backend, "s3")) {
+        snprintf(dir, sizeof dir, "%s%s/", c->s3.prefix, sub);
+        tws_s3_options so = {.endpoint = c->s3.endpoint, .bucket = c->s3.bucket, .region = c->s3.region,
+                             .prefix = dir, .access_key = c->s3.access_key[0] ? c->s3.access_key : NULL,
+                             .secret_key = c->s3.secret_key[0] ? c->s3.secret_key : NULL,
+                             .list_page_size = c->s3.list_page_size};
+        rc = tws_objstore_s3_open(&so, &obj, &oe);
+        if (rc) {
+            fprintf(stderr, "tracewire: cannot use the S3 bucket %s at %s (prefix %s): %s\n", c->s3.bucket,
+                    c->s3.endpoint, dir, oe.msg[0] ? oe.msg : tw_strerror(rc));
+            return rc;
+        }
+    } else {
+        snprintf(dir, sizeof dir, "%s/%s", c->data_dir, sub);
+        rc = tws_objstore_local_open(dir, &obj, &oe);
+        if (rc) {
+            fprintf(stderr, "tracewire: cannot open the block directory %s: %s\n", dir, oe.msg[0] ? oe.msg : tw_strerror(rc));
+            return rc;
+        }
     }
-    const tws_config *c = &s->cfg;
     tws_store_options so = {.retention_s = c->retention_s, .maintenance_ms = c->compaction_interval_s * 1000,
                             .compact_window_s = c->compaction_window_s, .block_max_spans = c->block_max_spans};
     if (logs) {
