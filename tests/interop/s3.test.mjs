@@ -12,7 +12,7 @@
 //     with the server's reason; a half-configured backend is refused.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { readdirSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -164,6 +164,13 @@ test('a missing bucket, a wrong key or a half-configured backend stops the start
     [s3yaml('x').replace('list_page_size: 2', ''), /storage\.s3\.prefix "x": must end in '\/'/],
     [s3yaml('a//b/'), /storage\.s3\.prefix "a\/\/b\/": must end in '\/' and be a valid key path/],
   ];
+  // --check names where the blocks will go without contacting the bucket.
+  const dir = tempDir('s3-check'), cfg = join(dir, 'c.yaml');
+  writeFileSync(cfg, s3yaml('team-a/').replace('bucket: traces', 'bucket: not-yet-created'));
+  const chk = spawnSync(process.env.TW_SERVER, ['serve', '--config', cfg, '--check', '--data-dir', join(dir, 'd')],
+    { encoding: 'utf8' });
+  assert.equal(chk.status, 0, chk.stderr);
+  assert.match(chk.stdout, /^storage: blocks in s3:\/\/not-yet-created\/team-a\/blocks\/ at http:\/\/127\.0\.0\.1:\d+ /m);
   for (const [yaml, want] of cases) {
     const srv = serverWith('s3-bad', yaml);
     await assert.rejects(srv.start(), (e) => { assert.match(`${e.message}\n${srv.log}`, want); return true; },

@@ -45,6 +45,12 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "tracewire serve: warning: %s\n", cfg.pipelines->warnings[i]);
         if (cfg.check_only) {
             printf("configuration is valid\n");
+            if (!strcmp(cfg.storage_backend, "s3"))
+                printf("storage: blocks in s3://%s/%sblocks/ at %s (the bucket is not contacted by --check); "
+                       "WAL in %s\n",
+                       cfg.s3.bucket, cfg.s3.prefix, cfg.s3.endpoint, cfg.data_dir);
+            else
+                printf("storage: blocks and WAL in %s\n", cfg.data_dir);
             tws_pipelines_describe(cfg.pipelines, stdout);
             tws_config_free(&cfg);
             return 0;

@@ -339,7 +339,8 @@ static int skip_value(walker *w, yaml_parser_t *p, const yaml_event_t *first) {
 }
 
 /* Walk one mapping whose keys extend `prefix`. The mapping-start event has
- * been consumed. Depth is bounded by the settings (three levels: storage.s3.bucket). */
+ * been consumed. Sections nest one level (head.flush_bytes), storage.s3 two
+ * (storage.s3.bucket); anything deeper is refused. */
 static int walk_mapping(walker *w, yaml_parser_t *p, const char *prefix, int depth) {
     for (;;) {
         yaml_event_t key;
