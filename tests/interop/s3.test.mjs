@@ -8,7 +8,11 @@
 //     the inputs there.
 //  2. A second server with an empty data directory on the same bucket answers
 //     the trace, by id and by TraceQL, and its logs, from the bucket alone.
-//  3. A bucket that does not exist or a wrong access key stops the start
+//  3. Two servers on one prefix (storage.s3.poll_interval 1s): each answers
+//     spans the other wrote, one trace's halves written by both come back
+//     whole; the one compactor merges the other's blocks and the other
+//     follows (drops the inputs, serves the merged block).
+//  4. A bucket that does not exist or a wrong access key stops the start
 //     with the server's reason; a half-configured backend is refused.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -151,6 +155,46 @@ test('blocks and log blocks live in the bucket; compaction runs there; a fresh s
     }
   } finally {
     await fresh.stop();
+  }
+});
+
+test('two servers share one bucket: each answers what the other wrote; one compacts, the other follows', async () => {
+  const shared = (compactor) => s3yaml('shared/', `head:\n  flush_interval: 1s\nblocks:\n  compaction_interval: 1s\n  compactor: ${compactor}\n`)
+    .replace('list_page_size: 2', 'list_page_size: 2\n    poll_interval: 1s');
+  const a = serverWith('s3-share-a', shared(true)), b = serverWith('s3-share-b', shared(false));
+  await a.start();
+  await b.start();
+  try {
+    const t1 = hex(32), t2 = hex(32), t3 = hex(32);
+    assert.equal((await postJson(a, jsonRequest([span(t1, hex(16), 'a-only')], 'svc-a'))).status, 200);
+    assert.equal((await postJson(b, jsonRequest([span(t2, hex(16), 'b-only')], 'svc-b'))).status, 200);
+    assert.equal((await postJson(a, jsonRequest([span(t3, hex(16), 'half-a')], 'svc-a'))).status, 200);
+    assert.equal((await postJson(b, jsonRequest([span(t3, hex(16), 'half-b')], 'svc-b'))).status, 200);
+    const want = { [t1]: ['a-only'], [t2]: ['b-only'], [t3]: ['half-a', 'half-b'] };
+    const answersAll = async (srv) => {
+      for (const [t, names] of Object.entries(want)) {
+        const got = await spanCount(srv, t);
+        if (got.status !== 200 || JSON.stringify(got.names) !== JSON.stringify(names)) return false;
+      }
+      return true;
+    };
+    await waitFor('A answering B\'s spans', () => answersAll(a), a, 30000);
+    await waitFor('B answering A\'s spans', () => answersAll(b), b, 30000);
+    // A merges every block, B's included, and deletes the inputs; B drops them on its next poll.
+    await waitFor('one compacted block in the bucket', async () => (await metric(a, 'tracewire_head_spans')) === 0 &&
+      bucketKeys().filter((k) => k.startsWith('shared/blocks/') && k.endsWith('/meta.json')).length === 1, a, 30000);
+    await waitFor('B following the compaction', async () =>
+      (await metric(b, 'tracewire_blocklist_changes_total{store="traces",change="removed"}')) >= 1 &&
+      (await metric(b, 'tracewire_blocks')) === 1, b, 30000);
+    assert.ok(await answersAll(b), 'B lost spans after the compaction');
+    assert.ok(await answersAll(a), 'A lost spans after the compaction');
+    assert.equal(await metric(b, 'tracewire_compactions_total{result="ok"}'), 0);
+    assert.ok((await metric(a, 'tracewire_compactions_total{result="ok"}')) >= 1);
+    assert.ok((await metric(b, 'tracewire_blocklist_polls_total{store="traces",result="ok"}')) >= 1);
+    assert.doesNotMatch(b.log, /polling the shared store failed/);
+  } finally {
+    await a.stop();
+    await b.stop();
   }
 });
 

@@ -262,10 +262,12 @@ static void test_red_export(void **state) {
 static void test_storage(void **state) {
     static const char s3[] = "storage:\n  backend: s3\n  s3:\n    endpoint: http://127.0.0.1:9000\n    bucket: traces\n"
                              "    region: eu-west-1\n    prefix: team-a/\n    access_key: AK\n    secret_key: SK\n"
-                             "    list_page_size: 500\n";
+                             "    list_page_size: 500\n    poll_interval: 2m\nblocks:\n  compactor: false\n";
     tws_config c;
     tws_config_defaults(&c);
     assert_string_equal(c.storage_backend, "local");
+    assert_int_equal(c.s3.poll_interval_s, 30);
+    assert_true(c.compactor);
     char err[400] = "";
     assert_int_equal(tws_config_load_yaml(&c, "s.yaml", s3, sizeof s3 - 1, err, sizeof err), 0);
     assert_int_equal(tws_config_check(&c, err, sizeof err), 0);
@@ -277,6 +279,8 @@ static void test_storage(void **state) {
     assert_string_equal(c.s3.access_key, "AK");
     assert_string_equal(c.s3.secret_key, "SK");
     assert_int_equal(c.s3.list_page_size, 500);
+    assert_int_equal(c.s3.poll_interval_s, 120);
+    assert_false(c.compactor);
     tws_config_free(&c);
 
     static const struct {

@@ -48,6 +48,8 @@ void tws_config_defaults(tws_config *c) {
     c->head_flush_interval_s = 60;
     c->retention_s = 14 * 24 * 3600;
     c->compaction_interval_s = 30;
+    c->compactor = true;
+    c->s3.poll_interval_s = 30;
     c->compaction_window_s = 3600;
     c->block_max_spans = 5000000;
     c->remote_write_interval_s = 15;

@@ -34,6 +34,8 @@ typedef struct tws_config {
     uint64_t head_flush_interval_s; /* ... or when its oldest batch is this old: 60 */
     uint64_t retention_s;          /* blocks deleted once their newest span is this old: 14 days */
     uint64_t compaction_interval_s; /* compaction and retention run this often: 30 */
+    bool compactor;                /* blocks.compactor: this server compacts and applies retention: true
+                                    * (false on all but one server sharing a bucket) */
     uint64_t compaction_window_s;  /* only blocks starting in one window merge: 1 h */
     uint64_t block_max_spans;      /* spans per compacted block: 5,000,000 (a block is built in memory: ~150 MB) */
     /* storage: where blocks live. backend "local" (default): <data_dir>/blocks
@@ -49,6 +51,8 @@ typedef struct tws_config {
         char access_key[128];        /* storage.s3.access_key: $AWS_ACCESS_KEY_ID when empty */
         char secret_key[128];        /* storage.s3.secret_key: $AWS_SECRET_ACCESS_KEY when empty */
         uint32_t list_page_size;     /* storage.s3.list_page_size: keys per listing page, 1000 */
+        uint64_t poll_interval_s;    /* storage.s3.poll_interval: the bucket is listed again this often, for
+                                      * blocks other servers wrote or removed: 30 */
     } s3;
     /* RED metrics: spanmetrics.buckets (durations), .dimensions (- name: K
      * [default: V]), .max_series; zeros mean spanmetrics.h's defaults */

@@ -11,7 +11,9 @@
  *   wal:    { segment_bytes: 64MiB, max_pending: 64MiB }
  *   tenants: { default: single-tenant }
  *   storage: { backend: s3, s3: { endpoint: http://127.0.0.1:9000, bucket: traces,
- *              region: us-east-1, prefix: tracewire/, access_key: …, secret_key: … } }
+ *              region: us-east-1, prefix: tracewire/, access_key: …, secret_key: …,
+ *              list_page_size: 1000, poll_interval: 30s } }
+ *   blocks: { compactor: true }   # false on all but one server sharing a bucket
  *
  * The Collector-shaped sections (receivers, processors, exporters,
  * connectors, service) are skipped here and loaded by pipeline/pconfig.c
@@ -66,6 +68,7 @@ static const setting settings[] = {
     DUR("head.flush_interval", head_flush_interval_s),
     DUR("blocks.retention", retention_s),
     DUR("blocks.compaction_interval", compaction_interval_s),
+    BOOL("blocks.compactor", compactor),
     DUR("blocks.compaction_window", compaction_window_s),
     SIZE("blocks.max_spans", block_max_spans),
     U32("spanmetrics.max_series", spanmetrics.max_series),
@@ -89,6 +92,7 @@ static const setting settings[] = {
     STR("storage.s3.access_key", s3.access_key),
     STR("storage.s3.secret_key", s3.secret_key),
     U32("storage.s3.list_page_size", s3.list_page_size),
+    DUR("storage.s3.poll_interval", s3.poll_interval_s),
     DUR("logs.span_end_shift", logs_end_shift_s),
 };
 

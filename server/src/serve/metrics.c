@@ -136,6 +136,22 @@ void tws_metrics_render(const tws_metrics *m, const tws_gauges *g, tw__buf *o) {
                    (unsigned long long)g->log_block_records, (unsigned long long)g->log_flushes,
                    (unsigned long long)g->log_flush_failures, (unsigned long long)g->log_compactions,
                    (unsigned long long)g->log_compaction_failures, (unsigned long long)g->log_retention_deletes);
+    tw__buf_printf(o, "# HELP tracewire_blocklist_polls_total Listings of a shared (S3) store, by store and result.\n"
+                      "# TYPE tracewire_blocklist_polls_total counter\n");
+    for (int k = 0; k < 2; k++)
+        tw__buf_printf(o,
+                       "tracewire_blocklist_polls_total{store=\"%s\",result=\"ok\"} %llu\n"
+                       "tracewire_blocklist_polls_total{store=\"%s\",result=\"failed\"} %llu\n",
+                       k ? "logs" : "traces", (unsigned long long)g->polls[k], k ? "logs" : "traces",
+                       (unsigned long long)g->poll_failures[k]);
+    tw__buf_printf(o, "# HELP tracewire_blocklist_changes_total Blocks other servers added to or removed from a shared store.\n"
+                      "# TYPE tracewire_blocklist_changes_total counter\n");
+    for (int k = 0; k < 2; k++)
+        tw__buf_printf(o,
+                       "tracewire_blocklist_changes_total{store=\"%s\",change=\"added\"} %llu\n"
+                       "tracewire_blocklist_changes_total{store=\"%s\",change=\"removed\"} %llu\n",
+                       k ? "logs" : "traces", (unsigned long long)g->polled_in[k], k ? "logs" : "traces",
+                       (unsigned long long)g->polled_out[k]);
     tw__buf_printf(o,
                    "# HELP tracewire_query_requests_total Trace-by-id queries.\n"
                    "# TYPE tracewire_query_requests_total counter\ntracewire_query_requests_total %llu\n"

@@ -59,6 +59,8 @@ typedef struct tws_gauges {
         retention_deletes;
     uint64_t log_blocks, log_block_bytes, log_block_records, log_flushes, log_flush_failures, log_compactions,
         log_compaction_failures, log_retention_deletes;
+    /* shared (S3) stores, [0] traces [1] logs: listings and blocks other servers added or removed */
+    uint64_t polls[2], poll_failures[2], polled_in[2], polled_out[2];
 } tws_gauges;
 void tws_metrics_render(const tws_metrics *m, const tws_gauges *g, tw__buf *out);
 /* The Prometheus text `in` as OpenMetrics into `out`: counter families

@@ -234,7 +234,9 @@ static void handle_metrics(tws_server *s, struct evhttp_request *req) {
                     ss.blocks, ss.block_bytes, ss.block_spans, ss.flushes, ss.flush_failures, ss.compactions,
                     ss.compaction_failures, ss.retention_deletes,
                     lss.blocks, lss.block_bytes, lss.block_spans, lss.flushes, lss.flush_failures, lss.compactions,
-                    lss.compaction_failures, lss.retention_deletes};
+                    lss.compaction_failures, lss.retention_deletes,
+                    {ss.polls, lss.polls}, {ss.poll_failures, lss.poll_failures},
+                    {ss.polled_in, lss.polled_in}, {ss.polled_out, lss.polled_out}};
     /* OpenMetrics (with exemplars) when the scraper asks for it, as
      * Prometheus does with exemplar storage on; the 0.0.4 text otherwise. */
     const char *accept = evhttp_find_header(evhttp_request_get_input_headers(req), "Accept");

@@ -134,7 +134,9 @@ static int open_store(tws_server *s, bool logs) {
         }
     }
     tws_store_options so = {.retention_s = c->retention_s, .maintenance_ms = c->compaction_interval_s * 1000,
-                            .compact_window_s = c->compaction_window_s, .block_max_spans = c->block_max_spans};
+                            .compact_window_s = c->compaction_window_s, .block_max_spans = c->block_max_spans,
+                            .no_maintenance = !c->compactor};
+    if (!strcmp(c->storage_backend, "s3")) so.poll_ms = c->s3.poll_interval_s * 1000;
     if (logs) {
         so.logs = true;
         if (c->log_retention_s) so.retention_s = c->log_retention_s;

@@ -40,6 +40,10 @@ struct tws_store {
     tws_store_flushed_fn flush_done;
     void *flush_user;
     tws_store_stats stats;
+    /* shared stores: "tenant/id/meta.json" of blocks this store removed
+     * whose objects may still be listed (sorted, pruned by each poll) */
+    char (*removed)[512];
+    size_t n_removed, cap_removed;
 };
 
 static void logf_(tws_store *st, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -94,6 +98,16 @@ static entry *set_remove(tws_store *st, size_t i) {
     st->set[i] = st->set[--st->n];
     e->doomed = true;
     const tws_block_meta *m = tws_block_get_meta(e->b);
+    if (st->o.poll_ms) { /* remembered so a poll does not open it again (dropped if out of memory: a poll
+                          * may then re-open it, and reads drop the duplicate spans) */
+        if (st->n_removed == st->cap_removed) {
+            size_t cap = st->cap_removed ? st->cap_removed * 2 : 16;
+            char(*r)[512] = tw__realloc(st->removed, cap * sizeof *r);
+            if (r) st->removed = r, st->cap_removed = cap;
+        }
+        if (st->n_removed < st->cap_removed)
+            tws_block_key(st->removed[st->n_removed++], 512, m->tenant, m->id, "meta.json");
+    }
     st->stats.blocks--;
     st->stats.block_bytes -= m->size;
     st->stats.block_spans -= m->spans;
@@ -153,21 +167,44 @@ static bool split_key(const char *key, char tenant[151], char id[TWS_BLOCK_ID_LE
     return tws_block_id_valid(id);
 }
 
-static int has_key(const listing *l, const char *key) {
-    for (size_t i = 0; i < l->n; i++)
-        if (strcmp(l->keys[i], key) == 0) return 1;
-    return 0;
+static int cmp_keys(const void *a, const void *b) { return strcmp(a, b); }
+
+static bool has_key(const char (*keys)[512], size_t n, const char *key) {
+    return n && bsearch(key, keys, n, sizeof *keys, cmp_keys) != NULL;
+}
+
+static int list_blocks(tws_store *st, listing *l, char err[256]) {
+    tws_objstore_err oe = {{0}};
+    int rc = tws_obj_list(st->obj, "", on_key, l, &oe);
+    if (rc) {
+        snprintf(err, 256, "listing the blocks: %.200s", oe.msg[0] ? oe.msg : tw_strerror(rc));
+        return rc;
+    }
+    if (l->n) qsort(l->keys, l->n, sizeof *l->keys, cmp_keys);
+    return TW_OK;
+}
+
+/* Open the block named by a listed meta.json key; counts in *opened or
+ * *damaged. TW_ENOMEM stops the caller. */
+static int open_listed(tws_store *st, const char *tenant, const char *id, uint64_t *opened, uint64_t *damaged,
+                       char err[256]) {
+    char msg[256];
+    int r = open_and_add(st, tenant, id, msg);
+    if (r == TW_OK) {
+        ++*opened;
+    } else if (r == TW_ENOMEM) {
+        snprintf(err, 256, "opening the blocks: out of memory");
+        return r;
+    } else {
+        ++*damaged; /* kept for inspection, not served */
+        logf_(st, "block %s/%s is not used: %s", tenant, id, msg);
+    }
+    return TW_OK;
 }
 
 static int load_blocks(tws_store *st, char err[256]) {
     listing l = {0};
-    tws_objstore_err oe = {{0}};
-    int rc = tws_obj_list(st->obj, "", on_key, &l, &oe);
-    if (rc) {
-        snprintf(err, 256, "listing the blocks: %.200s", oe.msg[0] ? oe.msg : tw_strerror(rc));
-        tw__free(l.keys);
-        return rc;
-    }
+    int rc = list_blocks(st, &l, err);
     uint64_t opened = 0, damaged = 0, unfinished = 0;
     for (size_t i = 0; i < l.n && rc == TW_OK; i++) {
         char tenant[151], id[TWS_BLOCK_ID_LEN + 1], key[512], msg[256];
@@ -175,30 +212,88 @@ static int load_blocks(tws_store *st, char err[256]) {
         if (!split_key(l.keys[i], tenant, id, &object)) continue;
         if (strcmp(object, "data") == 0) {
             tws_block_key(key, sizeof key, tenant, id, "meta.json");
-            if (!has_key(&l, key)) { /* interrupted before its meta.json: never part of the store */
+            if (!has_key(l.keys, l.n, key)) { /* interrupted before its meta.json: never part of the store */
                 unfinished++;
-                if (tws_block_delete(st->obj, tenant, id, msg)) logf_(st, "%s", msg);
+                if (!st->o.poll_ms && tws_block_delete(st->obj, tenant, id, msg)) logf_(st, "%s", msg);
             }
             continue;
         }
-        if (strcmp(object, "meta.json") != 0) continue;
-        int r = open_and_add(st, tenant, id, msg);
-        if (r == TW_OK) {
-            opened++;
-        } else if (r == TW_ENOMEM) {
-            rc = r;
-            snprintf(err, 256, "opening the blocks: out of memory");
-        } else {
-            damaged++; /* kept on disk for inspection, not served */
-            logf_(st, "block %s/%s is not used: %s", tenant, id, msg);
-        }
+        if (strcmp(object, "meta.json") == 0) rc = open_listed(st, tenant, id, &opened, &damaged, err);
     }
     tw__free(l.keys);
     if (opened || damaged || unfinished)
-        logf_(st, "%llu block(s) opened (%llu %s), %llu damaged and skipped, %llu unfinished removed",
+        logf_(st, "%llu block(s) opened (%llu %s), %llu damaged and skipped, %llu unfinished %s",
               (unsigned long long)opened, (unsigned long long)st->stats.block_spans, items(st), (unsigned long long)damaged,
-              (unsigned long long)unfinished);
+              (unsigned long long)unfinished, st->o.poll_ms ? "left alone (shared store)" : "removed");
     return rc;
+}
+
+/* A shared store's poll: open what other servers added, drop what they
+ * removed. Runs on the worker thread, so no flush or compaction of this
+ * store changes the set meanwhile; finds go on. */
+static void poll_blocks(tws_store *st) {
+    listing l = {0};
+    char err[256] = "";
+    int rc = list_blocks(st, &l, err);
+    if (rc) {
+        pthread_mutex_lock(&st->mu);
+        st->stats.poll_failures++;
+        pthread_mutex_unlock(&st->mu);
+        logf_(st, "polling the shared store failed, will retry: %s", err);
+        tw__free(l.keys);
+        return;
+    }
+    /* what the set holds now, as sorted keys; the vanished taken out */
+    pthread_mutex_lock(&st->mu);
+    size_t n_have = 0, n_gone = 0;
+    char(*have)[512] = tw__malloc((st->n ? st->n : 1) * sizeof *have);
+    entry **gone = tw__malloc((st->n ? st->n : 1) * sizeof *gone);
+    if (have && gone) {
+        for (size_t i = 0; i < st->n;) {
+            const tws_block_meta *m = tws_block_get_meta(st->set[i]->b);
+            tws_block_key(have[n_have], 512, m->tenant, m->id, "meta.json");
+            if (has_key(l.keys, l.n, have[n_have])) {
+                n_have++, i++;
+                continue;
+            }
+            entry *e = set_remove(st, i); /* another server compacted it away or let it expire */
+            e->doomed = false;            /* its objects are that server's to delete */
+            gone[n_gone++] = e;
+        }
+        if (n_have) qsort(have, n_have, sizeof *have, cmp_keys);
+        /* forget removals the bucket no longer lists */
+        size_t k = 0;
+        for (size_t i = 0; i < st->n_removed; i++)
+            if (has_key(l.keys, l.n, st->removed[i])) memmove(st->removed[k++], st->removed[i], 512);
+        st->n_removed = k;
+        if (k) qsort(st->removed, k, sizeof *st->removed, cmp_keys);
+    }
+    pthread_mutex_unlock(&st->mu);
+    uint64_t opened = 0, damaged = 0;
+    for (size_t i = 0; have && gone && i < l.n && rc == TW_OK && !st->stop; i++) {
+        char tenant[151], id[TWS_BLOCK_ID_LEN + 1];
+        const char *object;
+        if (!split_key(l.keys[i], tenant, id, &object) || strcmp(object, "meta.json") != 0) continue;
+        if (has_key(have, n_have, l.keys[i])) continue;
+        pthread_mutex_lock(&st->mu);
+        bool mine = has_key(st->removed, st->n_removed, l.keys[i]);
+        pthread_mutex_unlock(&st->mu);
+        if (!mine) rc = open_listed(st, tenant, id, &opened, &damaged, err);
+    }
+    for (size_t i = 0; i < n_gone; i++) entry_unref(st, gone[i]);
+    pthread_mutex_lock(&st->mu);
+    if (have && gone && rc == TW_OK) st->stats.polls++;
+    else st->stats.poll_failures++;
+    st->stats.polled_in += opened;
+    st->stats.polled_out += n_gone;
+    pthread_mutex_unlock(&st->mu);
+    if (!have || !gone || rc) logf_(st, "polling the shared store failed, will retry: %s", err[0] ? err : "out of memory");
+    if (opened || n_gone || damaged)
+        logf_(st, "shared store: %llu block(s) added by other servers opened, %zu removed by them dropped, %llu damaged",
+              (unsigned long long)opened, n_gone, (unsigned long long)damaged);
+    tw__free(have);
+    tw__free(gone);
+    tw__free(l.keys);
 }
 
 /* ---- checkpoint ------------------------------------------------------------------------- */
@@ -801,6 +896,7 @@ static bool flush_waiting(tws_store *st) {
 /* Retention, then merges until none is left to do. False when it stopped
  * early for a flush (it is resumed right after). */
 static bool maintain(tws_store *st) {
+    if (st->o.no_maintenance) return true;
     retention(st);
     entry *pick[64];
     if (st->o.compact_max_inputs > 64) st->o.compact_max_inputs = 64;
@@ -831,6 +927,7 @@ static bool maintain(tws_store *st) {
 static void *worker_main(void *arg) {
     tws_store *st = arg;
     uint64_t next = tw__mono_ms() + st->o.maintenance_ms;
+    uint64_t next_poll = st->o.poll_ms ? tw__mono_ms() + st->o.poll_ms : UINT64_MAX;
     pthread_mutex_lock(&st->mu);
     while (!st->stop) {
         if (st->flush_head) {
@@ -860,9 +957,17 @@ static void *worker_main(void *arg) {
             next = finished ? tw__mono_ms() + st->o.maintenance_ms : 0; /* resume after the flush */
             continue;
         }
+        if (tw__mono_ms() >= next_poll) {
+            pthread_mutex_unlock(&st->mu);
+            poll_blocks(st);
+            next_poll = tw__mono_ms() + st->o.poll_ms;
+            pthread_mutex_lock(&st->mu);
+            continue;
+        }
         struct timespec until;
         clock_gettime(CLOCK_REALTIME, &until);
-        uint64_t wait = next - tw__mono_ms();
+        uint64_t due = next < next_poll ? next : next_poll, now_ms = tw__mono_ms();
+        uint64_t wait = due > now_ms ? due - now_ms : 0;
         if (wait > 1000) wait = 1000;
         until.tv_sec += (time_t)(wait / 1000);
         until.tv_nsec += (long)(wait % 1000) * 1000000;
@@ -928,6 +1033,7 @@ void tws_store_close(tws_store *st) {
     }
     for (size_t i = 0; i < st->n; i++) entry_unref(st, st->set[i]);
     tw__free(st->set);
+    tw__free(st->removed);
     tws_obj_close(st->obj);
     tws_obj_close(st->state);
     pthread_mutex_destroy(&st->mu);

@@ -27,7 +27,13 @@
  *    `retention_s` ago.
  *  - One process per data directory (the WAL's lock guarantees it), so at
  *    open a data object without meta.json is an interrupted write and is
- *    deleted.
+ *    deleted — unless the object store is shared (poll_ms > 0), where it
+ *    may be another server's block in the making and is left alone.
+ *  - Shared object store (an S3 bucket several servers write): every
+ *    poll_ms the worker lists it again, opens the blocks other servers
+ *    added and drops (without deleting) the ones they removed; a block this
+ *    store removed itself is never re-opened while its objects linger.
+ *    Only one server should compact (the others set no_maintenance).
  */
 #ifndef TWS_STORE_H
 #define TWS_STORE_H
@@ -48,6 +54,8 @@ typedef struct tws_store_options {
     int compact_zstd_level;       /* 0: 9 */
     uint32_t row_group_spans;     /* 0: the writer's default */
     bool logs;                    /* log blocks: block_max_spans counts records (0: 1,000,000) */
+    uint64_t poll_ms;             /* >0: the object store is shared; list it again this often */
+    bool no_maintenance;          /* another server compacts and applies retention */
 } tws_store_options;
 
 /* Open the store on `objects` (which it owns from now on) with its
@@ -125,6 +133,7 @@ typedef struct tws_store_stats {
     uint64_t blocks, block_bytes, block_spans;
     uint64_t flushes, flush_failures, compactions, compaction_failures, retention_deletes;
     uint64_t blocks_read; /* row groups decoded for queries */
+    uint64_t polls, poll_failures, polled_in, polled_out; /* shared stores: blocks other servers added/removed */
 } tws_store_stats;
 void tws_store_get_stats(tws_store *st, tws_store_stats *out);
 
