@@ -22,6 +22,17 @@ void tws_metrics_observe_query(tws_metrics *m, uint64_t ns) {
 
 #define LOAD(x) ((unsigned long long)atomic_load(&(x)))
 
+/* A counter family over both stores ([0] traces, [1] logs) and a label
+ * with two values. */
+static void store_pair(tw__buf *o, const char *name, const char *help, const char *label, const char *a,
+                       const uint64_t va[2], const char *b, const uint64_t vb[2]) {
+    tw__buf_printf(o, "# HELP %s %s\n# TYPE %s counter\n", name, help, name);
+    for (int k = 0; k < 2; k++)
+        tw__buf_printf(o, "%s{store=\"%s\",%s=\"%s\"} %llu\n%s{store=\"%s\",%s=\"%s\"} %llu\n", name,
+                       k ? "logs" : "traces", label, a, (unsigned long long)va[k], name, k ? "logs" : "traces", label, b,
+                       (unsigned long long)vb[k]);
+}
+
 void tws_metrics_render(const tws_metrics *m, const tws_gauges *g, tw__buf *o) {
     static const char *const sig_names[TWS_SIG_COUNT] = {"traces", "logs"};
     const int n_protos[TWS_SIG_COUNT] = {TWS_N_TRACE_PROTOS, TWS_PROTO_COUNT};
@@ -136,22 +147,10 @@ void tws_metrics_render(const tws_metrics *m, const tws_gauges *g, tw__buf *o) {
                    (unsigned long long)g->log_block_records, (unsigned long long)g->log_flushes,
                    (unsigned long long)g->log_flush_failures, (unsigned long long)g->log_compactions,
                    (unsigned long long)g->log_compaction_failures, (unsigned long long)g->log_retention_deletes);
-    tw__buf_printf(o, "# HELP tracewire_blocklist_polls_total Listings of a shared (S3) store, by store and result.\n"
-                      "# TYPE tracewire_blocklist_polls_total counter\n");
-    for (int k = 0; k < 2; k++)
-        tw__buf_printf(o,
-                       "tracewire_blocklist_polls_total{store=\"%s\",result=\"ok\"} %llu\n"
-                       "tracewire_blocklist_polls_total{store=\"%s\",result=\"failed\"} %llu\n",
-                       k ? "logs" : "traces", (unsigned long long)g->polls[k], k ? "logs" : "traces",
-                       (unsigned long long)g->poll_failures[k]);
-    tw__buf_printf(o, "# HELP tracewire_blocklist_changes_total Blocks other servers added to or removed from a shared store.\n"
-                      "# TYPE tracewire_blocklist_changes_total counter\n");
-    for (int k = 0; k < 2; k++)
-        tw__buf_printf(o,
-                       "tracewire_blocklist_changes_total{store=\"%s\",change=\"added\"} %llu\n"
-                       "tracewire_blocklist_changes_total{store=\"%s\",change=\"removed\"} %llu\n",
-                       k ? "logs" : "traces", (unsigned long long)g->polled_in[k], k ? "logs" : "traces",
-                       (unsigned long long)g->polled_out[k]);
+    store_pair(o, "tracewire_blocklist_polls_total", "Listings of a shared (S3) store, by store and result.",
+               "result", "ok", g->polls, "failed", g->poll_failures);
+    store_pair(o, "tracewire_blocklist_changes_total", "Blocks other servers added to or removed from a shared store.",
+               "change", "added", g->polled_in, "removed", g->polled_out);
     tw__buf_printf(o,
                    "# HELP tracewire_query_requests_total Trace-by-id queries.\n"
                    "# TYPE tracewire_query_requests_total counter\ntracewire_query_requests_total %llu\n"
