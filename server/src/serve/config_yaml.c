@@ -359,9 +359,10 @@ static int walk_mapping(walker *w, yaml_parser_t *p, const char *prefix, int dep
             return rc;
         }
         char path[160];
-        snprintf(path, sizeof path, "%s%s%s", prefix, prefix[0] ? "." : "", (const char *)key.data.scalar.value);
+        int pn = snprintf(path, sizeof path, "%s%s%s", prefix, prefix[0] ? "." : "", (const char *)key.data.scalar.value);
         yaml_mark_t key_mark = key.start_mark;
         yaml_event_delete(&key);
+        if (pn < 0 || (size_t)pn >= sizeof path) return fail(w, &key_mark, NULL, "%sa key path is too long", "");
         yaml_event_t val;
         if (!yaml_parser_parse(p, &val)) return fail(w, &p->problem_mark, NULL, "malformed YAML: %s", p->problem);
         int rc = 0;
