@@ -523,6 +523,15 @@ static bool valid_text(const char *s, size_t max) {
 /* curl_global_init is not thread-safe: once per process, before any handle. */
 static void global_init(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
 
+bool tws_s3_prefix_valid(const char *prefix) {
+    size_t n = strlen(prefix);
+    if (!n) return true;
+    if (prefix[n - 1] != '/' || n > 512) return false;
+    char dir[512];
+    snprintf(dir, sizeof dir, "%.*s", (int)n - 1, prefix);
+    return tws_objstore_key_valid(dir);
+}
+
 int tws_objstore_s3_open(const tws_s3_options *o, tws_objstore **out, tws_objstore_err *err) {
     static pthread_once_t once = PTHREAD_ONCE_INIT;
     const char *ak = o->access_key ? o->access_key : getenv("AWS_ACCESS_KEY_ID");
@@ -536,13 +545,9 @@ int tws_objstore_s3_open(const tws_s3_options *o, tws_objstore **out, tws_objsto
     else if (!valid_text(region, 64) || strchr(region, ':')) why = "storage.s3.region is not a region name";
     else if (!ak || !*ak || !sk || !*sk || strchr(ak, ':'))
         why = "no S3 credentials: set storage.s3.access_key and secret_key, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY";
-    else if (prefix[0] && (prefix[strlen(prefix) - 1] != '/' || strlen(prefix) > 512))
-        why = "storage.s3.prefix must end in '/' and be at most 512 bytes";
-    if (!why && prefix[0]) {
-        char p[600];
-        snprintf(p, sizeof p, "%.*s", (int)strlen(prefix) - 1, prefix);
-        if (!tws_objstore_key_valid(p)) why = "storage.s3.prefix is not a valid key path (empty segment, \".\" or \"..\")";
-    }
+    else if (!tws_s3_prefix_valid(prefix))
+        why = "storage.s3.prefix must end in '/', be at most 512 bytes and a valid key path (no empty segment, \".\" "
+              "or \"..\")";
     if (why) {
         if (err) snprintf(err->msg, sizeof err->msg, "%s", why);
         return TW_EINVAL;

@@ -38,6 +38,10 @@ typedef struct tws_s3_options {
  * or malformed options. */
 int tws_objstore_s3_open(const tws_s3_options *o, tws_objstore **out, tws_objstore_err *err);
 
+/* A store prefix is "" or a key path ending in '/' ("team-a/"), at most
+ * 512 bytes. */
+bool tws_s3_prefix_valid(const char *prefix);
+
 /* One page of a ListObjectsV2 answer, parsed (exposed for tests and the
  * fuzzer). `fn` is called for each <Contents> with its decoded <Key> and
  * <Size>; *truncated and `next_token` (NUL-terminated, "" when absent)

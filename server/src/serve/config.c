@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "objstore/objstore.h"
+#include "objstore/s3.h"
 #include "pipeline/pconfig.h"
 #include "serve/config.h"
 
@@ -207,15 +207,10 @@ int tws_config_check(tws_config *c, char *err, size_t n) {
         snprintf(err, n, "storage.s3 is set but storage.backend is local: say backend: s3 to use the bucket");
         return -1;
     }
-    size_t pl = strlen(c->s3.prefix);
-    if (pl) { /* the bucket prefix is a directory of keys: "team-a/" */
-        char dir[sizeof c->s3.prefix];
-        snprintf(dir, sizeof dir, "%.*s", (int)pl - 1, c->s3.prefix);
-        if (c->s3.prefix[pl - 1] != '/' || !tws_objstore_key_valid(dir)) {
-            snprintf(err, n, "storage.s3.prefix \"%s\": must end in '/' and be a valid key path (no empty segment, "
-                     "\".\" or \"..\")", c->s3.prefix);
-            return -1;
-        }
+    if (!tws_s3_prefix_valid(c->s3.prefix)) {
+        snprintf(err, n, "storage.s3.prefix \"%s\": must end in '/' and be a valid key path (no empty segment, "
+                 "\".\" or \"..\")", c->s3.prefix);
+        return -1;
     }
     if (c->pipelines) { /* the connectors say where RED metrics are derived */
         c->spanmetrics_enabled = c->pipelines->spanmetrics;
