@@ -845,6 +845,75 @@ static void test_release_before(void **state) {
     free_dir(dir);
 }
 
+/* ---- reading records back by LSN ------------------------------------------- */
+
+static uint64_t read_id(tws_wal_reader *r, uint64_t lsn, tw__buf *b, int *rc_out, char msg[256]) {
+    uint8_t type = 0;
+    int rc = tws_wal_reader_read(r, lsn, &type, b, msg);
+    *rc_out = rc;
+    return rc == TW_OK ? check_payload(type, b->data, b->len) : UINT64_MAX;
+}
+
+static void test_reader(void **state) {
+    (void)state;
+    char *dir = new_dir();
+    tws_wal_reader *r;
+    assert_int_equal(tws_wal_reader_open(dir, &r), TW_OK);
+    tws_wal_options o = {.segment_bytes = 1024, .no_sync = true};
+    coll c = {0};
+    tws_wal *w = open_ok(dir, &o, &c, NULL);
+    enum { N = 120 };
+    uint64_t lsn[N];
+    tw__buf b;
+    tw__buf_init(&b, 0);
+    char msg[256];
+    int rc;
+    /* read while the log grows: every record, in every segment, also the newest */
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(append_id(w, (uint64_t)i, 60 + (size_t)(i % 7) * 20, &lsn[i]), TW_OK);
+        assert_int_equal(read_id(r, lsn[i], &b, &rc, msg), (uint64_t)i);
+        if (i >= 3) assert_int_equal(read_id(r, lsn[i - 3], &b, &rc, msg), (uint64_t)(i - 3));
+    }
+    for (int i = N - 1; i >= 0; i -= 5) assert_int_equal(read_id(r, lsn[i], &b, &rc, msg), (uint64_t)i);
+    /* not at a record: refused with what was wrong, nothing returned */
+    assert_int_equal(read_id(r, lsn[10] + 1, &b, &rc, msg), UINT64_MAX);
+    assert_int_equal(rc, TW_EPARSE);
+    assert_non_null(strstr(msg, "no intact record"));
+    assert_int_equal(b.len, 0);
+    /* past the end of the log */
+    assert_int_equal(read_id(r, lsn[N - 1] + 5000, &b, &rc, msg), UINT64_MAX);
+    assert_int_equal(rc, TW_ENOTFOUND);
+    assert_non_null(strstr(msg, "no segment holds LSN"));
+    /* released: the old segments are gone, the kept records still read */
+    assert_int_equal(tws_wal_release_before(w, lsn[60]), TW_OK);
+    assert_int_equal(read_id(r, lsn[0], &b, &rc, msg), UINT64_MAX);
+    assert_int_equal(rc, TW_ENOTFOUND);
+    for (int i = 60; i < N; i++) assert_int_equal(read_id(r, lsn[i], &b, &rc, msg), (uint64_t)i);
+    tws_wal_close(w);
+    /* a flipped byte in a payload: a CRC mismatch naming the file */
+    uint64_t segs[64];
+    size_t ns = list_segs(dir, segs, 64);
+    assert_true(ns >= 2);
+    char path[512];
+    seg_path(dir, segs[ns - 1], path, sizeof path);
+    size_t n;
+    uint8_t *f = read_file(path, &n);
+    int last = N - 1;
+    assert_true(lsn[last] >= segs[ns - 1]);
+    f[16 + (lsn[last] - segs[ns - 1]) + 12 + 20] ^= 0x40;
+    write_file(path, f, n);
+    free(f);
+    assert_int_equal(read_id(r, lsn[last], &b, &rc, msg), UINT64_MAX);
+    assert_int_equal(rc, TW_EPARSE);
+    assert_non_null(strstr(msg, "CRC mismatch"));
+    assert_non_null(strstr(msg, ".wal"));
+    assert_int_equal(read_id(r, lsn[last - 1], &b, &rc, msg), (uint64_t)(last - 1));
+    tws_wal_reader_close(r);
+    tw__buf_free(&b);
+    coll_reset(&c);
+    free_dir(dir);
+}
+
 static void async_count(void *user, int rc, uint64_t lsn) {
     (void)lsn;
     if (rc == TW_OK) atomic_fetch_add((_Atomic int *)user, 1);
@@ -1310,6 +1379,7 @@ int main(void) {
         cmocka_unit_test(test_corrupt_old_segment),
         cmocka_unit_test(test_full),
         cmocka_unit_test(test_release_before),
+        cmocka_unit_test(test_reader),
         cmocka_unit_test(test_reopen_many),
         cmocka_unit_test(test_empty_dir),
         cmocka_unit_test(test_foreign_files),

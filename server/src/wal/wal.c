@@ -825,3 +825,165 @@ void tws_wal_close(tws_wal *w) {
     pthread_cond_destroy(&w->work);
     wal_free(w);
 }
+
+/* ---- reading records back by LSN ----------------------------------------- */
+
+#define TRY_AGAIN 1 /* not a TW_* code: list the directory again */
+
+struct tws_wal_reader {
+    char *dir;
+    uint64_t *segs; /* first LSN of every segment at the last listing, ascending */
+    size_t nsegs, cap;
+    int fd;         /* the segment last read, or -1 */
+    uint64_t fd_first;
+};
+
+int tws_wal_reader_open(const char *dir, tws_wal_reader **out) {
+    tws_wal_reader *r = tw__calloc(1, sizeof *r);
+    if (!r || !(r->dir = tw__strndup(dir, strlen(dir)))) {
+        tw__free(r);
+        return TW_ENOMEM;
+    }
+    r->fd = -1;
+    *out = r;
+    return TW_OK;
+}
+
+void tws_wal_reader_close(tws_wal_reader *r) {
+    if (!r) return;
+    if (r->fd >= 0) close(r->fd);
+    tw__free(r->segs);
+    tw__free(r->dir);
+    tw__free(r);
+}
+
+static int reader_list(tws_wal_reader *r, char msg[256]) {
+    DIR *d = opendir(r->dir);
+    if (!d) {
+        snprintf(msg, 256, "%s: %s", r->dir, strerror(errno));
+        return TW_EIO;
+    }
+    r->nsegs = 0;
+    int rc = TW_OK;
+    struct dirent *e;
+    while (rc == TW_OK && (e = readdir(d))) {
+        uint64_t first;
+        if (!parse_seg_name(e->d_name, &first)) continue;
+        if (r->nsegs == r->cap) {
+            size_t cap = r->cap ? r->cap * 2 : 16;
+            uint64_t *s = tw__realloc(r->segs, cap * sizeof *s);
+            if (!s) {
+                rc = TW_ENOMEM;
+                break;
+            }
+            r->segs = s;
+            r->cap = cap;
+        }
+        r->segs[r->nsegs++] = first;
+    }
+    closedir(d);
+    if (r->nsegs) qsort(r->segs, r->nsegs, sizeof *r->segs, cmp_u64);
+    if (rc != TW_OK) snprintf(msg, 256, "%s: out of memory", r->dir);
+    return rc;
+}
+
+/* The first LSN of the segment that would hold `lsn`, by the last listing. */
+static bool reader_find(const tws_wal_reader *r, uint64_t lsn, uint64_t *first) {
+    size_t lo = 0, hi = r->nsegs;
+    while (lo < hi) { /* the number of segments starting at or below lsn */
+        size_t mid = lo + (hi - lo) / 2;
+        if (r->segs[mid] <= lsn) lo = mid + 1;
+        else hi = mid;
+    }
+    if (!lo) return false;
+    *first = r->segs[lo - 1];
+    return true;
+}
+
+static int pread_all(int fd, uint8_t *p, size_t n, uint64_t off, size_t *got) {
+    *got = 0;
+    while (*got < n) {
+        ssize_t k = pread(fd, p + *got, n - *got, (off_t)(off + *got));
+        if (k < 0) {
+            if (errno == EINTR) continue;
+            return TW_EIO;
+        }
+        if (k == 0) break;
+        *got += (size_t)k;
+    }
+    return TW_OK;
+}
+
+/* One attempt with the current listing; TRY_AGAIN: list again and retry. */
+static int reader_try(tws_wal_reader *r, uint64_t lsn, uint8_t *type, tw__buf *out, char msg[256]) {
+    uint64_t first;
+    if (!reader_find(r, lsn, &first)) return TRY_AGAIN;
+    char name[SEG_NAME_LEN + 1];
+    seg_name(first, name);
+    if (r->fd < 0 || r->fd_first != first) {
+        if (r->fd >= 0) close(r->fd);
+        r->fd = -1;
+        int dfd = open(r->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        int fd = dfd >= 0 ? openat(dfd, name, O_RDONLY | O_CLOEXEC) : -1;
+        int e = errno;
+        if (dfd >= 0) close(dfd);
+        if (fd < 0) {
+            if (e == ENOENT) return TRY_AGAIN; /* released since the listing */
+            snprintf(msg, 256, "%s/%s: %s", r->dir, name, strerror(e));
+            return TW_EIO;
+        }
+        r->fd = fd;
+        r->fd_first = first;
+    }
+    uint64_t off = SEG_HDR + (lsn - first);
+    uint8_t hdr[REC_HDR];
+    size_t got;
+    if (pread_all(r->fd, hdr, REC_HDR, off, &got) != TW_OK) {
+        snprintf(msg, 256, "%s/%s: %s", r->dir, name, strerror(errno));
+        return TW_EIO;
+    }
+    if (got == 0) return TRY_AGAIN; /* past this segment's end: a later one may hold it */
+    uint32_t len = load_le32(hdr);
+    const char *why = NULL;
+    if (got < REC_HDR) why = "the record header is cut short";
+    else if (len > TWS_WAL_MAX_RECORD) why = "the record length is out of range";
+    else if (hdr[8] == 0 || hdr[9] || hdr[10] || hdr[11]) why = "the record header is malformed";
+    if (!why) {
+        tw__buf_reset(out);
+        int rc = tw__buf_reserve(out, len);
+        if (rc != TW_OK) {
+            snprintf(msg, 256, "%s/%s: no memory for a record of %u bytes", r->dir, name, len);
+            return TW_ENOMEM;
+        }
+        if (pread_all(r->fd, out->data, len, off + REC_HDR, &got) != TW_OK) {
+            snprintf(msg, 256, "%s/%s: %s", r->dir, name, strerror(errno));
+            return TW_EIO;
+        }
+        out->len = got;
+        uint32_t crc = tw__crc32c(0, hdr + 8, 4);
+        if (got < len) why = "the record is cut short";
+        else if (tw__crc32c(crc, out->data, len) != load_le32(hdr + 4)) why = "CRC mismatch";
+    }
+    if (why) {
+        snprintf(msg, 256, "%s/%s: no intact record at offset %llu (LSN %llu): %s", r->dir, name,
+                 (unsigned long long)off, (unsigned long long)lsn, why);
+        tw__buf_reset(out);
+        return TW_EPARSE;
+    }
+    *type = hdr[8];
+    return TW_OK;
+}
+
+int tws_wal_reader_read(tws_wal_reader *r, uint64_t lsn, uint8_t *type, tw__buf *out, char msg[256]) {
+    msg[0] = '\0';
+    int rc = reader_try(r, lsn, type, out, msg);
+    if (rc != TRY_AGAIN) return rc;
+    if ((rc = reader_list(r, msg)) != TW_OK) return rc;
+    rc = reader_try(r, lsn, type, out, msg);
+    if (rc == TRY_AGAIN) {
+        snprintf(msg, 256, "%s: no segment holds LSN %llu (released, or never written)", r->dir,
+                 (unsigned long long)lsn);
+        rc = TW_ENOTFOUND;
+    }
+    return rc;
+}

@@ -55,6 +55,7 @@
 
 #include <stdint.h>
 
+#include "common/buf.h"
 #include "common/tw_base.h"
 
 #define TWS_WAL_MAX_RECORD (64u << 20)
@@ -125,5 +126,26 @@ void tws_wal_get_stats(tws_wal *w, tws_wal_stats *out);
 
 /* Flush and sync what is queued, stop the flusher, close files. */
 void tws_wal_close(tws_wal *w);
+
+/*
+ * Reading one durable record back by its LSN, for a consumer that keeps
+ * only the LSN of what it still needs (tail sampling holds LSNs, not
+ * spans). Independent of the writer: it works on the directory alone, so
+ * it can be used while tws_wal_open replays and while the flusher appends
+ * (a record is read only once it is durable, and its segment is not
+ * released while the caller still holds its LSN). It keeps the segment
+ * list and one open segment, and lists the directory again when an LSN is
+ * past what it knows. Not thread-safe: one reader per thread.
+ */
+typedef struct tws_wal_reader tws_wal_reader;
+
+int tws_wal_reader_open(const char *dir, tws_wal_reader **out);
+/* Read the record at `lsn` into `out` (reset first) and its type into
+ * *type. TW_OK; TW_ENOTFOUND (no segment holds that LSN: released, or
+ * never written); TW_EPARSE (no intact record starts there: bad length,
+ * CRC mismatch, cut short); TW_EIO; TW_ENOMEM. *msg says which file and
+ * offset, and what was wrong. */
+int tws_wal_reader_read(tws_wal_reader *r, uint64_t lsn, uint8_t *type, tw__buf *out, char msg[256]);
+void tws_wal_reader_close(tws_wal_reader *r);
 
 #endif
