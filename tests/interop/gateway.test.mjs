@@ -115,6 +115,11 @@ test('errors + slow + 5% baseline: kept traces whole, healthy at 5% ± 1%, late 
     }
     // nothing is stored before the decision
     assert.equal((await spanCount(srv, tid(7))).status, 404);
+    // and the sampler holds no batch: they are in the WAL, read back when decided (tens of bytes per span)
+    const lblHeld = 'pipeline="traces/sampled",processor="tail_sampling"';
+    const heldText = await metricsText(srv);
+    const held = metricValue(heldText, new RegExp(`^tracewire_tail_sampling_held_bytes\\{${lblHeld}\\} (\\d+)$`, 'm'));
+    assert.ok(held > 0 && held < 60 * 3 * N, `tail sampling holds ${held} bytes for ${3 * N} spans`);
     await sleep(2600);
     let text = '';
     for (let i = 0; i < 50; i++) {
@@ -133,6 +138,8 @@ test('errors + slow + 5% baseline: kept traces whole, healthy at 5% ± 1%, late 
     assert.ok(pct >= 4 && pct <= 6, `healthy traces kept at ${pct.toFixed(2)}%, want 5% ± 1%`);
 
     const lbl = 'pipeline="traces/sampled",processor="tail_sampling"';
+    assert.equal(metricValue(text, new RegExp(`^tracewire_tail_sampling_held_bytes\\{${lbl}\\} (\\d+)$`, 'm')), 0);
+    assert.equal(metricValue(text, new RegExp(`^tracewire_tail_sampling_reload_failures_total\\{${lbl}\\} (\\d+)$`, 'm')), 0);
     assert.equal(metricValue(text, new RegExp(`^tracewire_tail_sampling_policy_decisions_total\\{${lbl},policy="errors",decision="sampled"\\} (\\d+)$`, 'm')), 40);
     assert.equal(metricValue(text, new RegExp(`^tracewire_tail_sampling_policy_decisions_total\\{${lbl},policy="slow",decision="sampled"\\} (\\d+)$`, 'm')), 40);
     assert.equal(metricValue(text, new RegExp(`^tracewire_tail_sampling_traces_total\\{${lbl},decision="sampled"\\} (\\d+)$`, 'm')), 80 + kept);

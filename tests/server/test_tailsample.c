@@ -6,6 +6,11 @@
  * decision through the cache; drop beats sample; each policy type on
  * traces made to match or not; num_traces bounds memory with an eviction
  * count; tenants never share a decision; the oldest held LSN.
+ *
+ * Every test runs twice: with batches kept in memory, and with batches
+ * "in the WAL" (encoded here, freed by the sampler, read back in reverse
+ * span order by a reload function when decided), where the sampler must
+ * hold only tens of bytes per span; plus a failing read-back.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,6 +22,7 @@
 
 #include <cmocka.h>
 
+#include "common/buf.h"
 #include "pipeline/tailsample.h"
 
 /* ---- building batches --------------------------------------------------------------------- */
@@ -129,12 +135,89 @@ static void on_emit(void *user, tws_batch *b, const tws_ts_batch_info *info) {
     tws_batch_free(b);
 }
 
+/* ---- batches read back instead of kept ------------------------------------------------------- */
+
+static int reload_mode;    /* set by the group's setup */
+static int reload_fail_at; /* this wal_section fails to read back; 0: none */
+
+typedef struct stored {
+    uint8_t *p;
+    size_t n;
+} stored;
+static stored *saved;
+static uint32_t n_saved, cap_saved;
+
+static int reload_fn(void *user, const tws_ts_batch_info *info, tws_batch *out) {
+    (void)user;
+    assert_true(info->wal_section >= 1 && info->wal_section <= n_saved);
+    stored *st = &saved[info->wal_section - 1];
+    assert_non_null(st->p); /* each batch is read back once */
+    if ((int)info->wal_section == reload_fail_at) return TW_EIO;
+    tws_decode_options o = {0};
+    tws_decode_error e;
+    assert_int_equal(tws_otlp_decode_pb(st->p, st->n, &o, out, &e), TW_OK);
+    free(st->p);
+    st->p = NULL;
+    for (uint32_t i = 0; i < out->n_spans / 2; i++) { /* the order it comes back in must not matter */
+        tws_span x = out->spans[i];
+        out->spans[i] = out->spans[out->n_spans - 1 - i];
+        out->spans[out->n_spans - 1 - i] = x;
+    }
+    return TW_OK;
+}
+
+static int setup_memory(void **state) {
+    (void)state;
+    reload_mode = 0;
+    return 0;
+}
+
+static int setup_reload(void **state) {
+    (void)state;
+    reload_mode = 1;
+    reload_fail_at = 0;
+    return 0;
+}
+
+static int teardown(void **state) {
+    (void)state;
+    for (uint32_t i = 0; i < n_saved; i++) free(saved[i].p);
+    free(saved);
+    saved = NULL;
+    n_saved = cap_saved = 0;
+    return 0;
+}
+
+static tws_tailsampler *new_sampler(const tws_ts_config *c, sink *out) {
+    tws_tailsampler *t;
+    assert_int_equal(tws_tailsampler_new(c, on_emit, out, &t), TW_OK);
+    if (reload_mode) tws_tailsampler_set_reload(t, reload_fn, NULL);
+    return t;
+}
+
+/* Give b to the sampler; in reload mode "write it to the WAL" first. */
+static int give(tws_tailsampler *t, tws_batch *b, tws_ts_batch_info *info, uint64_t now_ms) {
+    if (reload_mode) {
+        tw__buf buf;
+        tw__buf_init(&buf, 0);
+        assert_int_equal(tws_otlp_encode_pb(&(tws_selection){b, NULL, 0}, 1, 1, &buf), TW_OK);
+        if (n_saved == cap_saved) {
+            cap_saved = cap_saved ? cap_saved * 2 : 256;
+            saved = realloc(saved, cap_saved * sizeof *saved);
+        }
+        saved[n_saved++] = (stored){buf.data, buf.len};
+        info->wal_section = n_saved;
+    }
+    int rc = tws_tailsampler_add(t, b, info, now_ms);
+    assert_int_equal(b->n_spans, 0); /* taken */
+    return rc;
+}
+
 static void add(tws_tailsampler *t, const spec *sp, size_t n, uint64_t lsn, uint64_t now_ms) {
     tws_batch b;
     make_batch(&b, sp, n);
     tws_ts_batch_info info = {.tenant = "t", .bytes = 1000, .lsn = lsn};
-    assert_int_equal(tws_tailsampler_add(t, &b, &info, now_ms), TW_OK);
-    assert_int_equal(b.n_spans, 0); /* taken */
+    assert_int_equal(give(t, &b, &info, now_ms), TW_OK);
 }
 
 static tws_ts_policy policy(const char *name, tws_ts_type type) {
@@ -161,7 +244,7 @@ static void test_errors_slow_baseline(void **state) {
     tws_ts_config c = {.decision_wait_ms = 10000, .num_traces = 50000, .policies = pol, .n_policies = 3};
     sink *out = calloc(1, sizeof *out);
     tws_tailsampler *t;
-    assert_int_equal(tws_tailsampler_new(&c, on_emit, out, &t), TW_OK);
+    t = new_sampler(&c, out);
 
     /* 20,000 traces of 3 spans; each batch holds spans of 100 traces, a
      * trace's three spans in three consecutive batches (as a service's
@@ -186,6 +269,12 @@ static void test_errors_slow_baseline(void **state) {
     tws_tailsampler_get_stats(t, &st);
     assert_int_equal(st.traces_in_memory, N);
     assert_int_equal(out->batches, 0); /* nothing decided before the wait */
+    assert_int_equal(st.batches_held, 3 * N / PER);
+    if (reload_mode) { /* only the sampler's records: tens of bytes per span */
+        if (st.bytes_held > 40ull * 3 * N) fail_msg("%llu bytes held for %u spans", (unsigned long long)st.bytes_held, 3 * N);
+    } else {
+        assert_true(st.bytes_held >= 1000ull * 3 * N / PER); /* the batches themselves */
+    }
     assert_int_equal(tws_tailsampler_oldest_lsn(t), 1);
     tws_tailsampler_tick(t, now + 10000);
 
@@ -206,6 +295,7 @@ static void test_errors_slow_baseline(void **state) {
     assert_int_equal(st.traces_in_memory, 0);
     assert_int_equal(st.batches_held, 0);
     assert_int_equal(st.evicted, 0);
+    assert_int_equal(st.reloads, reload_mode ? 3 * N / PER : 0); /* every batch came back from "the WAL" */
     assert_int_equal(st.traces_sampled, 400 + healthy_kept);
     assert_int_equal(st.traces_not_sampled, N - 400 - healthy_kept);
     assert_int_equal(tws_tailsampler_oldest_lsn(t), UINT64_MAX);
@@ -235,7 +325,7 @@ static void test_errors_slow_baseline(void **state) {
     /* the same verdicts as before, trace by trace */
     tws_tailsampler *t2;
     sink *out2 = calloc(1, sizeof *out2);
-    assert_int_equal(tws_tailsampler_new(&c, on_emit, out2, &t2), TW_OK);
+    t2 = new_sampler(&c, out2);
     for (uint32_t first = 0; first < 1000; first += PER) {
         for (uint32_t k = 0; k < PER; k++) sp[k] = (spec){.trace = first + k, .start_ms = 100, .end_ms = 101};
         add(t2, sp, PER, 1, 0);
@@ -259,7 +349,7 @@ static bool kept_by(tws_ts_policy *pol, uint32_t n_pol, const spec *sp, size_t n
     tws_ts_config c = {.decision_wait_ms = 1, .num_traces = 10, .policies = pol, .n_policies = n_pol};
     sink *out = calloc(1, sizeof *out);
     tws_tailsampler *t;
-    assert_int_equal(tws_tailsampler_new(&c, on_emit, out, &t), TW_OK);
+    t = new_sampler(&c, out);
     add(t, sp, n, 1, 0);
     tws_tailsampler_tick(t, 5);
     bool k = out->kept[sp[0].trace] == n;
@@ -379,7 +469,7 @@ static void test_rate_limits(void **state) {
     tws_ts_config c = {.decision_wait_ms = 0, .num_traces = 100, .policies = &p, .n_policies = 1};
     sink *out = calloc(1, sizeof *out);
     tws_tailsampler *t;
-    assert_int_equal(tws_tailsampler_new(&c, on_emit, out, &t), TW_OK);
+    t = new_sampler(&c, out);
     spec sp[3];
     for (uint32_t n = 0; n < 5; n++) {
         for (int k = 0; k < 3; k++) sp[k] = (spec){.trace = n, .end_ms = 1};
@@ -404,7 +494,7 @@ static void test_rate_limits(void **state) {
     p.rate_percent = malloc(2 * sizeof *p.rate_percent);
     p.rate_percent[0] = 60, p.rate_percent[1] = -1; /* the rest: 40% */
     c.policies = &p;
-    assert_int_equal(tws_tailsampler_new(&c, on_emit, out, &t), TW_OK);
+    t = new_sampler(&c, out);
     for (uint32_t n = 0; n < 6; n++) { /* traces of 2 spans: 3 error traces fit 6 spans; 2 healthy fit 4 */
         for (int k = 0; k < 2; k++) sp[k] = (spec){.trace = n, .end_ms = 1, .status = n < 4 ? 2 : 0};
         add(t, sp, 2, 1, 5000);
@@ -426,7 +516,7 @@ static void test_bounds_and_tenants(void **state) {
     tws_ts_config c = {.decision_wait_ms = 60000, .num_traces = 10, .policies = &p, .n_policies = 1};
     sink *out = calloc(1, sizeof *out);
     tws_tailsampler *t;
-    assert_int_equal(tws_tailsampler_new(&c, on_emit, out, &t), TW_OK);
+    t = new_sampler(&c, out);
     spec sp[1];
     for (uint32_t n = 0; n < 25; n++) {
         sp[0] = (spec){.trace = n, .end_ms = 1, .str_key = "keep", .str_val = "yes"};
@@ -447,11 +537,11 @@ static void test_bounds_and_tenants(void **state) {
     sp[0] = (spec){.trace = 100, .end_ms = 1, .str_key = "keep", .str_val = "yes"};
     make_batch(&b, sp, 1);
     tws_ts_batch_info a = {.tenant = "a", .lsn = 1};
-    assert_int_equal(tws_tailsampler_add(t, &b, &a, 0), TW_OK);
+    assert_int_equal(give(t, &b, &a, 0), TW_OK);
     sp[0] = (spec){.trace = 100, .end_ms = 1};
     make_batch(&b, sp, 1);
     tws_ts_batch_info bb = {.tenant = "b", .lsn = 2};
-    assert_int_equal(tws_tailsampler_add(t, &b, &bb, 0), TW_OK);
+    assert_int_equal(give(t, &b, &bb, 0), TW_OK);
     tws_tailsampler_flush(t, 1);
     assert_int_equal(out->seen[100], 2);
     assert_int_equal(out->kept[100], 1); /* tenant a's span only */
@@ -462,12 +552,51 @@ static void test_bounds_and_tenants(void **state) {
     free(out);
 }
 
+/* A batch that cannot be read back is counted and not emitted; the others are. */
+static void test_reload_failure(void **state) {
+    (void)state;
+    tws_ts_policy p = policy("all", TWS_TS_ALWAYS_SAMPLE);
+    tws_ts_config c = {.decision_wait_ms = 10, .num_traces = 100, .policies = &p, .n_policies = 1};
+    sink *out = calloc(1, sizeof *out);
+    tws_tailsampler *t = new_sampler(&c, out);
+    reload_fail_at = 2;
+    spec sp[2];
+    for (uint32_t n = 0; n < 3; n++) {
+        sp[0] = sp[1] = (spec){.trace = n, .end_ms = 1};
+        add(t, sp, 2, 10 + n, 0);
+    }
+    /* a batch without a WAL section stays in memory and comes out as given */
+    tws_batch b;
+    sp[0] = sp[1] = (spec){.trace = 3, .end_ms = 1};
+    make_batch(&b, sp, 2);
+    tws_ts_batch_info info = {.tenant = "t", .bytes = 1000, .lsn = 13};
+    assert_int_equal(tws_tailsampler_add(t, &b, &info, 0), TW_OK);
+    tws_tailsampler_tick(t, 100);
+    tws_ts_stats st;
+    tws_tailsampler_get_stats(t, &st);
+    assert_int_equal(st.reloads, 3);
+    assert_int_equal(st.reload_failures, 1);
+    assert_int_equal(st.batches_held, 0);
+    assert_int_equal(out->batches, 3);
+    assert_int_equal(out->kept[0], 2);
+    assert_int_equal(out->seen[1], 0);
+    assert_int_equal(out->kept[2], 2);
+    assert_int_equal(out->kept[3], 2);
+    tws_tailsampler_free(t);
+    tws_ts_policy_free(&p);
+    free(out);
+}
+
+#define BOTH(f) cmocka_unit_test_setup_teardown(f, setup_memory, teardown), \
+                cmocka_unit_test_setup_teardown(f, setup_reload, teardown)
+
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_errors_slow_baseline),
-        cmocka_unit_test(test_policies),
-        cmocka_unit_test(test_rate_limits),
-        cmocka_unit_test(test_bounds_and_tenants),
+        BOTH(test_errors_slow_baseline),
+        BOTH(test_policies),
+        BOTH(test_rate_limits),
+        BOTH(test_bounds_and_tenants),
+        cmocka_unit_test_setup_teardown(test_reload_failure, setup_reload, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -31,7 +31,9 @@ static void run_from(tws_pipeline_rt *rt, uint32_t pipe, uint32_t from, tws_batc
 
 static void on_emit(void *user, tws_batch *b, const tws_ts_batch_info *info) {
     stage *st = user;
-    run_from(st->rt, st->pipe, st->next, b, info);
+    tws_ts_batch_info marked = *info;
+    marked.wal_section = 0; /* it carries the sampler's marks now: no longer what the WAL holds */
+    run_from(st->rt, st->pipe, st->next, b, &marked);
 }
 
 int tws_pipeline_rt_new(const tws_pipelines *p, const tws_pipeline_sinks *sinks, tws_pipeline_rt **out) {
@@ -52,6 +54,8 @@ int tws_pipeline_rt_new(const tws_pipelines *p, const tws_pipeline_sinks *sinks,
             stage *st = &rt->stages[i][k];
             *st = (stage){rt, i, k + 1, NULL};
             rc = tws_tailsampler_new(&def->tail, on_emit, st, &st->sampler);
+            /* batches that are still exactly their WAL section are read back, not kept */
+            if (rc == TW_OK && sinks->reload) tws_tailsampler_set_reload(st->sampler, sinks->reload, sinks->user);
         }
     }
     if (rc != TW_OK) {
@@ -117,8 +121,11 @@ static void deliver(tws_pipeline_rt *rt, uint32_t pipe, tws_batch *b, const tws_
             }
             mine = &copy;
         }
-        if (sk->kind == TWS_SINK_STORE) rt->sinks.store(rt->sinks.user, pd->signal, mine, info);
-        else run_from(rt, sk->pipe, 0, mine, info);
+        if (sk->kind == TWS_SINK_STORE) {
+            rt->sinks.store(rt->sinks.user, pd->signal, mine, info);
+        } else {
+            run_from(rt, sk->pipe, 0, mine, info); /* a copy of the same spans: still its WAL section, if it was */
+        }
         tws_batch_free(mine); /* whatever the owner left */
     }
     if (last < 0) tws_batch_free(b);
@@ -126,19 +133,21 @@ static void deliver(tws_pipeline_rt *rt, uint32_t pipe, tws_batch *b, const tws_
 
 static void run_from(tws_pipeline_rt *rt, uint32_t pipe, uint32_t from, tws_batch *b, const tws_ts_batch_info *info) {
     const tws_pipe_def *pd = &rt->p->pipes[pipe];
+    tws_ts_batch_info mine = *info;
     for (uint32_t k = from; k < pd->n_procs; k++) {
         stage *st = &rt->stages[pipe][k];
         if (st->sampler) {
-            tws_tailsampler_add(st->sampler, b, info, rt->now_ms); /* resumes at k + 1 through on_emit */
+            tws_tailsampler_add(st->sampler, b, &mine, rt->now_ms); /* resumes at k + 1 through on_emit */
             return;
         }
+        mine.wal_section = 0; /* changed after the WAL: it cannot be read back from there */
         if (apply(rt, pd->procs[k], b) != TW_OK) {
             rt->failures[pipe]++; /* partly processed: not passed on (its WAL record replays it after a restart) */
             tws_batch_free(b);
             return;
         }
     }
-    deliver(rt, pipe, b, info);
+    deliver(rt, pipe, b, &mine);
 }
 
 void tws_pipeline_run(tws_pipeline_rt *rt, uint32_t pipe, uint32_t from, tws_batch *b, const tws_ts_batch_info *info,
@@ -227,8 +236,12 @@ void tws_pipeline_render(const tws_pipeline_rt *rt, tw__buf *o) {
         "# TYPE tracewire_tail_sampling_evicted_total counter\n",
         "# HELP tracewire_tail_sampling_traces_in_memory Traces waiting for a decision.\n"
         "# TYPE tracewire_tail_sampling_traces_in_memory gauge\n",
+        "# HELP tracewire_tail_sampling_held_bytes Memory of the batches tail sampling holds (batches it reads back from the WAL count only their slots).\n"
+        "# TYPE tracewire_tail_sampling_held_bytes gauge\n",
+        "# HELP tracewire_tail_sampling_reload_failures_total Held batches that could not be read back from the write-ahead log (replayed at the next start).\n"
+        "# TYPE tracewire_tail_sampling_reload_failures_total counter\n",
     };
-    for (int h = 0; h < 6; h++) {
+    for (int h = 0; h < 8; h++) {
         tw__buf_printf(o, "%s", heads[h]);
         for (uint32_t i = 0; i < p->n_pipes; i++)
             for (uint32_t k = 0; k < p->pipes[i].n_procs; k++) {
@@ -277,9 +290,16 @@ void tws_pipeline_render(const tws_pipeline_rt *rt, tw__buf *o) {
                                    (unsigned long long)st.late_spans_not_sampled);
                     break;
                 case 4: tw__buf_printf(o, "tracewire_tail_sampling_evicted_total{%s} %llu\n", lbl, (unsigned long long)st.evicted); break;
-                default:
+                case 5:
                     tw__buf_printf(o, "tracewire_tail_sampling_traces_in_memory{%s} %llu\n", lbl,
                                    (unsigned long long)st.traces_in_memory);
+                    break;
+                case 6:
+                    tw__buf_printf(o, "tracewire_tail_sampling_held_bytes{%s} %llu\n", lbl, (unsigned long long)st.bytes_held);
+                    break;
+                default:
+                    tw__buf_printf(o, "tracewire_tail_sampling_reload_failures_total{%s} %llu\n", lbl,
+                                   (unsigned long long)st.reload_failures);
                 }
             }
     }

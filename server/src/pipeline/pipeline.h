@@ -12,6 +12,12 @@
  * pipeline each take a batch of their own (a clone for all but the last).
  * A WAL replay re-enters at the same place with the same LSN.
  *
+ * A batch given with info->wal_section is exactly that section of its WAL
+ * record, and stays so (through forward connectors too) until a processor
+ * changes it or a tail_sampling hands it on with its marks: while it is, a
+ * tail_sampling frees it and reads it back when decided (sinks.reload);
+ * after, a tail_sampling keeps it in memory.
+ *
  * Invariants: every batch given to run() is either handed to exactly one
  * owner or freed; tws_pipeline_oldest_lsn() is the lowest WAL position of
  * any batch still held by a processor, so the WAL is never released past
@@ -34,6 +40,10 @@ typedef struct tws_pipeline_sinks {
     void (*servicegraph)(void *user, const tws_batch *b);
     /* A forwarding exporter (tws_pipelines.exps[exporter]): read only. */
     void (*exporter)(void *user, uint32_t exporter, int signal, const tws_batch *b, const tws_ts_batch_info *info);
+    /* Read a batch back from its WAL section (info->lsn, info->wal_section),
+     * as it was given to tws_pipeline_run; may be NULL (then tail sampling
+     * keeps every batch it waits on in memory). */
+    tws_ts_reload_fn reload;
 } tws_pipeline_sinks;
 
 typedef struct tws_pipeline_rt tws_pipeline_rt;

@@ -4,10 +4,23 @@
  * State: a hash table of the traces waiting for a decision, chained, keyed
  * by (trace id, tenant); the same traces on a list in arrival order, so the
  * oldest is at the front (its wait ends first, and it is the one evicted
- * when num_traces is reached); per trace the (batch, span index) pairs of
- * its spans; the held batches on a list with a count of spans still
- * waiting; two decision caches, each a ring of keys with a chained index,
- * so that the oldest decision is forgotten first.
+ * when num_traces is reached); two decision caches, each a ring of keys
+ * with a chained index, so that the oldest decision is forgotten first.
+ *
+ * No span is kept for the decision: as a span arrives, what the policies
+ * need of it is folded into its trace (span count, earliest start, latest
+ * end, and one bit per leaf policy — status_code, *_attribute,
+ * trace_state — set when some span or its resource matched), so a trace
+ * costs the same ~120 bytes however many spans it has.
+ *
+ * The held batches sit on a list, each with one slot per trace it holds
+ * (the trace id and that trace's decision) and a count of slots still
+ * waiting; a trace knows the (batch, slot) pairs it is in. A batch given
+ * with a WAL section (info.wal_section) and a reload function is not kept
+ * at all: only its slots are, and when its last slot is decided it is read
+ * back through the reload function, its spans marked by their trace's slot
+ * (by trace id, so the order it comes back in does not matter) and handed
+ * on. Other batches are kept in memory until then.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -41,17 +54,29 @@ void tws_ts_policy_free(tws_ts_policy *p) {
 
 /* ---- state ---------------------------------------------------------------------------- */
 
+enum { SLOT_PENDING, SLOT_KEEP, SLOT_REJECT };
+
+/* One trace's spans in one held batch. */
+typedef struct slot {
+    uint8_t id[16];
+    uint8_t state; /* SLOT_* */
+} tslot;
+
 typedef struct held {
-    tws_batch b;
+    tws_batch b;            /* kept in memory; empty when the batch is reloaded at emission */
     tws_ts_batch_info info;
-    uint32_t pending; /* spans without a decision, plus one while tws_tailsampler_add runs */
+    bool reload;
+    uint32_t pending;       /* slots without a decision, plus one while tws_tailsampler_add runs */
+    tslot *slots;
+    uint32_t n_slots, cap_slots;
+    uint64_t mem;           /* what this record holds (counted in bytes_held) */
     struct held *prev, *next;
 } held;
 
-typedef struct sref {
+typedef struct visit {
     held *h;
-    uint32_t idx;
-} sref;
+    uint32_t slot;
+} visit;
 
 typedef struct key {
     uint8_t id[16];
@@ -60,11 +85,15 @@ typedef struct key {
 
 typedef struct trace {
     key k;
-    uint64_t first_ms;
-    sref *refs;
-    uint32_t n, cap;
+    uint32_t n;                 /* spans */
+    uint64_t first_ms;          /* when its first span arrived */
+    uint64_t lo, hi;            /* earliest start, latest end */
     struct trace *hnext;        /* hash chain */
     struct trace *prev, *next;  /* arrival order */
+    visit v0;                   /* the first batch it is in (v0.h NULL: none yet) */
+    visit *more;                /* the later ones */
+    uint32_t n_more, cap_more;
+    uint64_t bits[];            /* per leaf policy: some span or its resource matched */
 } trace;
 
 /* A bounded set of keys: the oldest goes when a new one does not fit. */
@@ -78,6 +107,7 @@ typedef struct cache {
 /* Per policy node, what rate limits need across decisions. */
 typedef struct pstate {
     int64_t second, spent;
+    uint32_t bit;               /* a leaf policy's bit in trace.bits */
     struct pstate *subs;
     uint32_t n_subs;
 } pstate;
@@ -94,6 +124,11 @@ struct tws_tailsampler {
     char **tenants;
     uint32_t n_tenants;
     pstate *states; /* one per top-level policy */
+    const tws_ts_policy **leaves; /* the policies that look at spans, by bit */
+    uint32_t n_leaves, n_words;
+    uint64_t *res_bits;           /* scratch: the leaves a resource matches */
+    tws_ts_reload_fn reload;
+    void *reload_user;
     tws_ts_policy_stats *pstats;
     tws_ts_stats st;
 };
@@ -145,14 +180,32 @@ static void cache_put(cache *c, const key *k) {
     c->pos = (slot + 1) % c->cap;
 }
 
-static int pstate_new(const tws_ts_policy *p, pstate *s) {
+static bool is_leaf(const tws_ts_policy *p) {
+    switch (p->type) {
+    case TWS_TS_STATUS_CODE:
+    case TWS_TS_STRING_ATTRIBUTE:
+    case TWS_TS_NUMERIC_ATTRIBUTE:
+    case TWS_TS_BOOLEAN_ATTRIBUTE:
+    case TWS_TS_TRACE_STATE: return true;
+    default: return false;
+    }
+}
+
+static int pstate_new(tws_tailsampler *t, const tws_ts_policy *p, pstate *s) {
     memset(s, 0, sizeof *s);
+    if (is_leaf(p)) {
+        const tws_ts_policy **l = realloc(t->leaves, (t->n_leaves + 1) * sizeof *l);
+        if (!l) return TW_ENOMEM;
+        t->leaves = l;
+        l[t->n_leaves] = p;
+        s->bit = t->n_leaves++;
+    }
     if (!p->n_subs) return TW_OK;
     s->subs = calloc(p->n_subs, sizeof *s->subs);
     if (!s->subs) return TW_ENOMEM;
     s->n_subs = p->n_subs;
     for (uint32_t i = 0; i < p->n_subs; i++)
-        if (pstate_new(&p->subs[i], &s->subs[i])) return TW_ENOMEM;
+        if (pstate_new(t, &p->subs[i], &s->subs[i])) return TW_ENOMEM;
     return TW_OK;
 }
 
@@ -177,7 +230,9 @@ int tws_tailsampler_new(const tws_ts_config *c, tws_ts_emit_fn emit, void *user,
     int rc = t->table && t->states && t->pstats ? TW_OK : TW_ENOMEM;
     if (rc == TW_OK) rc = cache_init(&t->sampled, t->c.sampled_cache);
     if (rc == TW_OK) rc = cache_init(&t->not_sampled, t->c.not_sampled_cache);
-    for (uint32_t i = 0; rc == TW_OK && i < c->n_policies; i++) rc = pstate_new(&c->policies[i], &t->states[i]);
+    for (uint32_t i = 0; rc == TW_OK && i < c->n_policies; i++) rc = pstate_new(t, &c->policies[i], &t->states[i]);
+    t->n_words = (t->n_leaves + 63) / 64;
+    if (rc == TW_OK && !(t->res_bits = calloc(t->n_words ? t->n_words : 1, sizeof *t->res_bits))) rc = TW_ENOMEM;
     if (rc != TW_OK) {
         tws_tailsampler_free(t);
         return rc;
@@ -190,12 +245,13 @@ void tws_tailsampler_free(tws_tailsampler *t) {
     if (!t) return;
     for (trace *tr = t->oldest, *nx; tr; tr = nx) {
         nx = tr->next;
-        free(tr->refs);
+        free(tr->more);
         free(tr);
     }
     for (held *h = t->held_first, *nx; h; h = nx) {
         nx = h->next;
         tws_batch_free(&h->b);
+        free(h->slots);
         free(h);
     }
     free(t->table);
@@ -206,19 +262,18 @@ void tws_tailsampler_free(tws_tailsampler *t) {
     if (t->states)
         for (uint32_t i = 0; i < t->c.n_policies; i++) pstate_free(&t->states[i]);
     free(t->states);
+    free((void *)t->leaves);
+    free(t->res_bits);
     free(t->pstats);
     free(t);
 }
 
-/* ---- policies ------------------------------------------------------------------------- */
-
-static const tws_span *ref_span(const sref *r) { return &r->h->b.spans[r->idx]; }
-
-static const tws_attrs *ref_resource(const sref *r) {
-    const tws_batch *b = &r->h->b;
-    const tws_span *s = ref_span(r);
-    return &b->resources[b->scopes[s->scope_idx].resource_idx].attrs;
+void tws_tailsampler_set_reload(tws_tailsampler *t, tws_ts_reload_fn fn, void *user) {
+    t->reload = fn;
+    t->reload_user = user;
 }
+
+/* ---- policies ------------------------------------------------------------------------- */
 
 static bool string_match(const tws_ts_policy *p, const tws_value *v) {
     if (!v || v->type != TWS_STRING) return false;
@@ -243,16 +298,14 @@ static bool bool_match(const tws_ts_policy *p, const tws_value *v) {
     return v && v->type == TWS_BOOL && v->u.b == p->bool_value;
 }
 
-/* Some span or resource of the trace has attribute p->key satisfying `ok`. */
-static bool any_attr(const trace *tr, const tws_ts_policy *p, bool (*ok)(const tws_ts_policy *, const tws_value *)) {
-    const tws_attrs *last_res = NULL;
-    for (uint32_t i = 0; i < tr->n; i++) {
-        const tws_attrs *res = ref_resource(&tr->refs[i]);
-        if (res != last_res && ok(p, tws_attrs_find(res, p->key))) return true;
-        last_res = res;
-        if (ok(p, tws_attrs_find(&ref_span(&tr->refs[i])->attrs, p->key))) return true;
+/* Does attribute value v satisfy the attribute policy p? */
+static bool value_match(const tws_ts_policy *p, const tws_value *v) {
+    switch (p->type) {
+    case TWS_TS_STRING_ATTRIBUTE: return string_match(p, v);
+    case TWS_TS_NUMERIC_ATTRIBUTE: return numeric_match(p, v);
+    case TWS_TS_BOOLEAN_ATTRIBUTE: return bool_match(p, v);
+    default: return false;
     }
-    return false;
 }
 
 /* Does the W3C tracestate `ts` hold key=value with a value in p->values? */
@@ -273,6 +326,36 @@ static bool trace_state_match(const tws_ts_policy *p, tw_str ts) {
         i = e + 1;
     }
     return false;
+}
+
+/* Does span s satisfy the leaf policy p (its resource aside)? */
+static bool span_match(const tws_ts_policy *p, const tws_span *s) {
+    switch (p->type) {
+    case TWS_TS_STATUS_CODE: return s->status_code < 8 && ((p->status_mask >> s->status_code) & 1);
+    case TWS_TS_TRACE_STATE: return trace_state_match(p, s->trace_state);
+    default: return p->key && value_match(p, tws_attrs_find(&s->attrs, p->key));
+    }
+}
+
+static bool has_bit(const uint64_t *bits, uint32_t i) { return (bits[i >> 6] >> (i & 63)) & 1; }
+
+/* The leaves a resource's attributes satisfy, into t->res_bits. */
+static void resource_bits(tws_tailsampler *t, const tws_attrs *res) {
+    memset(t->res_bits, 0, t->n_words * sizeof *t->res_bits);
+    for (uint32_t i = 0; i < t->n_leaves; i++) {
+        const tws_ts_policy *p = t->leaves[i]; /* value_match refuses status_code and trace_state */
+        if (p->key && value_match(p, tws_attrs_find(res, p->key))) t->res_bits[i >> 6] |= 1ull << (i & 63);
+    }
+}
+
+/* Fold span s (whose resource's leaves are in t->res_bits) into its trace. */
+static void observe(tws_tailsampler *t, trace *tr, const tws_span *s) {
+    tr->n++;
+    if (s->start_ns < tr->lo) tr->lo = s->start_ns;
+    if (s->end_ns > tr->hi) tr->hi = s->end_ns;
+    for (uint32_t w = 0; w < t->n_words; w++) tr->bits[w] |= t->res_bits[w];
+    for (uint32_t i = 0; i < t->n_leaves; i++)
+        if (!has_bit(tr->bits, i) && span_match(t->leaves[i], s)) tr->bits[i >> 6] |= 1ull << (i & 63);
 }
 
 /* Take n spans from a per-second budget of `limit`. */
@@ -308,19 +391,15 @@ static enum verdict eval(const tws_ts_policy *p, pstate *s, const trace *tr, uin
     switch (p->type) {
     case TWS_TS_ALWAYS_SAMPLE: return SAMPLED;
     case TWS_TS_LATENCY: {
-        uint64_t lo = UINT64_MAX, hi = 0;
-        for (uint32_t i = 0; i < tr->n; i++) {
-            const tws_span *sp = ref_span(&tr->refs[i]);
-            if (sp->start_ns < lo) lo = sp->start_ns;
-            if (sp->end_ns > hi) hi = sp->end_ns;
-        }
-        double ms = hi > lo ? (double)(hi - lo) / 1e6 : 0;
+        double ms = tr->hi > tr->lo ? (double)(tr->hi - tr->lo) / 1e6 : 0;
         yes = ms >= (double)p->threshold_ms && (p->upper_threshold_ms <= 0 || ms <= (double)p->upper_threshold_ms);
         break;
     }
     case TWS_TS_STATUS_CODE:
-        for (uint32_t i = 0; i < tr->n && !yes; i++) yes = (p->status_mask >> ref_span(&tr->refs[i])->status_code) & 1;
-        break;
+    case TWS_TS_STRING_ATTRIBUTE:
+    case TWS_TS_NUMERIC_ATTRIBUTE:
+    case TWS_TS_BOOLEAN_ATTRIBUTE:
+    case TWS_TS_TRACE_STATE: yes = has_bit(tr->bits, s->bit); break;
     case TWS_TS_PROBABILISTIC: {
         uint64_t seed = p->salt ? XXH3_64bits(p->salt, strlen(p->salt)) : 0;
         uint64_t hv = XXH3_64bits_withSeed(tr->k.id, 16, seed);
@@ -328,16 +407,10 @@ static enum verdict eval(const tws_ts_policy *p, pstate *s, const trace *tr, uin
         yes = unit * 100.0 < p->percentage;
         break;
     }
-    case TWS_TS_STRING_ATTRIBUTE: yes = any_attr(tr, p, string_match); break;
-    case TWS_TS_NUMERIC_ATTRIBUTE: yes = any_attr(tr, p, numeric_match); break;
-    case TWS_TS_BOOLEAN_ATTRIBUTE: yes = any_attr(tr, p, bool_match); break;
     case TWS_TS_SPAN_COUNT:
         yes = (int64_t)tr->n >= p->min_spans && (p->max_spans <= 0 || (int64_t)tr->n <= p->max_spans);
         break;
     case TWS_TS_RATE_LIMITING: return budget_take(s, p->spans_per_second, tr->n, now_ms) ? SAMPLED : NOT_SAMPLED;
-    case TWS_TS_TRACE_STATE:
-        for (uint32_t i = 0; i < tr->n && !yes; i++) yes = trace_state_match(p, ref_span(&tr->refs[i])->trace_state);
-        break;
     case TWS_TS_AND:
     case TWS_TS_DROP:
         yes = p->n_subs > 0;
@@ -354,6 +427,54 @@ static enum verdict eval(const tws_ts_policy *p, pstate *s, const trace *tr, uin
 
 /* ---- the flow of batches ----------------------------------------------------------------- */
 
+/* The slot of trace id `id` in a batch being emitted; duplicates (only
+ * after a failed allocation) are merged, keeping wins. */
+static uint8_t verdict_of(const held *h, const int32_t *index, uint32_t mask, const uint8_t id[16]) {
+    if (!index) {
+        uint8_t v = SLOT_KEEP + 1; /* none found */
+        for (uint32_t i = 0; i < h->n_slots; i++)
+            if (!memcmp(h->slots[i].id, id, 16)) {
+                if (h->slots[i].state != SLOT_REJECT) return SLOT_KEEP;
+                v = SLOT_REJECT;
+            }
+        return v == SLOT_REJECT ? SLOT_REJECT : SLOT_KEEP;
+    }
+    for (uint32_t j = (uint32_t)XXH3_64bits(id, 16) & mask; index[j] >= 0; j = (j + 1) & mask)
+        if (!memcmp(h->slots[index[j]].id, id, 16)) return h->slots[index[j]].state;
+    return SLOT_KEEP; /* a span the sampler never saw is kept: nothing is dropped unjudged */
+}
+
+/* Mark the spans of b whose trace was not kept. TW_ENOMEM: nothing marked. */
+static int mark(held *h, tws_batch *b) {
+    bool any = false;
+    for (uint32_t i = 0; i < h->n_slots && !any; i++) any = h->slots[i].state == SLOT_REJECT;
+    if (!any) return TW_OK;
+    int32_t *index = NULL;
+    uint32_t mask = 0;
+    if (h->n_slots > 8) {
+        uint32_t cap = 16;
+        while (cap < 2 * h->n_slots) cap <<= 1;
+        if (!(index = malloc(cap * sizeof *index))) return TW_ENOMEM;
+        memset(index, 0xff, cap * sizeof *index);
+        mask = cap - 1;
+        for (uint32_t i = 0; i < h->n_slots; i++) {
+            uint32_t j = (uint32_t)XXH3_64bits(h->slots[i].id, 16) & mask;
+            while (index[j] >= 0 && memcmp(h->slots[index[j]].id, h->slots[i].id, 16)) j = (j + 1) & mask;
+            if (index[j] < 0) index[j] = (int32_t)i;
+            else if (h->slots[i].state != SLOT_REJECT) h->slots[index[j]].state = SLOT_KEEP;
+        }
+    }
+    for (uint32_t i = 0; i < b->n_spans; i++) {
+        tws_span *s = &b->spans[i];
+        if (s->reject || verdict_of(h, index, mask, s->trace_id) != SLOT_REJECT) continue;
+        s->reject = TWS_REJECT_SAMPLED;
+        b->n_rejected++;
+    }
+    free(index);
+    return TW_OK;
+}
+
+/* One slot less waits in h: when none does, hand the batch on. */
 static void release(tws_tailsampler *t, held *h) {
     if (--h->pending) return;
     if (h->prev) h->prev->next = h->next;
@@ -361,17 +482,22 @@ static void release(tws_tailsampler *t, held *h) {
     if (h->next) h->next->prev = h->prev;
     else t->held_last = h->prev;
     t->st.batches_held--;
-    t->st.bytes_held -= h->info.bytes;
+    t->st.bytes_held -= h->mem;
     tws_batch b = h->b;
     tws_ts_batch_info info = h->info;
+    int rc = TW_OK;
+    if (h->reload) {
+        tws_batch_init(&b);
+        t->st.reloads++;
+        if ((rc = t->reload(t->reload_user, &h->info, &b)) != TW_OK) {
+            t->st.reload_failures++; /* the reload function reported it */
+            tws_batch_free(&b);
+        }
+    }
+    if (rc == TW_OK && mark(h, &b) != TW_OK) t->st.mark_failures++; /* emitted whole: nothing lost */
+    free(h->slots);
     free(h);
-    t->emit(t->user, &b, &info);
-}
-
-static void settle(held *h, uint32_t idx, bool keep) {
-    if (keep) return;
-    h->b.spans[idx].reject = TWS_REJECT_SAMPLED;
-    h->b.n_rejected++;
+    if (rc == TW_OK) t->emit(t->user, &b, &info);
 }
 
 static void unlink_trace(tws_tailsampler *t, trace *tr) {
@@ -398,9 +524,14 @@ static void decide(tws_tailsampler *t, trace *tr, uint64_t now_ms) {
     if (keep) t->st.traces_sampled++, t->st.spans_sampled += tr->n;
     else (dropped ? t->st.traces_dropped++ : t->st.traces_not_sampled++), t->st.spans_not_sampled += tr->n;
     cache_put(keep ? &t->sampled : &t->not_sampled, &tr->k);
-    for (uint32_t i = 0; i < tr->n; i++) settle(tr->refs[i].h, tr->refs[i].idx, keep);
-    for (uint32_t i = 0; i < tr->n; i++) release(t, tr->refs[i].h);
-    free(tr->refs);
+    uint8_t state = keep ? SLOT_KEEP : SLOT_REJECT;
+    if (tr->v0.h) {
+        tr->v0.h->slots[tr->v0.slot].state = state;
+        for (uint32_t i = 0; i < tr->n_more; i++) tr->more[i].h->slots[tr->more[i].slot].state = state;
+        release(t, tr->v0.h);
+        for (uint32_t i = 0; i < tr->n_more; i++) release(t, tr->more[i].h);
+    }
+    free(tr->more);
     free(tr);
 }
 
@@ -444,10 +575,11 @@ static trace *new_trace(tws_tailsampler *t, const key *k, uint64_t now_ms) {
         t->st.evicted++;
         decide(t, t->oldest, now_ms);
     }
-    trace *tr = calloc(1, sizeof *tr);
+    trace *tr = calloc(1, sizeof *tr + t->n_words * sizeof(uint64_t));
     if (!tr) return NULL;
     tr->k = *k;
     tr->first_ms = now_ms;
+    tr->lo = UINT64_MAX;
     if (t->n_traces + 1 > t->table_mask + 1) grow_table(t);
     uint64_t h = key_hash(k) & t->table_mask;
     tr->hnext = t->table[h];
@@ -460,15 +592,37 @@ static trace *new_trace(tws_tailsampler *t, const key *k, uint64_t now_ms) {
     return tr;
 }
 
-static bool add_ref(trace *tr, held *h, uint32_t idx) {
-    if (tr->n == tr->cap) {
-        uint32_t cap = tr->cap ? tr->cap * 2 : 4;
-        sref *r = realloc(tr->refs, cap * sizeof *r);
-        if (!r) return false;
-        tr->refs = r;
-        tr->cap = cap;
+/* A new slot in h for trace id `id`; its index, or -1 out of memory. */
+static int32_t new_slot(held *h, const uint8_t id[16], uint8_t state) {
+    if (h->n_slots == h->cap_slots) {
+        uint32_t cap = h->cap_slots ? h->cap_slots * 2 : 8;
+        tslot *s = realloc(h->slots, cap * sizeof *s);
+        if (!s) return -1;
+        h->slots = s;
+        h->cap_slots = cap;
     }
-    tr->refs[tr->n++] = (sref){h, idx};
+    tslot *s = &h->slots[h->n_slots];
+    memcpy(s->id, id, 16);
+    s->state = state;
+    return (int32_t)h->n_slots++;
+}
+
+/* Make sure trace tr has a (pending) slot in h. false: out of memory. */
+static bool join(trace *tr, held *h) {
+    const visit *last = tr->n_more ? &tr->more[tr->n_more - 1] : &tr->v0;
+    if (last->h == h) return true;
+    if (tr->v0.h && tr->n_more == tr->cap_more) { /* room first, so a slot never lacks its visit */
+        uint32_t cap = tr->cap_more ? tr->cap_more * 2 : 2;
+        visit *v = realloc(tr->more, cap * sizeof *v);
+        if (!v) return false;
+        tr->more = v;
+        tr->cap_more = cap;
+    }
+    int32_t idx = new_slot(h, tr->k.id, SLOT_PENDING);
+    if (idx < 0) return false;
+    if (!tr->v0.h) tr->v0 = (visit){h, (uint32_t)idx};
+    else tr->more[tr->n_more++] = (visit){h, (uint32_t)idx};
+    h->pending++;
     return true;
 }
 
@@ -478,41 +632,53 @@ int tws_tailsampler_add(tws_tailsampler *t, tws_batch *b, const tws_ts_batch_inf
         t->emit(t->user, b, info); /* undecided, kept: nothing lost */
         return TW_ENOMEM;
     }
-    h->b = *b;
-    tws_batch_init(b);
     h->info = *info;
+    h->reload = t->reload && info->wal_section;
     h->pending = 1;
     h->prev = t->held_last;
     if (t->held_last) t->held_last->next = h;
     else t->held_first = h;
     t->held_last = h;
     t->st.batches_held++;
-    t->st.bytes_held += info->bytes;
     int rc = TW_OK;
     key k = {.tenant = tenant_id(t, info->tenant)};
-    for (uint32_t i = 0; i < h->b.n_spans; i++) {
-        const tws_span *s = &h->b.spans[i];
+    const tws_attrs *last_res = NULL;
+    int32_t late = -1; /* the slot of the last late span not kept */
+    for (uint32_t i = 0; i < b->n_spans; i++) {
+        const tws_span *s = &b->spans[i];
         if (s->reject) continue;
         memcpy(k.id, s->trace_id, 16);
         trace *tr = find(t, &k);
         if (!tr) {
-            if (cache_has(&t->sampled, &k)) {
+            if (cache_has(&t->sampled, &k)) { /* no slot: a span without one is kept */
                 t->st.late_spans_sampled++;
                 continue;
             }
             if (cache_has(&t->not_sampled, &k)) {
                 t->st.late_spans_not_sampled++;
-                settle(h, i, false);
+                if (late < 0 || memcmp(h->slots[late].id, k.id, 16)) late = new_slot(h, k.id, SLOT_REJECT);
+                if (late < 0) rc = TW_ENOMEM; /* kept */
                 continue;
             }
             tr = new_trace(t, &k, now_ms);
         }
-        if (!tr || !add_ref(tr, h, i)) {
+        if (!tr || !join(tr, h)) {
             rc = TW_ENOMEM; /* kept undecided */
             continue;
         }
-        h->pending++;
+        const tws_attrs *res = &b->resources[b->scopes[s->scope_idx].resource_idx].attrs;
+        if (res != last_res) resource_bits(t, res), last_res = res;
+        observe(t, tr, s);
     }
+    h->mem = sizeof *h + (uint64_t)h->cap_slots * sizeof(tslot);
+    if (h->reload) {
+        tws_batch_free(b); /* it comes back from the WAL when it is decided */
+    } else {
+        h->b = *b;
+        h->mem += info->bytes;
+    }
+    tws_batch_init(b);
+    t->st.bytes_held += h->mem;
     release(t, h);
     return rc;
 }

@@ -16,9 +16,19 @@
  * exporters) skips them without a copy. A batch therefore waits at most
  * `decision_wait` plus one tick.
  *
+ * Where a batch waits: a batch that is durable somewhere else (the WAL
+ * section named by info.wal_section) is not kept in memory when the
+ * sampler has a reload function — it is freed at once and read back when
+ * its traces are decided, so a waiting span costs only its share of its
+ * trace's summary and of its batch's slots (tens of bytes, not the ~2 KB a
+ * decoded span takes). Any other batch is kept in memory until then.
+ *
  * Invariants:
  *  - memory is bounded by `num_traces`: a new trace beyond it forces the
- *    decision of the oldest trace in memory (counted as evicted);
+ *    decision of the oldest trace in memory (counted as evicted); a trace's
+ *    summary does not grow with its spans;
+ *  - a span is never dropped unjudged: a span the sampler could not record
+ *    (out of memory) or does not recognise in a reloaded batch is kept;
  *  - `probabilistic` hashes the trace id (and the salt) only, so every
  *    instance, and every replay, reaches the same verdict for a trace;
  *  - traces of different tenants never share a decision;
@@ -114,7 +124,17 @@ typedef struct tws_ts_batch_info {
     char tenant[160];
     uint64_t bytes; /* memory the batch holds */
     uint64_t lsn;   /* of the WAL record it came from */
+    /* 1 + the index of the section of that WAL record that holds exactly
+     * this batch, so it can be read back instead of kept; 0: it cannot. */
+    uint32_t wal_section;
 } tws_ts_batch_info;
+
+/* Read back the batch a held record stands for: the spans given to
+ * tws_tailsampler_add with this info (in any order; spans that were
+ * rejected then may be left out), into *out (initialised, empty). TW_OK,
+ * or an error: the callee reports it (and keeps the WAL record for a
+ * restart); the sampler counts it and emits nothing for that record. */
+typedef int (*tws_ts_reload_fn)(void *user, const tws_ts_batch_info *info, tws_batch *out);
 
 /* Ownership of *b passes to the callee (it is left for the callee to free). */
 typedef void (*tws_ts_emit_fn)(void *user, tws_batch *b, const tws_ts_batch_info *info);
@@ -124,6 +144,9 @@ typedef struct tws_tailsampler tws_tailsampler;
 int tws_tailsampler_new(const tws_ts_config *c, tws_ts_emit_fn emit, void *user, tws_tailsampler **out);
 /* Frees held batches without emitting them. */
 void tws_tailsampler_free(tws_tailsampler *t);
+/* Batches added from now on with a wal_section are freed at once and read
+ * back through `fn` when decided (NULL: every batch is kept in memory). */
+void tws_tailsampler_set_reload(tws_tailsampler *t, tws_ts_reload_fn fn, void *user);
 
 /* Take ownership of *b (left empty). Spans of decided traces are settled
  * at once; the batch is emitted, possibly from inside this call, when none
@@ -147,6 +170,8 @@ typedef struct tws_ts_stats {
     uint64_t late_spans_sampled, late_spans_not_sampled; /* settled by the decision cache */
     uint64_t evicted;      /* decided before their wait was over: num_traces was reached */
     uint64_t traces_in_memory, batches_held, bytes_held;
+    uint64_t reloads, reload_failures; /* batches read back at emission; reads that failed */
+    uint64_t mark_failures; /* batches emitted unmarked (whole) for want of memory */
 } tws_ts_stats;
 
 void tws_tailsampler_get_stats(const tws_tailsampler *t, tws_ts_stats *out);

@@ -16,8 +16,10 @@
  *                     ExportTraceServiceRequest or ExportLogsServiceRequest)
  *
  * Once durable (or when replayed), each section continues its pipeline
- * after the prefix, with the record's LSN: tail sampling holds it, the
- * exporters store it. A section naming a pipeline the configuration no
+ * after the prefix, with the record's LSN and its section number: tail
+ * sampling holds only what it decides by and reads the section back from
+ * the WAL when its traces are decided (reload_sink), the exporters store
+ * it. A section naming a pipeline the configuration no
  * longer has goes straight to the store, so a changed configuration never
  * loses an acknowledged span. Span metrics are counted when a request is
  * acknowledged, never again on replay.
@@ -73,6 +75,8 @@ static void store_sink(void *user, int signal, tws_batch *b, const tws_ts_batch_
                     "after a restart\n", tw_strerror(rc));
     if (info->lsn < s->pin_lsn) s->pin_lsn = info->lsn; /* its WAL record must stay */
 }
+
+static int reload_sink(void *user, const tws_ts_batch_info *info, tws_batch *out);
 
 static void spanmetrics_sink(void *user, const tws_batch *b) {
     tws_server *s = user;
@@ -290,8 +294,12 @@ static void on_tick(evutil_socket_t fd, short what, void *arg) {
 
 int tws_ingest_pipelines_start(tws_server *s) {
     if (!s->cfg.pipelines) return TW_OK;
-    tws_pipeline_sinks sk = {s, store_sink, spanmetrics_sink, servicegraph_sink, exporter_sink};
-    int rc = forwarders_start(s);
+    tws_pipeline_sinks sk = {s, store_sink, spanmetrics_sink, servicegraph_sink, exporter_sink, reload_sink};
+    char wal_dir[600];
+    snprintf(wal_dir, sizeof wal_dir, "%s/wal", s->cfg.data_dir);
+    tw__buf_init(&s->reload_buf, 0);
+    int rc = tws_wal_reader_open(wal_dir, &s->wal_reader);
+    if (rc == TW_OK) rc = forwarders_start(s);
     if (rc == TW_OK) rc = tws_pipeline_rt_new(s->cfg.pipelines, &sk, &s->pipes);
     if (rc != TW_OK) return rc;
     s->pipeline_timer = event_new(s->base, -1, EV_PERSIST, on_tick, s);
@@ -304,6 +312,9 @@ void tws_ingest_pipelines_stop(tws_server *s) {
     s->pipeline_timer = NULL;
     tws_pipeline_rt_free(s->pipes); /* held batches stay in the WAL: a restart replays them */
     s->pipes = NULL;
+    tws_wal_reader_close(s->wal_reader);
+    s->wal_reader = NULL;
+    tw__buf_free(&s->reload_buf);
     forwarders_stop(s); /* what is queued stays on disk */
 }
 
@@ -388,59 +399,136 @@ void tws_ingest_sections_run(tws_server *s, tws_sections *sc, const char *tenant
     for (uint32_t k = 0; k < sc->n; k++) {
         uint64_t mem = tws_batch_mem(&sc->batch[k]); /* what tail sampling holding it costs */
         info.bytes = mem > bytes ? mem : bytes;
+        info.wal_section = k + 1; /* the record's sections are these batches, in this order */
         tws_pipeline_run(s->pipes, sc->pipe[k], s->cfg.pipelines->pipes[sc->pipe[k]].n_prefix, &sc->batch[k], &info, now);
     }
     sc->n = 0;
 }
 
-/* ---- replay ------------------------------------------------------------------------------ */
+/* ---- reading version-2 records ----------------------------------------------------------- */
 
 bool tws_ingest_is_v2(const uint8_t *p, size_t len) { return len > 0 && p[0] == WAL_V2; }
 
-int tws_ingest_replay_v2(tws_server *s, int signal, const uint8_t *p, size_t len, uint64_t lsn, char *err,
-                         size_t err_len) {
+typedef struct v2_section {
+    const char *id; /* the pipeline id, id_len bytes */
+    size_t id_len;
+    uint8_t flags;
+    const uint8_t *data;
+    uint32_t len;
+} v2_section;
+
+/* The tenant and section count of record p; *off: where the sections start. */
+static int v2_head(const uint8_t *p, size_t len, char tenant[256], uint32_t *n, size_t *off, char *err, size_t err_len) {
     if (len < 3 || (size_t)p[1] + 3 > len) {
         snprintf(err, err_len, "a pipeline record has a bad tenant length");
         return TW_EPARSE;
     }
-    char tenant[256];
     memcpy(tenant, p + 2, p[1]);
     tenant[p[1]] = '\0';
-    size_t off = 3 + (size_t)p[1];
-    uint32_t n = p[2 + p[1]];
+    *off = 3 + (size_t)p[1];
+    *n = p[2 + p[1]];
+    return TW_OK;
+}
+
+/* Section k, at *off, which moves past it. */
+static int v2_next(const uint8_t *p, size_t len, size_t *off, uint32_t k, v2_section *sc, char *err, size_t err_len) {
+    size_t o = *off;
+    if (o + 1 > len || o + 1 + p[o] + 5 > len) {
+        snprintf(err, err_len, "pipeline record section %u is cut short", k);
+        return TW_EPARSE;
+    }
+    sc->id = (const char *)p + o + 1;
+    sc->id_len = p[o];
+    sc->flags = p[o + 1 + sc->id_len];
+    const uint8_t *lp = p + o + 2 + sc->id_len;
+    sc->len = (uint32_t)lp[0] | (uint32_t)lp[1] << 8 | (uint32_t)lp[2] << 16 | (uint32_t)lp[3] << 24;
+    o += 6 + sc->id_len;
+    if (sc->len > len - o) {
+        snprintf(err, err_len, "pipeline record section %u is cut short", k);
+        return TW_EPARSE;
+    }
+    sc->data = p + o;
+    *off = o + sc->len;
+    return TW_OK;
+}
+
+/* The batch of section k (b initialised). */
+static int v2_decode(int signal, const v2_section *sc, uint32_t k, tws_batch *b, char *err, size_t err_len) {
     tws_decode_options dopt = {0};
+    tws_decode_error derr = {{0}};
+    int rc = signal == TWS_SIG_LOGS ? tws_otlp_decode_logs_pb(sc->data, sc->len, &dopt, b, &derr)
+                                    : tws_otlp_decode_pb(sc->data, sc->len, &dopt, b, &derr);
+    if (rc != TW_OK) {
+        snprintf(err, err_len, "pipeline record section %u: %s", k, rc == TW_EPARSE ? derr.msg : tw_strerror(rc));
+        return rc;
+    }
+    if (sc->flags & SECT_VERBATIM)
+        for (uint32_t i = 0; i < b->n_resources; i++) b->resources[i].labels_verbatim = true;
+    return TW_OK;
+}
+
+/* Tail sampling's read-back of a held batch: section wal_section - 1 of the
+ * traces WAL record at info->lsn. A failure is reported here, and the
+ * record pinned so the batch comes back after a restart. */
+static int reload_sink(void *user, const tws_ts_batch_info *info, tws_batch *out) {
+    tws_server *s = user;
+    char err[256] = "", tenant[256];
+    uint8_t type = 0;
+    uint32_t n = 0, want = info->wal_section - 1;
+    size_t off = 0;
+    int rc = tws_wal_reader_read(s->wal_reader, info->lsn, &type, &s->reload_buf, err);
+    const uint8_t *p = s->reload_buf.data;
+    size_t len = s->reload_buf.len;
+    if (rc == TW_OK && (type != TWS_WAL_TRACES || !tws_ingest_is_v2(p, len))) {
+        snprintf(err, sizeof err, "the record is not a traces pipeline record (type %u)", type);
+        rc = TW_EPARSE;
+    }
+    if (rc == TW_OK) rc = v2_head(p, len, tenant, &n, &off, err, sizeof err);
+    if (rc == TW_OK && want >= n) {
+        snprintf(err, sizeof err, "the record has %u sections, not %u", n, want + 1);
+        rc = TW_EPARSE;
+    }
+    v2_section sc = {0};
+    for (uint32_t k = 0; rc == TW_OK && k <= want; k++) rc = v2_next(p, len, &off, k, &sc, err, sizeof err);
+    if (rc == TW_OK) rc = v2_decode(TWS_SIG_TRACES, &sc, want, out, err, sizeof err);
+    if (s->reload_buf.cap > (4u << 20)) { /* keep a usual record's room, not a rare huge one's */
+        tw__buf_free(&s->reload_buf);
+        tw__buf_init(&s->reload_buf, 0);
+    }
+    if (rc != TW_OK) {
+        fprintf(stderr, "tracewire: tail sampling could not read back its batch (WAL record %llu, section %u): %s; "
+                        "the record stays in the write-ahead log and is replayed at the next start\n",
+                (unsigned long long)info->lsn, info->wal_section, err[0] ? err : tw_strerror(rc));
+        if (info->lsn < s->pin_lsn) s->pin_lsn = info->lsn;
+    }
+    return rc;
+}
+
+/* ---- replay ------------------------------------------------------------------------------ */
+
+int tws_ingest_replay_v2(tws_server *s, int signal, const uint8_t *p, size_t len, uint64_t lsn, char *err,
+                         size_t err_len) {
+    char tenant[256];
+    uint32_t n;
+    size_t off;
+    int rc = v2_head(p, len, tenant, &n, &off, err, err_len);
+    if (rc != TW_OK) return rc;
     for (uint32_t k = 0; k < n; k++) {
-        if (off + 1 > len || off + 1 + p[off] + 5 > len) {
-            snprintf(err, err_len, "pipeline record section %u is cut short", k);
-            return TW_EPARSE;
-        }
-        const char *id = (const char *)p + off + 1;
-        size_t nl = p[off];
-        uint8_t flags = p[off + 1 + nl];
-        const uint8_t *lp = p + off + 2 + nl;
-        uint32_t L = (uint32_t)lp[0] | (uint32_t)lp[1] << 8 | (uint32_t)lp[2] << 16 | (uint32_t)lp[3] << 24;
-        off += 6 + nl;
-        if (L > len - off) {
-            snprintf(err, err_len, "pipeline record section %u is cut short", k);
-            return TW_EPARSE;
-        }
+        v2_section sc;
+        if ((rc = v2_next(p, len, &off, k, &sc, err, err_len)) != TW_OK) return rc;
         tws_batch b;
         tws_batch_init(&b);
-        tws_decode_error derr = {{0}};
-        int rc = signal == TWS_SIG_LOGS ? tws_otlp_decode_logs_pb(p + off, L, &dopt, &b, &derr)
-                                        : tws_otlp_decode_pb(p + off, L, &dopt, &b, &derr);
-        off += L;
-        if (rc != TW_OK) {
-            snprintf(err, err_len, "pipeline record section %u: %s", k, rc == TW_EPARSE ? derr.msg : tw_strerror(rc));
+        if ((rc = v2_decode(signal, &sc, k, &b, err, err_len)) != TW_OK) {
             tws_batch_free(&b);
             return rc;
         }
-        if (flags & SECT_VERBATIM)
-            for (uint32_t i = 0; i < b.n_resources; i++) b.resources[i].labels_verbatim = true;
+        const char *id = sc.id;
+        size_t nl = sc.id_len;
+        uint32_t L = sc.len;
         uint64_t bytes = signal == TWS_SIG_LOGS ? tws_logs_batch_bytes(&b, L)
                                                 : (uint64_t)L * 3 + (uint64_t)b.n_spans * sizeof(tws_span) + 4096;
         uint64_t mem = tws_batch_mem(&b);
-        tws_ts_batch_info info = {.bytes = mem > bytes ? mem : bytes, .lsn = lsn};
+        tws_ts_batch_info info = {.bytes = mem > bytes ? mem : bytes, .lsn = lsn, .wal_section = k + 1};
         if (strlen(tenant) >= sizeof info.tenant) {
             snprintf(err, err_len, "a pipeline record has a tenant id longer than 150 characters");
             tws_batch_free(&b);

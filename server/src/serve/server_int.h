@@ -84,6 +84,8 @@ typedef struct tws_server {
     struct tws_pipeline_rt *pipes;
     struct event *pipeline_timer;
     struct tws_forwarders *fwd;    /* the forwarding exporters' queues, one per tws_pipelines.exps */
+    struct tws_wal_reader *wal_reader; /* reads back what tail sampling holds by LSN (traces WAL) */
+    tw__buf reload_buf;                /* its record buffer */
     bool replaying;                /* the WALs are being replayed: nothing is counted twice */
     bool warned_missing_pipeline;
 } tws_server;
