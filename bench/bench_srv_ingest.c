@@ -123,6 +123,7 @@ typedef struct worker {
     const template *tmpl;
     uint32_t seed_base;
     uint64_t deadline, requests, spans, errors, partial, *lat, n_lat, cap_lat;
+    int first_error; /* the status of the first non-200 answer */
 } worker;
 
 static int connect_to(int port) {
@@ -204,7 +205,7 @@ static void *run(void *arg) {
         if (st < 0) break;
         if (st == 200 && body_len > 0) w->partial++; /* a partial_success: some spans refused */
         if (st != 200) {
-            w->errors++;
+            if (!w->errors++) w->first_error = st; /* shown at the end: what pushed back */
             continue;
         }
         if (w->n_lat == w->cap_lat) {
@@ -439,7 +440,11 @@ int main(int argc, char **argv) {
     printf("ingest_spans_per_s %.0f spans/s\n", (double)spans / secs);
     printf("ingest_requests_per_s %.0f requests/s\n", (double)reqs / secs);
     printf("ingest_p99_ms %.2f ms\n", n_lat ? (double)lat[n_lat * 99 / 100] / 1e6 : 0.0);
-    printf("ingest_non_200 %llu requests\n", (unsigned long long)errors);
+    int first_error = 0;
+    for (int i = 0; i < threads && !first_error; i++) first_error = w[i].first_error;
+    printf("ingest_non_200 %llu requests", (unsigned long long)errors);
+    if (errors) printf(" (the first: %d)", first_error);
+    printf("\n");
     printf("ingest_partial %llu requests\n", (unsigned long long)partial);
     printf("ingest_flushes %lld\n", flushes);
     printf("ingest_request_bytes %zu bytes\n", bytes);

@@ -587,6 +587,56 @@ static void test_reload_failure(void **state) {
     free(out);
 }
 
+/* No room downstream: decided batches wait, in order, and go when there is room. */
+static bool room_open;
+static uint64_t room_asked;
+static bool room_fn(void *user, uint64_t bytes) {
+    (void)user;
+    assert_int_equal(bytes, 1000); /* the batch's info.bytes */
+    room_asked++;
+    return room_open;
+}
+
+static void test_room(void **state) {
+    (void)state;
+    tws_ts_policy p = policy("all", TWS_TS_ALWAYS_SAMPLE);
+    tws_ts_config c = {.decision_wait_ms = 10, .num_traces = 100, .policies = &p, .n_policies = 1};
+    sink *out = calloc(1, sizeof *out);
+    tws_tailsampler *t = new_sampler(&c, out);
+    tws_tailsampler_set_room(t, room_fn, NULL);
+    room_open = false;
+    room_asked = 0;
+    spec sp[1];
+    for (uint32_t n = 0; n < 5; n++) {
+        sp[0] = (spec){.trace = n, .end_ms = 1};
+        add(t, sp, 1, 20 + n, 0);
+    }
+    tws_tailsampler_tick(t, 100); /* decided, but no room */
+    tws_ts_stats st;
+    tws_tailsampler_get_stats(t, &st);
+    assert_int_equal(st.traces_in_memory, 0);
+    assert_int_equal(st.traces_sampled, 5);
+    assert_int_equal(st.batches_waiting_room, 5);
+    assert_int_equal(st.batches_held, 5);
+    assert_int_equal(out->batches, 0);
+    assert_int_equal(tws_tailsampler_oldest_lsn(t), 20); /* their WAL records stay */
+    tws_tailsampler_tick(t, 200);
+    assert_int_equal(out->batches, 0);
+    room_open = true;
+    tws_tailsampler_tick(t, 300);
+    tws_tailsampler_get_stats(t, &st);
+    assert_int_equal(st.batches_waiting_room, 0);
+    assert_int_equal(st.room_waits, 5);
+    assert_int_equal(out->batches, 5);
+    assert_int_equal(out->last_lsn, 24); /* in order: the last one last */
+    for (uint32_t n = 0; n < 5; n++) assert_int_equal(out->kept[n], 1);
+    assert_int_equal(tws_tailsampler_oldest_lsn(t), UINT64_MAX);
+    assert_true(room_asked >= 7);
+    tws_tailsampler_free(t);
+    tws_ts_policy_free(&p);
+    free(out);
+}
+
 #define BOTH(f) cmocka_unit_test_setup_teardown(f, setup_memory, teardown), \
                 cmocka_unit_test_setup_teardown(f, setup_reload, teardown)
 
@@ -596,6 +646,7 @@ int main(void) {
         BOTH(test_policies),
         BOTH(test_rate_limits),
         BOTH(test_bounds_and_tenants),
+        BOTH(test_room),
         cmocka_unit_test_setup_teardown(test_reload_failure, setup_reload, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

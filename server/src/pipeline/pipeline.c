@@ -56,6 +56,7 @@ int tws_pipeline_rt_new(const tws_pipelines *p, const tws_pipeline_sinks *sinks,
             rc = tws_tailsampler_new(&def->tail, on_emit, st, &st->sampler);
             /* batches that are still exactly their WAL section are read back, not kept */
             if (rc == TW_OK && sinks->reload) tws_tailsampler_set_reload(st->sampler, sinks->reload, sinks->user);
+            if (rc == TW_OK && sinks->room) tws_tailsampler_set_room(st->sampler, sinks->room, sinks->user);
         }
     }
     if (rc != TW_OK) {
@@ -177,6 +178,12 @@ static void bytes_one(tws_tailsampler *t, void *bytes) {
     *(uint64_t *)bytes += st.bytes_held;
 }
 
+static void waiting_one(tws_tailsampler *t, void *n) {
+    tws_ts_stats st;
+    tws_tailsampler_get_stats(t, &st);
+    *(uint64_t *)n += st.batches_waiting_room;
+}
+
 void tws_pipeline_tick(tws_pipeline_rt *rt, uint64_t now_ms) {
     rt->now_ms = now_ms;
     each_sampler(rt, tick_one, &now_ms);
@@ -197,6 +204,12 @@ uint64_t tws_pipeline_held_bytes(const tws_pipeline_rt *rt) {
     uint64_t bytes = 0;
     each_sampler(rt, bytes_one, &bytes);
     return bytes;
+}
+
+uint64_t tws_pipeline_waiting_room(const tws_pipeline_rt *rt) {
+    uint64_t n = 0;
+    each_sampler(rt, waiting_one, &n);
+    return n;
 }
 
 int tws_pipeline_find(const tws_pipelines *p, const char *id, size_t id_len) {

@@ -44,6 +44,9 @@ typedef struct tws_pipeline_sinks {
      * as it was given to tws_pipeline_run; may be NULL (then tail sampling
      * keeps every batch it waits on in memory). */
     tws_ts_reload_fn reload;
+    /* Is there room downstream for a decided batch of `bytes`? May be NULL
+     * (always). A tail_sampling holds what finds none (tailsample.h). */
+    tws_ts_room_fn room;
 } tws_pipeline_sinks;
 
 typedef struct tws_pipeline_rt tws_pipeline_rt;
@@ -70,6 +73,8 @@ void tws_pipeline_flush(tws_pipeline_rt *rt, uint64_t now_ms);
 uint64_t tws_pipeline_oldest_lsn(const tws_pipeline_rt *rt);
 /* Memory of the batches held. */
 uint64_t tws_pipeline_held_bytes(const tws_pipeline_rt *rt);
+/* Decided batches waiting for room downstream (push back while > 0). */
+uint64_t tws_pipeline_waiting_room(const tws_pipeline_rt *rt);
 /* The index of the pipeline named `id`, or -1. */
 int tws_pipeline_find(const tws_pipelines *p, const char *id, size_t id_len);
 

@@ -71,6 +71,7 @@ typedef struct held {
     uint32_t n_slots, cap_slots;
     uint64_t mem;           /* what this record holds (counted in bytes_held) */
     struct held *prev, *next;
+    struct held *ready_next; /* decided, waiting for room downstream (on the ready list) */
 } held;
 
 typedef struct visit {
@@ -119,7 +120,9 @@ struct tws_tailsampler {
     trace **table;
     uint32_t table_mask, n_traces;
     trace *oldest, *newest;
-    held *held_first, *held_last;
+    held *held_first, *held_last; /* in arrival order */
+    bool lsn_unordered;           /* some batch came with a lower LSN than the one before it */
+    held *ready_first, *ready_last; /* decided batches waiting for room downstream, in order */
     cache sampled, not_sampled;
     char **tenants;
     uint32_t n_tenants;
@@ -129,6 +132,8 @@ struct tws_tailsampler {
     uint64_t *res_bits;           /* scratch: the leaves a resource matches */
     tws_ts_reload_fn reload;
     void *reload_user;
+    tws_ts_room_fn room;
+    void *room_user;
     tws_ts_policy_stats *pstats;
     tws_ts_stats st;
 };
@@ -271,6 +276,11 @@ void tws_tailsampler_free(tws_tailsampler *t) {
 void tws_tailsampler_set_reload(tws_tailsampler *t, tws_ts_reload_fn fn, void *user) {
     t->reload = fn;
     t->reload_user = user;
+}
+
+void tws_tailsampler_set_room(tws_tailsampler *t, tws_ts_room_fn fn, void *user) {
+    t->room = fn;
+    t->room_user = user;
 }
 
 /* ---- policies ------------------------------------------------------------------------- */
@@ -474,9 +484,8 @@ static int mark(held *h, tws_batch *b) {
     return TW_OK;
 }
 
-/* One slot less waits in h: when none does, hand the batch on. */
-static void release(tws_tailsampler *t, held *h) {
-    if (--h->pending) return;
+/* Hand on h, whose every slot is decided. */
+static void emit_held(tws_tailsampler *t, held *h) {
     if (h->prev) h->prev->next = h->next;
     else t->held_first = h->next;
     if (h->next) h->next->prev = h->prev;
@@ -498,6 +507,36 @@ static void release(tws_tailsampler *t, held *h) {
     free(h->slots);
     free(h);
     if (rc == TW_OK) t->emit(t->user, &b, &info);
+}
+
+static bool has_room(const tws_tailsampler *t, const held *h) {
+    return !t->room || t->room(t->room_user, h->info.bytes);
+}
+
+/* Hand on the decided batches that were waiting for room, in order, while there is room. */
+static void drain(tws_tailsampler *t) {
+    while (t->ready_first && has_room(t, t->ready_first)) {
+        held *h = t->ready_first;
+        if (!(t->ready_first = h->ready_next)) t->ready_last = NULL;
+        t->st.batches_waiting_room--;
+        emit_held(t, h);
+    }
+}
+
+/* One slot less waits in h: when none does, hand the batch on, or queue it
+ * (behind the others) until there is room downstream. */
+static void release(tws_tailsampler *t, held *h) {
+    if (--h->pending) return;
+    if (!t->ready_first && has_room(t, h)) {
+        emit_held(t, h);
+        return;
+    }
+    h->ready_next = NULL;
+    if (t->ready_last) t->ready_last->ready_next = h;
+    else t->ready_first = h;
+    t->ready_last = h;
+    t->st.batches_waiting_room++;
+    t->st.room_waits++;
 }
 
 static void unlink_trace(tws_tailsampler *t, trace *tr) {
@@ -635,6 +674,7 @@ int tws_tailsampler_add(tws_tailsampler *t, tws_batch *b, const tws_ts_batch_inf
     h->info = *info;
     h->reload = t->reload && info->wal_section;
     h->pending = 1;
+    if (t->held_last && info->lsn < t->held_last->info.lsn) t->lsn_unordered = true;
     h->prev = t->held_last;
     if (t->held_last) t->held_last->next = h;
     else t->held_first = h;
@@ -684,14 +724,17 @@ int tws_tailsampler_add(tws_tailsampler *t, tws_batch *b, const tws_ts_batch_inf
 }
 
 void tws_tailsampler_tick(tws_tailsampler *t, uint64_t now_ms) {
+    drain(t);
     while (t->oldest && t->oldest->first_ms + t->c.decision_wait_ms <= now_ms) decide(t, t->oldest, now_ms);
 }
 
 void tws_tailsampler_flush(tws_tailsampler *t, uint64_t now_ms) {
+    drain(t);
     while (t->oldest) decide(t, t->oldest, now_ms);
 }
 
 uint64_t tws_tailsampler_oldest_lsn(const tws_tailsampler *t) {
+    if (!t->lsn_unordered) return t->held_first ? t->held_first->info.lsn : UINT64_MAX; /* the usual case: O(1) */
     uint64_t lsn = UINT64_MAX;
     for (const held *h = t->held_first; h; h = h->next)
         if (h->info.lsn < lsn) lsn = h->info.lsn;

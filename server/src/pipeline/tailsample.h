@@ -148,14 +148,26 @@ void tws_tailsampler_free(tws_tailsampler *t);
  * back through `fn` when decided (NULL: every batch is kept in memory). */
 void tws_tailsampler_set_reload(tws_tailsampler *t, tws_ts_reload_fn fn, void *user);
 
+/* Is there room downstream for a batch of `bytes` (its info.bytes)? */
+typedef bool (*tws_ts_room_fn)(void *user, uint64_t bytes);
+/* With `fn`, a decided batch is handed on only when fn says there is room;
+ * otherwise it waits, decided (a reloaded one still costs only its slots),
+ * behind any others that wait, and is offered again at every tick and
+ * flush, in order. So a store that falls behind slows the sampler's
+ * output instead of overflowing; the caller sees the backlog in
+ * batches_waiting_room (and should push back on new input). */
+void tws_tailsampler_set_room(tws_tailsampler *t, tws_ts_room_fn fn, void *user);
+
 /* Take ownership of *b (left empty). Spans of decided traces are settled
  * at once; the batch is emitted, possibly from inside this call, when none
  * of its spans waits any more. TW_OK or TW_ENOMEM (the batch is then
  * emitted undecided: its spans kept, nothing lost). */
 int tws_tailsampler_add(tws_tailsampler *t, tws_batch *b, const tws_ts_batch_info *info, uint64_t now_ms);
-/* Decide every trace whose wait is over. */
+/* Hand on what waited for room (while there is), then decide every trace
+ * whose wait is over. */
 void tws_tailsampler_tick(tws_tailsampler *t, uint64_t now_ms);
-/* Decide everything now (shutdown). */
+/* Decide everything now (shutdown); what finds no room downstream stays
+ * held (freed by tws_tailsampler_free; its WAL record replays it). */
 void tws_tailsampler_flush(tws_tailsampler *t, uint64_t now_ms);
 /* The lowest LSN of a batch still held, or UINT64_MAX. */
 uint64_t tws_tailsampler_oldest_lsn(const tws_tailsampler *t);
@@ -172,6 +184,7 @@ typedef struct tws_ts_stats {
     uint64_t traces_in_memory, batches_held, bytes_held;
     uint64_t reloads, reload_failures; /* batches read back at emission; reads that failed */
     uint64_t mark_failures; /* batches emitted unmarked (whole) for want of memory */
+    uint64_t batches_waiting_room, room_waits; /* decided, waiting for room downstream: now; ever */
 } tws_ts_stats;
 
 void tws_tailsampler_get_stats(const tws_tailsampler *t, tws_ts_stats *out);

@@ -78,6 +78,8 @@ static void store_sink(void *user, int signal, tws_batch *b, const tws_ts_batch_
 
 static int reload_sink(void *user, const tws_ts_batch_info *info, tws_batch *out);
 
+static bool room_sink(void *user, uint64_t bytes) { return tws_flush_room_for_decided(user, bytes); }
+
 static void spanmetrics_sink(void *user, const tws_batch *b) {
     tws_server *s = user;
     if (s->spanmetrics && !s->replaying) tws_spanmetrics_add(s->spanmetrics, b);
@@ -294,7 +296,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg) {
 
 int tws_ingest_pipelines_start(tws_server *s) {
     if (!s->cfg.pipelines) return TW_OK;
-    tws_pipeline_sinks sk = {s, store_sink, spanmetrics_sink, servicegraph_sink, exporter_sink, reload_sink};
+    tws_pipeline_sinks sk = {s, store_sink, spanmetrics_sink, servicegraph_sink, exporter_sink, reload_sink, room_sink};
     char wal_dir[600];
     snprintf(wal_dir, sizeof wal_dir, "%s/wal", s->cfg.data_dir);
     tw__buf_init(&s->reload_buf, 0);

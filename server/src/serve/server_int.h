@@ -192,6 +192,8 @@ void tws_flush_note_add(tws_server *s);
 int tws_flush_now(tws_server *s, uint64_t cut);
 /* Room check for a batch of `bytes` (the head, reservations and a frozen head). */
 bool tws_flush_has_room(const tws_server *s, uint64_t bytes);
+/* Room in the head for a batch tail sampling decided (tws_ts_room_fn). */
+bool tws_flush_room_for_decided(const tws_server *s, uint64_t bytes);
 /* A new, empty log head with the server's settings. */
 int tws_log_head_new(tws_server *s, tws_loghead **out);
 /* The same four for the log head, its logs WAL and the log store. */

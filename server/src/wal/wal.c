@@ -810,6 +810,7 @@ void tws_wal_get_stats(tws_wal *w, tws_wal_stats *out) {
     pthread_mutex_unlock(&w->mu);
     pthread_mutex_lock(&w->seg_mu);
     out->segments = w->nsegs;
+    out->release_from = w->nsegs > 1 ? w->segs[1] : UINT64_MAX;
     pthread_mutex_unlock(&w->seg_mu);
 }
 

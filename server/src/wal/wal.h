@@ -121,6 +121,7 @@ int tws_wal_release_before(tws_wal *w, uint64_t lsn);
 
 typedef struct tws_wal_stats {
     uint64_t appends, bytes, syncs, pending_bytes, full_refusals, segments, next_lsn;
+    uint64_t release_from; /* the lowest LSN whose release deletes a segment; UINT64_MAX: one segment */
 } tws_wal_stats;
 void tws_wal_get_stats(tws_wal *w, tws_wal_stats *out);
 
