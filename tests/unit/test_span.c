@@ -365,6 +365,52 @@ static void test_unsampled_span_propagates_but_records_nothing(void **state) {
     assert_int_equal(tw_test_mem_count(f->mem), 0);
 }
 
+/* Span start decides always_on / always_off delegates without calling the
+ * sampler: the verdict must be the sampler's for every parent case, and an
+ * unsampled child keeps the parent's trace id, tracestate and random flag. */
+static void test_fixed_verdicts_match_the_sampler(void **state) {
+    (void)state;
+    tw_sampler *ps = tw_sampler_parent_based(tw_sampler_always_off(), tw_sampler_always_on(), tw_sampler_always_off(),
+                                             tw_sampler_always_off(), tw_sampler_always_on());
+    fixture *f;
+    setup_with((void **)&f, ps, NULL);
+    for (int remote = 0; remote < 2; remote++)
+        for (int sampled = 0; sampled < 3; sampled++) { /* 2: no parent */
+            tw_context parent = TW_CONTEXT_INIT;
+            for (int i = 0; i < 16; i++) parent.span.trace_id.bytes[i] = (uint8_t)(i + 1);
+            parent.span.span_id.bytes[7] = 9;
+            parent.span.flags = TW_FLAG_RANDOM | (sampled == 1 ? TW_FLAG_SAMPLED : 0);
+            parent.span.is_remote = remote;
+            assert_int_equal(tw_tracestate_parse("vendor=v1,ot=rv:ab", 18, &parent.span.state, NULL), TW_OK);
+            tw_sampling_params sp = {.parent = sampled < 2 ? &parent : NULL, .trace_id = &parent.span.trace_id};
+            tw_sampling_result want = tw_sampler_should_sample(ps, &sp);
+            tw_tracestate_unref(want.state);
+            tw_span *s = tw_span_start(f->t, "x", sampled < 2 ? &(tw_span_options){.parent = &parent} : &(tw_span_options){.root = true});
+            const tw_span_context *sc = tw_span_get_context(s);
+            assert_int_equal(tw_span_is_recording(s), want.decision == TW_RECORD_AND_SAMPLE);
+            assert_int_equal(!!(sc->flags & TW_FLAG_SAMPLED), want.decision == TW_RECORD_AND_SAMPLE);
+            assert_true(sc->flags & TW_FLAG_RANDOM);
+            assert_false(sc->is_remote);
+            assert_true(tw_span_context_is_valid(sc));
+            if (sampled < 2) {
+                assert_memory_equal(sc->trace_id.bytes, parent.span.trace_id.bytes, 16);
+                assert_memory_not_equal(sc->span_id.bytes, parent.span.span_id.bytes, 8);
+                char buf[64];
+                assert_int_equal(tw_tracestate_format(sc->state, 0, buf, sizeof buf), 18);
+                assert_string_equal(buf, "vendor=v1,ot=rv:ab");
+            } else {
+                assert_memory_not_equal(sc->trace_id.bytes, parent.span.trace_id.bytes, 16);
+                assert_null(sc->state);
+            }
+            /* the expected verdicts of this parent-based sampler */
+            bool keep = sampled == 2 ? false : remote ? sampled == 1 : sampled == 0;
+            assert_int_equal(tw_span_is_recording(s), keep);
+            tw_span_end(s);
+            tw_context_release(&parent);
+        }
+    teardown((void **)&f);
+}
+
 static void test_noop_tracer_without_provider(void **state) {
     (void)state;
     tw_tracer *t = tw_tracer_get(NULL, "nobody", NULL); /* no global provider */
@@ -429,6 +475,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_attach_survives_end_and_calls_after_end_are_ignored, setup, teardown),
         cmocka_unit_test_setup_teardown(test_limits_drop_and_count, setup_small_limits, teardown),
         cmocka_unit_test_setup_teardown(test_unsampled_span_propagates_but_records_nothing, setup_always_off, teardown),
+        cmocka_unit_test(test_fixed_verdicts_match_the_sampler),
         cmocka_unit_test(test_noop_tracer_without_provider),
         cmocka_unit_test_setup_teardown(test_after_shutdown_spans_do_not_record, setup, teardown),
         cmocka_unit_test_setup_teardown(test_out_of_memory_gives_noop_span, setup, teardown),

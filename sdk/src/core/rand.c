@@ -31,15 +31,18 @@ static void reseed(void) {
     rng_state = seed;
 }
 
+/* First use on this thread, or the first after fork. Kept out of line so
+ * the hot path saves no registers for it. */
+__attribute__((noinline, cold)) static void reseed_thread(void) {
+    pthread_once(&atfork_once, install_atfork);
+    uint32_t gen = atomic_load(&fork_generation);
+    reseed();
+    rng_generation = gen;
+}
+
 /* The thread's generator state, reseeded first when new or after fork. */
 static inline uint64_t *state(void) {
-    uint32_t gen = atomic_load_explicit(&fork_generation, memory_order_relaxed);
-    if (TW_UNLIKELY(rng_generation != gen)) {
-        pthread_once(&atfork_once, install_atfork);
-        gen = atomic_load(&fork_generation);
-        reseed();
-        rng_generation = gen;
-    }
+    if (TW_UNLIKELY(rng_generation != atomic_load_explicit(&fork_generation, memory_order_relaxed))) reseed_thread();
     return &rng_state;
 }
 

@@ -134,6 +134,7 @@ int tw_provider_new(const tw_provider_options *o, tw_provider **out) {
     if (o && o->limits) p->limits = *o->limits;
     else tw_span_limits_from_env(&p->limits);
     p->sampler = o && o->sampler ? o->sampler : tw_sampler_from_env(NULL);
+    tw__sampler_fixed(p->sampler, p->fixed);
     int rc = p->sampler ? build_resource(p, o) : TW_ENOMEM;
     if (rc) {
         tw_provider_destroy(p);

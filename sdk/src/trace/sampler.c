@@ -236,15 +236,8 @@ static tw_sampling_result decide_probability(const tw_sampler *s, const tw_sampl
 tw_sampling_result tw_sampler_should_sample(const tw_sampler *s, const tw_sampling_params *p) {
     tw_sampling_result r = {TW_DROP, NULL};
     if (!s) return r;
-    if (s->kind == K_PARENT) { /* pick the delegate here rather than recursing */
-        const tw_span_context *pc = p->parent ? &p->parent->span : NULL;
-        int which = ROOT;
-        if (pc && tw_span_context_is_valid(pc)) {
-            bool sampled = pc->flags & TW_FLAG_SAMPLED;
-            which = pc->is_remote ? (sampled ? REMOTE_SAMPLED : REMOTE_NOT) : (sampled ? LOCAL_SAMPLED : LOCAL_NOT);
-        }
-        s = s->d[which];
-    }
+    if (s->kind == K_PARENT) /* pick the delegate here rather than recursing */
+        s = s->d[tw__parent_case(p->parent ? &p->parent->span : NULL)];
     switch (s->kind) {
     case K_ON: r.decision = TW_RECORD_AND_SAMPLE; return r;
     case K_OFF: return r;
@@ -258,6 +251,13 @@ tw_sampling_result tw_sampler_should_sample(const tw_sampler *s, const tw_sampli
     case K_CUSTOM: return s->fn(s->user, p);
     }
     return r;
+}
+
+void tw__sampler_fixed(const tw_sampler *s, uint8_t out[5]) {
+    for (int c = 0; c < 5; c++) {
+        const tw_sampler *d = s && s->kind == K_PARENT ? s->d[c] : s;
+        out[c] = !d ? TW__FIXED_DROP : d->kind == K_ON ? TW__FIXED_SAMPLE : d->kind == K_OFF ? TW__FIXED_DROP : TW__FIXED_ASK;
+    }
 }
 
 /* ---- from the environment ------------------------------------------------- */

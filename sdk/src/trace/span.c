@@ -73,6 +73,24 @@ tw_span *tw_span_start_n(tw_tracer *tr, const char *name, size_t name_len, const
         return start_nonrecording_child(parent);
 
     tw_span_kind kind = o->kind ? o->kind : TW_SPAN_KIND_INTERNAL;
+    int fixed = p->fixed[tw__parent_case(parent)];
+    if (fixed == TW__FIXED_DROP) { /* the unsampled fast path: ids and the parent's tracestate, nothing else */
+        tw_span *s = tw__pool_get();
+        if (TW_UNLIKELY(!s)) return &noop;
+        nonrecording_init(s);
+        if (parent) {
+            s->ctx.trace_id = parent->trace_id;
+            s->ctx.flags = parent->flags & TW_FLAG_RANDOM;
+            tw__new_ids(NULL, &s->ctx.span_id);
+            s->ctx.state = parent->state ? tw_tracestate_ref(parent->state) : NULL;
+        } else {
+            tw__new_ids(&s->ctx.trace_id, &s->ctx.span_id);
+            s->ctx.flags = TW_FLAG_RANDOM;
+            s->ctx.state = NULL;
+        }
+        s->ctx.is_remote = false;
+        return s;
+    }
     tw_span_context sc;
     if (parent) {
         sc.trace_id = parent->trace_id;
@@ -84,12 +102,15 @@ tw_span *tw_span_start_n(tw_tracer *tr, const char *name, size_t name_len, const
     }
     sc.is_remote = false;
 
-    tw_sampling_params sp = {
-        .parent = parent ? parent_ctx : NULL, .trace_id = &sc.trace_id, .name = name,
-        .kind = kind, .attrs = o->attrs, .n_attrs = o->n_attrs, .links = o->links,
-        .n_links = o->n_links,
-    };
-    tw_sampling_result r = tw_sampler_should_sample(p->sampler, &sp);
+    tw_sampling_result r = {TW_RECORD_AND_SAMPLE, NULL};
+    if (fixed == TW__FIXED_ASK) {
+        tw_sampling_params sp = {
+            .parent = parent ? parent_ctx : NULL, .trace_id = &sc.trace_id, .name = name,
+            .kind = kind, .attrs = o->attrs, .n_attrs = o->n_attrs, .links = o->links,
+            .n_links = o->n_links,
+        };
+        r = tw_sampler_should_sample(p->sampler, &sp);
+    }
     sc.state = r.state ? r.state : parent ? tw_tracestate_ref(parent->state) : NULL;
     if (r.decision == TW_RECORD_AND_SAMPLE) sc.flags |= TW_FLAG_SAMPLED;
 

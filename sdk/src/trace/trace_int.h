@@ -20,6 +20,8 @@ struct tw_provider {
     tw__arena arena; /* resource strings */
     tw__kvlist resource;
     tw_sampler *sampler;
+    uint8_t fixed[5]; /* per parent case (tw__parent_case): the sampler's verdict when it needs
+                         nothing else (TW__FIXED_*), so span start skips the call */
     tw_span_limits limits;
     tw_processor *processors;
     bool has_on_start; /* some processor wants on_start */
@@ -27,6 +29,18 @@ struct tw_provider {
     pthread_mutex_t lock; /* tracers list */
     struct tw_tracer *tracers;
 };
+
+/* What a sampler decides for a parent case without looking at the span:
+ * TW__FIXED_ASK (it must be asked), _DROP or _SAMPLE (with no tracestate
+ * change). The parent cases: 0 root, 1 remote sampled, 2 remote not
+ * sampled, 3 local sampled, 4 local not sampled. */
+enum { TW__FIXED_ASK, TW__FIXED_DROP, TW__FIXED_SAMPLE };
+TW_HIDDEN void tw__sampler_fixed(const tw_sampler *s, uint8_t out[5]);
+static inline int tw__parent_case(const tw_span_context *pc) {
+    if (!pc || !tw_span_context_is_valid(pc)) return 0;
+    bool sampled = pc->flags & TW_FLAG_SAMPLED;
+    return pc->is_remote ? (sampled ? 1 : 2) : (sampled ? 3 : 4);
+}
 
 /* The thread's current context (never NULL). */
 TW_HIDDEN const tw_context *tw__current(void);
