@@ -454,17 +454,16 @@ static uint8_t verdict_of(const held *h, const int32_t *index, uint32_t mask, co
     return SLOT_KEEP; /* a span the sampler never saw is kept: nothing is dropped unjudged */
 }
 
-/* Mark the spans of b whose trace was not kept. TW_ENOMEM: nothing marked. */
-static int mark(held *h, tws_batch *b) {
+/* Mark the spans of b whose trace was not kept. */
+static void mark(held *h, tws_batch *b) {
     bool any = false;
     for (uint32_t i = 0; i < h->n_slots && !any; i++) any = h->slots[i].state == SLOT_REJECT;
-    if (!any) return TW_OK;
-    int32_t *index = NULL;
+    if (!any) return;
+    int32_t *index = NULL; /* stays NULL (a linear search) for a few slots, or without memory */
     uint32_t mask = 0;
-    if (h->n_slots > 8) {
-        uint32_t cap = 16;
-        while (cap < 2 * h->n_slots) cap <<= 1;
-        if (!(index = malloc(cap * sizeof *index))) return TW_ENOMEM;
+    uint32_t cap = 16;
+    while (cap < 2 * h->n_slots) cap <<= 1;
+    if (h->n_slots > 8 && (index = malloc(cap * sizeof *index))) {
         memset(index, 0xff, cap * sizeof *index);
         mask = cap - 1;
         for (uint32_t i = 0; i < h->n_slots; i++) {
@@ -481,7 +480,6 @@ static int mark(held *h, tws_batch *b) {
         b->n_rejected++;
     }
     free(index);
-    return TW_OK;
 }
 
 /* Hand on h, whose every slot is decided. */
@@ -503,7 +501,7 @@ static void emit_held(tws_tailsampler *t, held *h) {
             tws_batch_free(&b);
         }
     }
-    if (rc == TW_OK && mark(h, &b) != TW_OK) t->st.mark_failures++; /* emitted whole: nothing lost */
+    if (rc == TW_OK) mark(h, &b);
     free(h->slots);
     free(h);
     if (rc == TW_OK) t->emit(t->user, &b, &info);

@@ -183,7 +183,6 @@ typedef struct tws_ts_stats {
     uint64_t evicted;      /* decided before their wait was over: num_traces was reached */
     uint64_t traces_in_memory, batches_held, bytes_held;
     uint64_t reloads, reload_failures; /* batches read back at emission; reads that failed */
-    uint64_t mark_failures; /* batches emitted unmarked (whole) for want of memory */
     uint64_t batches_waiting_room, room_waits; /* decided, waiting for room downstream: now; ever */
 } tws_ts_stats;
 
