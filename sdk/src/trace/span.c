@@ -56,6 +56,19 @@ static tw_span *start_nonrecording_child(const tw_span_context *parent_sc) {
 
 static int copy_link(tw_span *s, const tw_span_context *sc, const tw_attribute *attrs, size_t n);
 
+/* A new span's ids and flags under `parent` (NULL: a root); tracestate left to the caller. */
+static inline void new_context(tw_span_context *sc, const tw_span_context *parent) {
+    if (parent) {
+        sc->trace_id = parent->trace_id;
+        sc->flags = parent->flags & TW_FLAG_RANDOM;
+        tw__new_ids(NULL, &sc->span_id);
+    } else {
+        tw__new_ids(&sc->trace_id, &sc->span_id);
+        sc->flags = TW_FLAG_RANDOM;
+    }
+    sc->is_remote = false;
+}
+
 tw_span *(tw_span_start)(tw_tracer *tr, const char *name, const tw_span_options *o) {
     return tw_span_start_n(tr, name, TW_NTS, o);
 }
@@ -78,29 +91,12 @@ tw_span *tw_span_start_n(tw_tracer *tr, const char *name, size_t name_len, const
         tw_span *s = tw__pool_get();
         if (TW_UNLIKELY(!s)) return &noop;
         nonrecording_init(s);
-        if (parent) {
-            s->ctx.trace_id = parent->trace_id;
-            s->ctx.flags = parent->flags & TW_FLAG_RANDOM;
-            tw__new_ids(NULL, &s->ctx.span_id);
-            s->ctx.state = parent->state ? tw_tracestate_ref(parent->state) : NULL;
-        } else {
-            tw__new_ids(&s->ctx.trace_id, &s->ctx.span_id);
-            s->ctx.flags = TW_FLAG_RANDOM;
-            s->ctx.state = NULL;
-        }
-        s->ctx.is_remote = false;
+        new_context(&s->ctx, parent);
+        s->ctx.state = parent && parent->state ? tw_tracestate_ref(parent->state) : NULL;
         return s;
     }
     tw_span_context sc;
-    if (parent) {
-        sc.trace_id = parent->trace_id;
-        sc.flags = parent->flags & TW_FLAG_RANDOM;
-        tw__new_ids(NULL, &sc.span_id);
-    } else {
-        tw__new_ids(&sc.trace_id, &sc.span_id);
-        sc.flags = TW_FLAG_RANDOM;
-    }
-    sc.is_remote = false;
+    new_context(&sc, parent);
 
     tw_sampling_result r = {TW_RECORD_AND_SAMPLE, NULL};
     if (fixed == TW__FIXED_ASK) {

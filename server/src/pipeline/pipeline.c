@@ -172,16 +172,11 @@ static void oldest_one(tws_tailsampler *t, void *lsn) {
     if (l < *(uint64_t *)lsn) *(uint64_t *)lsn = l;
 }
 
-static void bytes_one(tws_tailsampler *t, void *bytes) {
+static void held_one(tws_tailsampler *t, void *sum) {
     tws_ts_stats st;
     tws_tailsampler_get_stats(t, &st);
-    *(uint64_t *)bytes += st.bytes_held;
-}
-
-static void waiting_one(tws_tailsampler *t, void *n) {
-    tws_ts_stats st;
-    tws_tailsampler_get_stats(t, &st);
-    *(uint64_t *)n += st.batches_waiting_room;
+    ((uint64_t *)sum)[0] += st.bytes_held;
+    ((uint64_t *)sum)[1] += st.batches_waiting_room;
 }
 
 void tws_pipeline_tick(tws_pipeline_rt *rt, uint64_t now_ms) {
@@ -200,16 +195,11 @@ uint64_t tws_pipeline_oldest_lsn(const tws_pipeline_rt *rt) {
     return lsn;
 }
 
-uint64_t tws_pipeline_held_bytes(const tws_pipeline_rt *rt) {
-    uint64_t bytes = 0;
-    each_sampler(rt, bytes_one, &bytes);
-    return bytes;
-}
-
-uint64_t tws_pipeline_waiting_room(const tws_pipeline_rt *rt) {
-    uint64_t n = 0;
-    each_sampler(rt, waiting_one, &n);
-    return n;
+void tws_pipeline_held(const tws_pipeline_rt *rt, uint64_t *bytes, uint64_t *waiting_room) {
+    uint64_t sum[2] = {0, 0};
+    each_sampler(rt, held_one, sum);
+    *bytes = sum[0];
+    *waiting_room = sum[1];
 }
 
 int tws_pipeline_find(const tws_pipelines *p, const char *id, size_t id_len) {

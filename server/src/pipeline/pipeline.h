@@ -71,10 +71,9 @@ void tws_pipeline_tick(tws_pipeline_rt *rt, uint64_t now_ms);
 void tws_pipeline_flush(tws_pipeline_rt *rt, uint64_t now_ms);
 /* The lowest LSN still held, or UINT64_MAX. */
 uint64_t tws_pipeline_oldest_lsn(const tws_pipeline_rt *rt);
-/* Memory of the batches held. */
-uint64_t tws_pipeline_held_bytes(const tws_pipeline_rt *rt);
-/* Decided batches waiting for room downstream (push back while > 0). */
-uint64_t tws_pipeline_waiting_room(const tws_pipeline_rt *rt);
+/* Memory of the batches held, and how many decided ones wait for room
+ * downstream (push back while there are any). */
+void tws_pipeline_held(const tws_pipeline_rt *rt, uint64_t *bytes, uint64_t *waiting_room);
 /* The index of the pipeline named `id`, or -1. */
 int tws_pipeline_find(const tws_pipelines *p, const char *id, size_t id_len);
 

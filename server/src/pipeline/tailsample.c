@@ -348,13 +348,14 @@ static bool span_match(const tws_ts_policy *p, const tws_span *s) {
 }
 
 static bool has_bit(const uint64_t *bits, uint32_t i) { return (bits[i >> 6] >> (i & 63)) & 1; }
+static void set_bit(uint64_t *bits, uint32_t i) { bits[i >> 6] |= 1ull << (i & 63); }
 
 /* The leaves a resource's attributes satisfy, into t->res_bits. */
 static void resource_bits(tws_tailsampler *t, const tws_attrs *res) {
     memset(t->res_bits, 0, t->n_words * sizeof *t->res_bits);
     for (uint32_t i = 0; i < t->n_leaves; i++) {
         const tws_ts_policy *p = t->leaves[i]; /* value_match refuses status_code and trace_state */
-        if (p->key && value_match(p, tws_attrs_find(res, p->key))) t->res_bits[i >> 6] |= 1ull << (i & 63);
+        if (p->key && value_match(p, tws_attrs_find(res, p->key))) set_bit(t->res_bits, i);
     }
 }
 
@@ -365,7 +366,7 @@ static void observe(tws_tailsampler *t, trace *tr, const tws_span *s) {
     if (s->end_ns > tr->hi) tr->hi = s->end_ns;
     for (uint32_t w = 0; w < t->n_words; w++) tr->bits[w] |= t->res_bits[w];
     for (uint32_t i = 0; i < t->n_leaves; i++)
-        if (!has_bit(tr->bits, i) && span_match(t->leaves[i], s)) tr->bits[i >> 6] |= 1ull << (i & 63);
+        if (!has_bit(tr->bits, i) && span_match(t->leaves[i], s)) set_bit(tr->bits, i);
 }
 
 /* Take n spans from a per-second budget of `limit`. */

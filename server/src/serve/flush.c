@@ -33,8 +33,9 @@
 
 bool tws_flush_has_room(const tws_server *s, uint64_t bytes) {
     if (tws_forward_full(s)) return false; /* a backend is behind: push back rather than lose */
-    if (s->pipes && tws_pipeline_waiting_room(s->pipes)) return false; /* decided batches wait for the head */
-    uint64_t held = s->pipes ? tws_pipeline_held_bytes(s->pipes) : 0; /* batches tail sampling holds */
+    uint64_t held = 0, waiting = 0; /* what tail sampling holds; decided batches waiting for the head */
+    if (s->pipes) tws_pipeline_held(s->pipes, &held, &waiting);
+    if (waiting) return false;
     return tws_head_has_room(s->head, s->head_reserved + s->frozen_bytes + held + bytes);
 }
 
@@ -90,7 +91,15 @@ void tws_flush_maybe(tws_server *s) {
     tws_head_get_stats(s->head, &hs);
     tws_wal_stats ws;
     tws_wal_get_stats(s->wal, &ws);
-    if (!hs.batches && !s->pipes) return;
+    /* With pipelines the WAL may hold records that never reach the head
+     * (forwarded, or not kept by sampling): an empty "flush" moves the
+     * checkpoint past them once that frees a segment (not before: each
+     * flush writes a checkpoint). */
+    bool release_only = !hs.batches && s->pipes && ws.release_from != UINT64_MAX;
+    if (!hs.batches && !release_only) return;
+    uint64_t limit = s->cfg.head_flush_bytes ? s->cfg.head_flush_bytes : s->cfg.head_max_bytes / 4;
+    bool old = s->head_since_ms && tw__mono_ms() - s->head_since_ms >= s->cfg.head_flush_interval_s * 1000;
+    if (hs.bytes < limit && !old && !release_only) return;
     uint64_t cut = ws.next_lsn, oldest = tws_ingest_oldest_lsn(s);
     if (oldest < cut) cut = oldest;
     if (s->pin_lsn < cut) cut = s->pin_lsn;
@@ -98,15 +107,7 @@ void tws_flush_maybe(tws_server *s) {
     if (held < cut) cut = held;
     uint64_t queued = tws_forward_oldest_lsn(s, TWS_FWD_TRACES); /* not yet in a forwarding queue */
     if (queued < cut) cut = queued;
-    /* With pipelines the WAL may hold records that never reach the head
-     * (forwarded, or not kept by sampling): an empty "flush" moves the
-     * checkpoint past them once that frees a segment (not before: each
-     * flush writes a checkpoint). */
-    bool release_only = !hs.batches && s->pipes && cut >= ws.release_from;
-    if (!hs.batches && !release_only) return;
-    uint64_t limit = s->cfg.head_flush_bytes ? s->cfg.head_flush_bytes : s->cfg.head_max_bytes / 4;
-    bool old = s->head_since_ms && tw__mono_ms() - s->head_since_ms >= s->cfg.head_flush_interval_s * 1000;
-    if (hs.bytes < limit && !old && !release_only) return;
+    if (release_only && cut < ws.release_from) return; /* it would free nothing */
     tws_head *fresh;
     tws_head_options ho = {.max_bytes = s->cfg.head_max_bytes, .max_trace_bytes = s->cfg.max_trace_bytes};
     if (tws_head_new(&ho, &fresh) != TW_OK) return; /* out of memory: try at the next tick */

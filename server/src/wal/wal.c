@@ -175,6 +175,21 @@ static int create_segment(tws_wal *w, uint64_t first, int *fd_out) {
 
 /* ---- replay -------------------------------------------------------------- */
 
+/* Read up to n bytes at off into p (short only at the end of the file); *got the count. */
+static int pread_all(int fd, uint8_t *p, size_t n, uint64_t off, size_t *got) {
+    *got = 0;
+    while (*got < n) {
+        ssize_t k = pread(fd, p + *got, n - *got, (off_t)(off + *got));
+        if (k < 0) {
+            if (errno == EINTR) continue;
+            return TW_EIO;
+        }
+        if (k == 0) break;
+        *got += (size_t)k;
+    }
+    return TW_OK;
+}
+
 typedef struct reader {
     int fd;
     uint64_t size;
@@ -198,17 +213,9 @@ static int rd_get(reader *r, uint64_t off, size_t n, const uint8_t **p) {
         if (!(r->buf = tw__malloc(want))) return TW_ENOMEM;
         r->cap = want;
     }
-    size_t got = 0;
+    size_t got;
     r->len = 0;
-    while (got < want) {
-        ssize_t k = pread(r->fd, r->buf + got, want - got, (off_t)(off + got));
-        if (k < 0) {
-            if (errno == EINTR) continue;
-            return TW_EIO;
-        }
-        if (k == 0) break;
-        got += (size_t)k;
-    }
+    if (pread_all(r->fd, r->buf, want, off, &got) != TW_OK) return TW_EIO;
     r->base = off;
     r->len = got;
     if (got < n) return TW_EPARSE;
@@ -899,20 +906,6 @@ static bool reader_find(const tws_wal_reader *r, uint64_t lsn, uint64_t *first) 
     if (!lo) return false;
     *first = r->segs[lo - 1];
     return true;
-}
-
-static int pread_all(int fd, uint8_t *p, size_t n, uint64_t off, size_t *got) {
-    *got = 0;
-    while (*got < n) {
-        ssize_t k = pread(fd, p + *got, n - *got, (off_t)(off + *got));
-        if (k < 0) {
-            if (errno == EINTR) continue;
-            return TW_EIO;
-        }
-        if (k == 0) break;
-        *got += (size_t)k;
-    }
-    return TW_OK;
 }
 
 /* One attempt with the current listing; TRY_AGAIN: list again and retry. */
