@@ -10,7 +10,9 @@
  * filter's false-positive rate; the time filter; more (key, type) pairs
  * than the column limit; the writer's refusals; meta.json errors; and a
  * flipped byte at every position of a small block never crashing and never
- * passing unnoticed where a checksum covers it.
+ * passing unnoticed where a checksum covers it; span attribute filters
+ * agreeing with the decoded spans without reading the dictionary; and a
+ * block in format 1 (tests/server/data/block-v1) still read and filtered.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -26,6 +28,7 @@
 
 #include "batch_fixture.h"
 #include "block/block.h"
+#include "block/format.h"
 
 /* ---- fixtures ----------------------------------------------------------------- */
 
@@ -206,6 +209,72 @@ static bool same_resource_scope(const tws_batch *a, const tws_span *sa, const tw
     return tws_str_equal(x->name, y->name) && tws_str_equal(x->version, y->version) &&
            tws_str_equal(x->schema_url, y->schema_url) && tws_attrs_equal(&x->attrs, &y->attrs) &&
            tws_attrs_equal(&rx->attrs, &ry->attrs) && tws_str_equal(rx->schema_url, ry->schema_url);
+}
+
+
+/* ---- filters against decoded spans ------------------------------------------------ */
+
+/* A value test: equal to *ctx (type and value). */
+static bool value_is(void *ctx, const tws_value *v) {
+    const tws_value *w = ctx;
+    if (v->type != w->type) return false;
+    switch (v->type) {
+    case TWS_STRING: return tws_str_equal(v->u.s, w->u.s);
+    case TWS_INT: return v->u.i == w->u.i;
+    case TWS_DOUBLE: return v->u.d == w->u.d;
+    case TWS_BOOL: return v->u.b == w->u.b;
+    default: return false;
+    }
+}
+
+/* For the plain attribute values of the first spans of `dec` (the whole row
+ * group, decoded), tws_rg_mark on span attributes marks exactly the spans
+ * that hold an equal value under that key; a key nobody has marks none.
+ * Returns how many (key, value) probes were made. */
+static int check_span_attr_marks(tws_rg *rg, const tws_batch *dec) {
+    uint32_t n = dec->n_spans;
+    assert_int_equal(tws_rg_n_spans(rg), n);
+    uint8_t *mark = calloc(n + 1, 1), *want = calloc(n + 1, 1);
+    char err[256];
+    int probes = 0;
+    for (uint32_t i = 0; i < n && i < 40; i++) {
+        const tws_attrs *a = &dec->spans[i].attrs;
+        for (uint32_t j = 0; j < a->n; j++) {
+            const tws_kv *kv = &a->items[j];
+            if (kv->val.type < TWS_STRING || kv->val.type > TWS_DOUBLE) continue; /* string, bool, int, double */
+            for (uint32_t s = 0; s < n; s++) {
+                want[s] = 0;
+                const tws_attrs *b = &dec->spans[s].attrs;
+                for (uint32_t k = 0; k < b->n; k++)
+                    if (tws_str_equal(b->items[k].key, kv->key) && value_is((void *)&kv->val, &b->items[k].val)) want[s] = 1;
+            }
+            memset(mark, 0, n);
+            int rc = tws_rg_mark(rg, TWS_F_SPAN_ATTR, kv->key.ptr, kv->key.len, value_is, (void *)&kv->val, mark, err);
+            if (rc) print_message("%s\n", err);
+            assert_int_equal(rc, TW_OK);
+            assert_memory_equal(mark, want, n);
+            probes++;
+        }
+    }
+    tws_value any = {.type = TWS_STRING, .u.s = {"x", 1}};
+    memset(mark, 0, n);
+    assert_int_equal(tws_rg_mark(rg, TWS_F_SPAN_ATTR, "no.such.key", 11, value_is, &any, mark, err), TW_OK);
+    for (uint32_t s = 0; s < n; s++) assert_int_equal(mark[s], 0);
+    free(mark);
+    free(want);
+    return probes;
+}
+
+/* Row group i of blk: decoded whole into *dec, and opened for filters. */
+static tws_rg *open_rg_decoded(tws_block *blk, uint64_t i, tws_batch *dec) {
+    char err[256];
+    tws_rg *rg, *once;
+    assert_int_equal(tws_rg_open(blk, i, &once, err), TW_OK);
+    tws_batch_init(dec);
+    assert_int_equal(tws_rg_decode(once, NULL, TWS_PART_ALL, dec, err), TW_OK);
+    tws_rg_close(once);
+    assert_int_equal(tws_rg_open(blk, i, &rg, err), TW_OK);
+    return rg;
 }
 
 /* ---- tests ---------------------------------------------------------------------- */
@@ -519,6 +588,131 @@ static void test_corruption(void **state) {
     tws_batch_free(&b);
 }
 
+
+/* Span attribute filters agree with the decoded spans in every row group,
+ * and never read the dictionary: with its stored bytes damaged they still
+ * answer, while a filter on span names (which the dictionary holds) says
+ * the block is damaged. */
+static void test_span_attr_filter_without_dictionary(void **state) {
+    fx *f = *state;
+    tws_batch b;
+    make_random_batch(&b, 60, 8);
+    /* span attributes of plain types only: arrays, kvlists and bytes are
+     * generic values, whose strings the dictionary holds */
+    for (uint32_t i = 0; i < b.n_spans; i++)
+        for (uint32_t j = 0; j < b.spans[i].attrs.n; j++) {
+            tws_value *v = &b.spans[i].attrs.items[j].val;
+            if (v->type < TWS_STRING || v->type > TWS_DOUBLE) *v = (tws_value){.type = TWS_INT, .u.i = j % 3};
+        }
+    tws_block_meta m;
+    assert_int_equal(write_block(f->st, "t", &b, 64, &m), TW_OK);
+    assert_int_equal(m.version, TWS_BLOCK_VERSION);
+    tws_block *blk;
+    char err[256];
+    assert_int_equal(tws_block_open(f->st, "t", m.id, &blk, err), TW_OK);
+    assert_true(tws_block_get_meta(blk)->row_groups > 1);
+    tws_batch dec;
+    tws_rg *rg = open_rg_decoded(blk, 0, &dec);
+    int probes = check_span_attr_marks(rg, &dec);
+    assert_true(probes > 20);
+    tws_rg_close(rg);
+    for (uint64_t i = 1; i < tws_block_get_meta(blk)->row_groups; i++) {
+        tws_batch d;
+        rg = open_rg_decoded(blk, i, &d);
+        check_span_attr_marks(rg, &d);
+        tws_rg_close(rg);
+        tws_batch_free(&d);
+    }
+    tws_block_close(blk);
+    /* flip a stored byte of row group 0's dictionary strings */
+    char key[512];
+    tws_block_key(key, sizeof key, "t", m.id, "data");
+    uint8_t *data;
+    size_t len;
+    tws_objstore_err e;
+    assert_int_equal(tws_obj_get(f->st, key, &data, &len, &e), TW_OK);
+    const uint8_t *rgp = data + TWS_BLK_HEADER;
+    uint32_t n_cols = tws_get_le32(rgp + 4);
+    size_t at = TWS_RG_HEADER + (size_t)n_cols * TWS_RG_DIRENT + 4, dict_at = 0;
+    bool keys_first = false;
+    for (uint32_t c = 0; c < n_cols; c++) {
+        const uint8_t *ent = rgp + TWS_RG_HEADER + (size_t)c * TWS_RG_DIRENT;
+        uint16_t id = (uint16_t)(ent[0] | ent[1] << 8);
+        if (c == 0) keys_first = id == COL_ATTR_KEYS;
+        if (id == COL_DICT_DATA) dict_at = at;
+        at += tws_get_le32(ent + 12);
+    }
+    assert_true(keys_first); /* the key column comes first, inside the first read */
+    assert_true(dict_at > 0);
+    data[TWS_BLK_HEADER + dict_at] ^= 0x5a;
+    assert_int_equal(tws_obj_put(f->st, key, data, len, &e), TW_OK);
+    tw__free(data);
+    assert_int_equal(tws_block_open(f->st, "t", m.id, &blk, err), TW_OK);
+    assert_int_equal(tws_rg_open(blk, 0, &rg, err), TW_OK);
+    assert_int_equal(check_span_attr_marks(rg, &dec), probes);
+    uint8_t *mark = calloc(dec.n_spans, 1);
+    tws_value nm = {.type = TWS_STRING, .u.s = {"GET /api/v1", 11}};
+    assert_int_equal(tws_rg_mark(rg, TWS_F_NAME, NULL, 0, value_is, &nm, mark, err), TW_EPARSE);
+    assert_non_null(strstr(err, "checksum"));
+    free(mark);
+    tws_rg_close(rg);
+    tws_block_close(blk);
+    tws_batch_free(&dec);
+    tws_batch_free(&b);
+}
+
+/* A block written in format 1 (no key column: filters find attribute
+ * columns through the dictionary) still opens, reads and filters. */
+static void test_format1_block(void **state) {
+    fx *f = *state;
+    const char *src = getenv("TW_SOURCE_DIR");
+    assert_non_null(src);
+    static const char *id = "f84eb0a8-6523-4150-aba3-13f2df65c2e7";
+    static const char *parts[] = {"data", "meta.json"};
+    for (int p = 0; p < 2; p++) { /* a copy: the fixture stays untouched */
+        char path[1024], key[512];
+        snprintf(path, sizeof path, "%s/tests/server/data/block-v1/single-tenant/%s/%s", src, id, parts[p]);
+        FILE *fp = fopen(path, "rb");
+        assert_non_null(fp);
+        static uint8_t buf[65536];
+        size_t n = fread(buf, 1, sizeof buf, fp);
+        fclose(fp);
+        tws_block_key(key, sizeof key, "single-tenant", id, parts[p]);
+        tws_objstore_err e;
+        assert_int_equal(tws_obj_put(f->st, key, buf, n, &e), TW_OK);
+    }
+    tws_block *blk;
+    char err[256];
+    assert_int_equal(tws_block_open(f->st, "single-tenant", id, &blk, err), TW_OK);
+    assert_int_equal(tws_block_get_meta(blk)->version, 1);
+    static const uint8_t checkout[16] = {0x5b, 0x8e, 0xff, 0xf7, 0x98, 0x03, 0x81, 0x03,
+                                         0xd2, 0x69, 0xb6, 0x33, 0x81, 0x3f, 0xc6, 0x0c};
+    tws_batch out;
+    tws_batch_init(&out);
+    assert_int_equal(tws_block_find_trace(blk, checkout, 0, 0, &out, err), TW_OK);
+    assert_int_equal(out.n_spans, 3);
+    const tws_span *charge = NULL;
+    for (uint32_t i = 0; i < out.n_spans; i++)
+        if (tws_str_equal(out.spans[i].name, (tw_str){"charge", 6})) charge = &out.spans[i];
+    assert_non_null(charge);
+    assert_int_equal(charge->status_code, 2);
+    assert_true(tws_str_equal(charge->status_message, (tw_str){"payment gateway unavailable", 27}));
+    assert_int_equal(charge->attrs.n, 3);
+    assert_true(tws_str_equal(charge->attrs.items[2].key, (tw_str){"peer.service", 12}));
+    tws_batch_free(&out);
+    tws_batch dec;
+    tws_rg *rg = open_rg_decoded(blk, 0, &dec);
+    assert_int_equal(dec.n_spans, 4);
+    assert_true(check_span_attr_marks(rg, &dec) >= 10);
+    uint8_t mark[4] = {0};
+    tws_value get = {.type = TWS_STRING, .u.s = {"GET", 3}};
+    assert_int_equal(tws_rg_mark(rg, TWS_F_SPAN_ATTR, "http.request.method", 19, value_is, &get, mark, err), TW_OK);
+    assert_int_equal(mark[0] + mark[1] + mark[2] + mark[3], 3);
+    tws_rg_close(rg);
+    tws_batch_free(&dec);
+    tws_block_close(blk);
+}
+
 static void test_attrs_equal_ignores_order(void **state) {
     (void)state;
     tws_kv a[3] = {{{"x", 1}, {.type = TWS_INT, .u.i = 1}},
@@ -544,6 +738,8 @@ int main(void) {
         cmocka_unit_test(test_meta_errors),
         cmocka_unit_test_setup_teardown(test_corruption, setup, teardown),
         cmocka_unit_test(test_attrs_equal_ignores_order),
+        cmocka_unit_test_setup_teardown(test_span_attr_filter_without_dictionary, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_format1_block, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -34,7 +34,10 @@
 #include "objstore/objstore.h"
 #include "otlp/model.h"
 
-#define TWS_BLOCK_VERSION 1
+/* The format this build writes; it reads TWS_BLOCK_VERSION_MIN and up.
+ * 2 added the attribute-key column (format.h COL_ATTR_KEYS). */
+#define TWS_BLOCK_VERSION 2
+#define TWS_BLOCK_VERSION_MIN 1
 #define TWS_BLOCK_ID_LEN 36 /* canonical UUID text */
 
 /* What meta.json says about a block. */

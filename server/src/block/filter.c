@@ -7,8 +7,10 @@
  * per distinct value: once per dictionary entry for names and messages,
  * once per value of an attribute column (each column numbers its own
  * values), once per resource or scope for their attributes; the spans then
- * only compare codes. An attribute key absent from every column of the row
- * group costs the dictionary lookup and nothing else.
+ * only compare codes. Span attribute columns are found by the key column
+ * (format 2), so an attribute key absent from the row group costs reading
+ * a few hundred bytes of keys, and a present one its column alone: the
+ * dictionary is loaded only for fields that refer to it.
  *
  * Invariants: marks are only ever set, never cleared, so callers can OR
  * several fields into one array; a damaged column gives TW_EPARSE, never a
@@ -38,6 +40,9 @@ static int memo_get(memo *m, uint32_t i, tws_value_test test, void *ctx, const t
     *pass = m->v[i] == 2;
     return TW_OK;
 }
+
+/* Attribute column types stored bare (the others as generic values). */
+static bool is_scalar(uint8_t t) { return t == TWS_INT || t == TWS_DOUBLE || t == TWS_BOOL; }
 
 static bool key_is(const tw_str *k, const char *key, size_t key_len) {
     return k->len == key_len && (!key_len || !memcmp(k->ptr, key, key_len));
@@ -89,10 +94,11 @@ static int mark_resource_or_scope(tws_rg *r, bool resource, const char *key, siz
 /* Span attributes: the columns of `key` (any type), then the extra column. */
 static int mark_span_attr(tws_rg *r, const char *key, size_t key_len, tws_value_test test, void *ctx, uint8_t *mark) {
     int rc = tws__rg_col(r, &r->fixed[COL_ATTR_MORE]);
-    if (rc) return rc;
+    if (rc || (rc = tws__rg_keys(r))) return rc;
     /* the extra column, when present, holds per span: n, n x (key id, value) */
     tws_rd more = tws__col_rd(&r->fixed[COL_ATTR_MORE]);
     if (r->fixed[COL_ATTR_MORE].len > r->n_spans) { /* (one byte per span would mean every count is 0) */
+        if ((rc = tws__rg_dict(r))) return rc;
         for (uint32_t s = 0; s < r->n_spans; s++) {
             uint64_t n = tws_rd_varint(&more);
             if (more.bad || n > (uint64_t)(more.end - more.p) / 2) return tws__rg_bad(r, "extra attributes");
@@ -111,8 +117,9 @@ static int mark_span_attr(tws_rg *r, const char *key, size_t key_len, tws_value_
     memo m = {0};
     for (uint32_t c = 0; rc == TW_OK && c < r->n_attrs; c++) {
         col *cc = &r->attrs[c];
-        if (!key_is(&r->dict[cc->key], key, key_len)) continue;
-        if ((rc = tws__rg_col(r, cc))) break;
+        if (!key_is(&r->keys[c], key, key_len)) continue;
+        bool generic = cc->type != TWS_STRING && !is_scalar(cc->type); /* its values name strings by dictionary id */
+        if ((generic && (rc = tws__rg_dict(r))) || (rc = tws__rg_col(r, cc))) break;
         if (m.v) memset(m.v, 0, m.cap);
         /* first the values alone: a string is tested when it first appears;
          * when nothing passes (a selective query's usual case) the spans
@@ -138,9 +145,8 @@ static int mark_span_attr(tws_rg *r, const char *key, size_t key_len, tws_value_
                 tws_value sv = {.type = TWS_STRING, .u.s = {(const char *)p, (size_t)len}};
                 rc = memo_get(&m, n_new++, test, ctx, &sv, &pass);
             } else {
-                bool scalar = cc->type == TWS_INT || cc->type == TWS_DOUBLE || cc->type == TWS_BOOL;
                 tws_value v;
-                if (!(rc = tws__rg_value(r, &d, &v, scalar ? cc->type : tws_rd_u8(&d), 0))) pass = test(ctx, &v);
+                if (!(rc = tws__rg_value(r, &d, &v, is_scalar(cc->type) ? cc->type : tws_rd_u8(&d), 0))) pass = test(ctx, &v);
             }
             any |= pass;
         }
@@ -151,7 +157,7 @@ static int mark_span_attr(tws_rg *r, const char *key, size_t key_len, tws_value_
         if (!any) continue;
         /* then the spans that hold the passing values: the i-th value of the
          * column belongs to the i-th span whose shape lists the column */
-        if ((rc = tws__rg_tables(r)) || (rc = tws__rg_col(r, &r->fixed[COL_SHAPE]))) break;
+        if ((rc = tws__rg_shapes(r)) || (rc = tws__rg_col(r, &r->fixed[COL_SHAPE]))) break;
         if (!uses && !(uses = tw__malloc(r->n_shapes * sizeof *uses))) {
             rc = TW_ENOMEM;
             break;
@@ -176,9 +182,8 @@ static int mark_span_attr(tws_rg *r, const char *key, size_t key_len, tws_value_
                     if ((rc = tws__rg_col_str(r, cc, &d, &str, &num))) break;
                     pass = num < m.cap && m.v[num] == 2; /* every value was tested above */
                 } else {
-                    bool scalar = cc->type == TWS_INT || cc->type == TWS_DOUBLE || cc->type == TWS_BOOL;
                     tws_value v;
-                    if ((rc = tws__rg_value(r, &d, &v, scalar ? cc->type : tws_rd_u8(&d), 0))) break;
+                    if ((rc = tws__rg_value(r, &d, &v, is_scalar(cc->type) ? cc->type : tws_rd_u8(&d), 0))) break;
                     pass = test(ctx, &v);
                 }
                 if (pass) mark[s] = 1;
@@ -334,7 +339,11 @@ int tws_rg_mark(tws_rg *r, tws_field f, const char *key, size_t key_len, tws_val
                 uint8_t *mark, char err[256]) {
     err[0] = 0;
     r->err = err;
-    int rc = tws__rg_dict(r);
+    /* the dictionary only for what refers to it: span attributes find
+     * their columns by the key column (format 2), and status, kind and
+     * duration are numbers */
+    bool dict = f != TWS_F_SPAN_ATTR && f != TWS_F_STATUS && f != TWS_F_KIND && f != TWS_F_DURATION;
+    int rc = dict ? tws__rg_dict(r) : TW_OK;
     if (rc) return rc;
     switch (f) {
     case TWS_F_SPAN_ATTR: return mark_span_attr(r, key, key_len, test, ctx, mark);

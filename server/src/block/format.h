@@ -90,11 +90,14 @@ enum {
     COL_LOG_SCOPE,      /* varint per record: scope index */
     COL_LOG_BODY,       /* per record: varint length, then a generic value of that many bytes */
     COL_LOG_ATTRS,      /* per record: varint length, then generic attrs of that many bytes */
+    COL_ATTR_KEYS,      /* format 2: per COL_ATTR column, in directory order, varint length + its key
+                           (the same string as the dictionary entry it names), so a filter on a span
+                           attribute finds its columns without the dictionary; written first */
     COL_ATTR = 64,      /* one per (key, type) of span attributes: one value of the type (below) for
                            each span whose shape lists the column, in span order */
 };
 
-#define TWS_COL_LAST_FIXED COL_LOG_ATTRS
+#define TWS_COL_LAST_FIXED COL_ATTR_KEYS
 
 /* Log blocks: a resource table entry ends with a varint of RESF_* flags. */
 enum { RESF_LABELS_VERBATIM = 1 }; /* a Loki push's labels: metadata is its attributes as they came */

@@ -171,9 +171,9 @@ int tws_block_meta_parse(const char *json, size_t len, tws_block_meta *m, char e
     }
     uint64_t v, level;
     if (get_u64(o, "version", &v, err)) return TW_EPARSE;
-    if (v != TWS_BLOCK_VERSION) {
-        snprintf(err, 256, "meta.json: block format version %llu is not supported (this build reads %d)",
-                 (unsigned long long)v, TWS_BLOCK_VERSION);
+    if (v < TWS_BLOCK_VERSION_MIN || v > TWS_BLOCK_VERSION) {
+        snprintf(err, 256, "meta.json: block format version %llu is not supported (this build reads %d to %d)",
+                 (unsigned long long)v, TWS_BLOCK_VERSION_MIN, TWS_BLOCK_VERSION);
         return TW_ENOTSUP;
     }
     m->version = (uint32_t)v;

@@ -381,6 +381,38 @@ static int load_dict(tws_rg *r) {
     return TW_OK;
 }
 
+int tws__rg_keys(tws_rg *r) {
+    if (r->keys || !r->n_attrs) return TW_OK;
+    const col *kc = &r->fixed[COL_ATTR_KEYS];
+    tw_str *keys = NULL;
+    int rc = TW_OK;
+    if (!kc->ent) { /* format 1: the dictionary names them */
+        if ((rc = tws__rg_dict(r))) return rc;
+        if (!(keys = tw__malloc(r->n_attrs * sizeof *keys))) return TW_ENOMEM;
+        for (uint32_t c = 0; c < r->n_attrs; c++) keys[c] = r->dict[r->attrs[c].key];
+        r->keys = keys;
+        return TW_OK;
+    }
+    if ((rc = tws__rg_col(r, &r->fixed[COL_ATTR_KEYS]))) return rc;
+    if (!(keys = tw__malloc(r->n_attrs * sizeof *keys))) return TW_ENOMEM;
+    tws_rd d = tws__col_rd(kc);
+    for (uint32_t c = 0; c < r->n_attrs; c++) {
+        uint64_t len = tws_rd_varint(&d);
+        const uint8_t *p = !d.bad && len <= (uint64_t)(d.end - d.p) ? tws_rd_bytes(&d, (size_t)len) : NULL;
+        if (!p) {
+            tw__free(keys);
+            return tws__rg_bad(r, "attribute column keys");
+        }
+        keys[c] = (tw_str){(const char *)p, (size_t)len};
+    }
+    if (d.p != d.end) {
+        tw__free(keys);
+        return tws__rg_bad(r, "attribute column keys");
+    }
+    r->keys = keys;
+    return TW_OK;
+}
+
 int tws__rg_dict(tws_rg *r) {
     int rc = load_dict(r);
     for (uint32_t c = 0; rc == TW_OK && c < r->n_attrs; c++)
@@ -401,21 +433,53 @@ int tws__rg_dict_into_batch(tws_rg *r) {
     const char *old = dd->p ? (const char *)dd->p : "";
     for (uint32_t i = 0; i < r->n_dict; i++) r->dict[i].ptr = strings + (r->dict[i].ptr - old);
     r->dict_in_batch = true;
-    if (r->tables == 1) {
-        tw__free(r->shapes);
-        tw__free(r->shape_cols);
-        r->shapes = NULL;
-        r->shape_cols = NULL;
-        r->tables = 0;
+    if (r->tables == 1) r->tables = 0; /* resources and scopes again (shapes name no strings) */
+    return TW_OK;
+}
+
+/* Shapes: a scope index and an ordered list of attribute columns each
+ * (their scopes are checked against the scope table by load_tables). */
+static int load_shapes(tws_rg *r) {
+    int rc = tws__rg_col(r, &r->fixed[COL_SHAPES]);
+    if (rc) return rc;
+    tws_rd d = tws__col_rd(&r->fixed[COL_SHAPES]);
+    uint64_t nsh = tws_rd_varint(&d);
+    size_t room = r->fixed[COL_SHAPES].len;
+    if (d.bad || nsh == 0 || nsh > room) return tws__rg_bad(r, "shape table");
+    r->shapes = tw__malloc(nsh * sizeof *r->shapes);
+    r->shape_cols = tw__malloc((room ? room : 1) * sizeof *r->shape_cols); /* a position takes a byte at least */
+    if (!r->shapes || !r->shape_cols) return TW_ENOMEM;
+    r->n_shapes = (uint32_t)nsh;
+    uint32_t used = 0;
+    for (uint32_t i = 0; i < nsh; i++) {
+        uint64_t sc = tws_rd_varint(&d), k = tws_rd_varint(&d);
+        if (d.bad || sc > UINT32_MAX || k > (uint64_t)(d.end - d.p)) return tws__rg_bad(r, "shape table");
+        r->shapes[i] = (shape){(uint32_t)sc, used, (uint32_t)k};
+        for (uint64_t j = 0; j < k; j++) {
+            uint64_t c = tws_rd_varint(&d);
+            if (d.bad || c >= r->n_attrs) return tws__rg_bad(r, "shape table");
+            r->shape_cols[used++] = (uint32_t)c;
+        }
     }
     return TW_OK;
+}
+
+int tws__rg_shapes(tws_rg *r) {
+    if (r->shapes_state == 0) {
+        int rc = load_shapes(r);
+        r->shapes_state = rc == TW_OK ? 1 : rc;
+        return rc;
+    }
+    if (r->shapes_state == 1) return TW_OK;
+    if (r->shapes_state != TW_ENOMEM) tws__rg_bad(r, "shape table");
+    return r->shapes_state;
 }
 
 static int load_tables(tws_rg *r) {
     int rc;
     for (int id = COL_RESOURCES; id <= COL_SCOPES; id++)
         if ((rc = tws__rg_col(r, &r->fixed[id]))) return rc;
-    if ((rc = tws__rg_col(r, &r->fixed[COL_SHAPES])) || (rc = tws__rg_dict(r))) return rc;
+    if ((rc = tws__rg_dict(r))) return rc;
     bool logs = r->blk->meta.kind == TWS_BLOCK_LOGS; /* log records have no shapes */
     /* resources and scopes */
     tws_batch *o = r->out;
@@ -455,26 +519,9 @@ static int load_tables(tws_rg *r) {
         if (rc) return tws__rg_bad(r, "scope table");
     }
     if (logs) return TW_OK;
-    /* shapes: a scope and an ordered list of attribute columns */
-    d = tws__col_rd(&r->fixed[COL_SHAPES]);
-    uint64_t nsh = tws_rd_varint(&d);
-    size_t room = r->fixed[COL_SHAPES].len;
-    if (d.bad || nsh == 0 || nsh > room) return tws__rg_bad(r, "shape table");
-    r->shapes = tw__malloc(nsh * sizeof *r->shapes);
-    r->shape_cols = tw__malloc((room ? room : 1) * sizeof *r->shape_cols); /* a position takes a byte at least */
-    if (!r->shapes || !r->shape_cols) return TW_ENOMEM;
-    r->n_shapes = (uint32_t)nsh;
-    uint32_t used = 0;
-    for (uint32_t i = 0; i < nsh; i++) {
-        uint64_t sc = tws_rd_varint(&d), k = tws_rd_varint(&d);
-        if (d.bad || sc >= ns || k > (uint64_t)(d.end - d.p)) return tws__rg_bad(r, "shape table");
-        r->shapes[i] = (shape){(uint32_t)sc, used, (uint32_t)k};
-        for (uint64_t j = 0; j < k; j++) {
-            uint64_t c = tws_rd_varint(&d);
-            if (d.bad || c >= r->n_attrs) return tws__rg_bad(r, "shape table");
-            r->shape_cols[used++] = (uint32_t)c;
-        }
-    }
+    if ((rc = tws__rg_shapes(r))) return rc;
+    for (uint32_t i = 0; i < r->n_shapes; i++)
+        if (r->shapes[i].scope >= ns) return tws__rg_bad(r, "shape table");
     return TW_OK;
 }
 
@@ -540,8 +587,8 @@ static int rg_spans(tws_rg *r, const uint8_t *keep_trace, uint32_t s0, uint32_t 
     if (!rc) rc = tws__rg_tables(r);
     for (int id = 1; rc == TW_OK && id <= TWS_COL_LAST_FIXED; id++) {
         if ((id == COL_EVENTS && !(parts & TWS_PART_EVENTS)) || (id == COL_LINKS && !(parts & TWS_PART_LINKS)) ||
-            (id == COL_ATTR_MORE && !(parts & TWS_PART_ATTRS)))
-            continue; /* not asked for: never decompressed */
+            (id == COL_ATTR_MORE && !(parts & TWS_PART_ATTRS)) || id == COL_ATTR_KEYS)
+            continue; /* not asked for (the keys: decoding names columns by dictionary id) */
         rc = tws__rg_col(r, &r->fixed[id]);
     }
     for (uint32_t c = 0; rc == TW_OK && (parts & TWS_PART_ATTRS) && c < r->n_attrs; c++) {
@@ -742,6 +789,7 @@ void tws__rg_free(tws_rg *r) {
     tw__free(r->owned);
     tw__free(r->attrs);
     tw__free(r->dict);
+    tw__free(r->keys);
     tw__free(r->shapes);
     tw__free(r->shape_cols);
     tw__free(r->buf);

@@ -68,8 +68,10 @@ struct tws_rg {
     uint32_t n_owned;
     tw_str *dict;
     uint32_t n_dict;
+    tw_str *keys; /* once loaded (tws__rg_keys): each attribute column's key */
     bool dict_in_batch; /* dict strings were copied into *out (decoding needs that) */
-    int tables;         /* 0: not loaded; 1: loaded; else the error it gave */
+    int tables;         /* resources, scopes, shapes: 0 not loaded; 1 loaded; else the error it gave */
+    int shapes_state;   /* the same for the shapes alone */
     bool decoded;
     uint32_t n_traces, n_spans;
     uint64_t base;
@@ -100,6 +102,12 @@ int tws__rg_col(tws_rg *r, col *c);
 /* Load the dictionary (its strings stay in the row group's memory until a
  * decode moves them into the batch). */
 int tws__rg_dict(tws_rg *r);
+/* Each attribute column's key into r->keys: from the key column (format
+ * 2: the dictionary is not read) or else the dictionary. The strings point
+ * where the column or dictionary was decompressed. */
+int tws__rg_keys(tws_rg *r);
+/* Load the shape table alone (no strings: the dictionary is not read). */
+int tws__rg_shapes(tws_rg *r);
 /* Load the dictionary, the resource, scope and shape tables. */
 int tws__rg_tables(tws_rg *r);
 /* A reader over a loaded column (an absent one reads as empty). */

@@ -465,7 +465,18 @@ int tws__w_seal(tws_block_writer *w) {
             tw__pb_varint(&streams, w->rg_stream_n[i]);
         }
     }
+    /* the attribute columns' keys, first: a filter on a span attribute
+     * reads them (and the one column it names) instead of the dictionary */
+    tw__buf keys;
+    tw__buf_init(&keys, 0);
+    for (uint32_t i = 0; i < w->n_attrs; i++) {
+        uint32_t k = w->attrs[i].key;
+        tw__pb_varint(&keys, w->dict.len[k]);
+        tw__buf_append(&keys, w->dict.data.data + w->dict.off[k], w->dict.len[k]);
+    }
+    put_column(w, &dir, &body, COL_ATTR_KEYS, 0, 0, &keys);
     for (int id = 1; id < N_FIXED; id++) {
+        if (id == COL_ATTR_KEYS) continue;
         const tw__buf *raw = id == COL_DICT_LENS     ? &w->dict.lens
                              : id == COL_DICT_DATA   ? &w->dict.data
                              : id == COL_RESOURCES   ? &res
@@ -492,7 +503,8 @@ int tws__w_seal(tws_block_writer *w) {
     tw__buf_append(&w->data, dir.data, dir.len);
     tw__buf_append(&w->data, crc, 4);
     tw__buf_append(&w->data, body.data, body.len);
-    int failed = res.failed | scopes.failed | shapes.failed | dir.failed | body.failed | streams.failed;
+    int failed = res.failed | scopes.failed | shapes.failed | dir.failed | body.failed | streams.failed | keys.failed;
+    tw__buf_free(&keys);
     tw__buf_free(&streams);
     tw__buf_free(&res);
     tw__buf_free(&scopes);
