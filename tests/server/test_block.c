@@ -253,6 +253,13 @@ static int check_span_attr_marks(tws_rg *rg, const tws_batch *dec) {
             if (rc) print_message("%s\n", err);
             assert_int_equal(rc, TW_OK);
             assert_memory_equal(mark, want, n);
+            if (kv->val.type == TWS_STRING) { /* the same told it is an equality */
+                memset(mark, 0, n);
+                assert_int_equal(tws_rg_mark_eq(rg, TWS_F_SPAN_ATTR, kv->key.ptr, kv->key.len, value_is, (void *)&kv->val,
+                                                &kv->val.u.s, mark, err),
+                                 TW_OK);
+                assert_memory_equal(mark, want, n);
+            }
             probes++;
         }
     }

@@ -170,6 +170,11 @@ typedef bool (*tws_value_test)(void *ctx, const tws_value *v);
  * TW_EPARSE (damaged: *err says what), TW_ENOMEM. */
 int tws_rg_mark(tws_rg *g, tws_field f, const char *key, size_t key_len, tws_value_test test, void *ctx,
                 uint8_t *mark, char err[256]);
+/* The same, told that for a string value `test` passes exactly when the
+ * value equals *eq (an `=` against a string literal): span attribute
+ * strings are then compared without calling it. eq NULL: tws_rg_mark. */
+int tws_rg_mark_eq(tws_rg *g, tws_field f, const char *key, size_t key_len, tws_value_test test, void *ctx,
+                   const tw_str *eq, uint8_t *mark, char err[256]);
 
 /* trace_mark[t] = 1 (tws_rg_n_traces bytes) for every trace t with a marked
  * span; other trace marks are left as they are. */

@@ -26,16 +26,20 @@ typedef struct memo {
     uint32_t cap;
 } memo;
 
+static int memo_room(memo *m, uint32_t i) {
+    if (i < m->cap) return TW_OK;
+    uint32_t cap = m->cap ? m->cap : 256;
+    while (cap <= i) cap *= 2;
+    uint8_t *v = tw__realloc(m->v, cap);
+    if (!v) return TW_ENOMEM;
+    memset(v + m->cap, 0, cap - m->cap);
+    m->v = v;
+    m->cap = cap;
+    return TW_OK;
+}
+
 static int memo_get(memo *m, uint32_t i, tws_value_test test, void *ctx, const tws_value *val, bool *pass) {
-    if (i >= m->cap) {
-        uint32_t cap = m->cap ? m->cap : 256;
-        while (cap <= i) cap *= 2;
-        uint8_t *v = tw__realloc(m->v, cap);
-        if (!v) return TW_ENOMEM;
-        memset(v + m->cap, 0, cap - m->cap);
-        m->v = v;
-        m->cap = cap;
-    }
+    if (memo_room(m, i)) return TW_ENOMEM;
     if (!m->v[i]) m->v[i] = test(ctx, val) ? 2 : 1;
     *pass = m->v[i] == 2;
     return TW_OK;
@@ -92,7 +96,8 @@ static int mark_resource_or_scope(tws_rg *r, bool resource, const char *key, siz
 }
 
 /* Span attributes: the columns of `key` (any type), then the extra column. */
-static int mark_span_attr(tws_rg *r, const char *key, size_t key_len, tws_value_test test, void *ctx, uint8_t *mark) {
+static int mark_span_attr(tws_rg *r, const char *key, size_t key_len, tws_value_test test, void *ctx, const tw_str *eq,
+                          uint8_t *mark) {
     int rc = tws__rg_col(r, &r->fixed[COL_ATTR_MORE]);
     if (rc || (rc = tws__rg_keys(r))) return rc;
     /* the extra column, when present, holds per span: n, n x (key id, value) */
@@ -142,8 +147,14 @@ static int mark_span_attr(tws_rg *r, const char *key, size_t key_len, tws_value_
                     rc = TW_EPARSE;
                     continue;
                 }
-                tws_value sv = {.type = TWS_STRING, .u.s = {(const char *)p, (size_t)len}};
-                rc = memo_get(&m, n_new++, test, ctx, &sv, &pass);
+                uint32_t num = n_new++;
+                if (eq) { /* only passing values are remembered: the walk below asks for 2 */
+                    pass = len == eq->len && (!len || !memcmp(p, eq->ptr, (size_t)len));
+                    if (pass && !(rc = memo_room(&m, num))) m.v[num] = 2;
+                } else {
+                    tws_value sv = {.type = TWS_STRING, .u.s = {(const char *)p, (size_t)len}};
+                    rc = memo_get(&m, num, test, ctx, &sv, &pass);
+                }
             } else {
                 tws_value v;
                 if (!(rc = tws__rg_value(r, &d, &v, is_scalar(cc->type) ? cc->type : tws_rd_u8(&d), 0))) pass = test(ctx, &v);
@@ -337,6 +348,11 @@ static int mark_intrinsic(tws_rg *r, tws_field f, tws_value_test test, void *ctx
 
 int tws_rg_mark(tws_rg *r, tws_field f, const char *key, size_t key_len, tws_value_test test, void *ctx,
                 uint8_t *mark, char err[256]) {
+    return tws_rg_mark_eq(r, f, key, key_len, test, ctx, NULL, mark, err);
+}
+
+int tws_rg_mark_eq(tws_rg *r, tws_field f, const char *key, size_t key_len, tws_value_test test, void *ctx,
+                   const tw_str *eq, uint8_t *mark, char err[256]) {
     err[0] = 0;
     r->err = err;
     /* the dictionary only for what refers to it: span attributes find
@@ -346,7 +362,7 @@ int tws_rg_mark(tws_rg *r, tws_field f, const char *key, size_t key_len, tws_val
     int rc = dict ? tws__rg_dict(r) : TW_OK;
     if (rc) return rc;
     switch (f) {
-    case TWS_F_SPAN_ATTR: return mark_span_attr(r, key, key_len, test, ctx, mark);
+    case TWS_F_SPAN_ATTR: return mark_span_attr(r, key, key_len, test, ctx, eq, mark);
     case TWS_F_RESOURCE_ATTR: return mark_resource_or_scope(r, true, key, key_len, test, ctx, mark);
     case TWS_F_SCOPE_ATTR: return mark_resource_or_scope(r, false, key, key_len, test, ctx, mark);
     case TWS_F_EVENT_ATTR: case TWS_F_EVENT_NAME: case TWS_F_LINK_ATTR:

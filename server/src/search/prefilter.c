@@ -206,8 +206,13 @@ static int spans_of(run *r, const pf *n, uint8_t *m) {
         const tq_node *f = n->field;
         const char *key = f->kind == TQN_ATTR ? f->name : NULL;
         size_t key_len = f->kind == TQN_ATTR ? f->name_len : 0;
+        /* `= "literal"`: a string value passes exactly when it is equal */
+        const tq_val lit = n->field_left ? n->cmp->r->lit : n->cmp->l->lit;
+        tw_str eq = {lit.u.s, lit.n};
+        bool by_eq = n->cmp->op == TQ_OP_EQ && lit.t == TQ_STRING && f->kind == TQN_ATTR;
         for (uint8_t i = 0; i < n->n_fields; i++) {
-            int rc = tws_rg_mark(r->g, n->fields[i], key, key_len, test_value, (void *)n, m, r->err);
+            int rc = tws_rg_mark_eq(r->g, n->fields[i], key, key_len, test_value, (void *)n, by_eq ? &eq : NULL, m,
+                                    r->err);
             if (rc) return rc;
         }
         return TW_OK;
