@@ -1,7 +1,8 @@
 /*
  * test_batch.c — the batch processor: many threads ending spans while it
  * exports, a full queue that drops and counts instead of blocking,
- * force_flush, the batch-size trigger, shutdown, and fork.
+ * force_flush, the batch-size trigger, shutdown, a batch processor before
+ * another one and last, and fork.
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -161,6 +162,39 @@ static void test_unsampled_spans_not_exported(void **state) {
     tw_provider_destroy(p);
 }
 
+/* A batch processor that is not the provider's last takes a reference of
+ * its own (on_end); the last one is handed the ending thread's
+ * (on_end_owned). Both export every span, also one still attached when it
+ * ends, and the counts come out right. */
+static void test_batch_not_last_and_last(void **state) {
+    tw_provider *p;
+    tw_provider_options po = {.sampler = tw_sampler_always_on()};
+    assert_int_equal(tw_provider_new(&po, &p), TW_OK);
+    tw_test_mem *m1, *m2;
+    tw_processor *p1, *p2;
+    assert_int_equal(tw_processor_batch_new(tw_test_mem_new(&m1, 0), NULL, &p1), TW_OK);
+    assert_int_equal(tw_processor_batch_new(tw_test_mem_new(&m2, 0), NULL, &p2), TW_OK);
+    tw_provider_add_processor(p, p1);
+    tw_provider_add_processor(p, p2);
+    tw_tracer *t = tw_tracer_get(p, "two", NULL);
+    tw_span *held = tw_span_start(t, "attached", NULL);
+    int tok = tw_span_attach(held);
+    tw_span_end(held);
+    for (int i = 0; i < 10; i++) tw_span_end(tw_span_start(t, "plain", NULL));
+    assert_int_equal(tw_provider_force_flush(p, 5000), TW_OK);
+    assert_int_equal(tw_test_mem_count(m1), 11);
+    assert_int_equal(tw_test_mem_count(m2), 11);
+    /* The attach and the two exporters hold it; the queues let go. */
+    assert_int_equal(atomic_load(&held->refs), 3);
+    assert_int_equal(tw_detach(tok), TW_OK);
+    assert_int_equal(atomic_load(&held->refs), 2);
+    tw_processor_stats st;
+    tw_processor_get_stats(p2, &st);
+    assert_int_equal(st.spans_queued, 11);
+    assert_int_equal(st.spans_exported, 11);
+    tw_provider_destroy(p);
+}
+
 static void test_fork(void **state) {
     rig r;
     rig_new(&r, &(tw_batch_options){.schedule_delay_ms = 60000});
@@ -203,6 +237,7 @@ int main(void) {
         cmocka_unit_test(test_shutdown_exports_queue_and_refuses_after),
         cmocka_unit_test(test_failed_export_counted),
         cmocka_unit_test(test_unsampled_spans_not_exported),
+        cmocka_unit_test(test_batch_not_last_and_last),
         cmocka_unit_test(test_fork),
     };
     return cmocka_run_group_tests_name("batch", tests, NULL, NULL);

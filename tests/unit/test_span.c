@@ -1,7 +1,8 @@
 /*
- * test_span.c — spans: ids, parents, kinds, attributes of every type,
- * limits with dropped counts, events, exceptions, links, status precedence,
- * rename, explicit times, non-recording spans.
+ * test_span.c — spans: ids, parents, kinds, attributes of every type (and
+ * the store's fast and general paths), limits with dropped counts, events,
+ * exceptions, links, status precedence, rename, explicit times,
+ * non-recording spans.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -185,6 +186,67 @@ static void test_set_existing_key_replaces(void **state) {
     assert_int_equal(e->attrs.n, 1);
     assert_int_equal(attr(e, "k")->val.type, TW_TYPE_INT);
     assert_int_equal(attr(e, "k")->val.u.i, 2);
+}
+
+/* The attribute store's call-free path (lengths known, key and value of at
+ * most 32 bytes) and its general one must agree. For every key length
+ * around those bounds, two keys that differ only in their middle byte stay
+ * apart; replacing either (string or scalar, through either path) keeps
+ * its place; lengths measured at run time give the same result. */
+static void test_attribute_fast_and_general_paths_agree(void **state) {
+    fixture *f = *state;
+    enum { MAX_KEY = 40 };
+    tw_span *s = tw_span_start(f->t, "paths", NULL);
+    char key[MAX_KEY + 1], val[MAX_KEY + 2];
+    for (int len = 1; len <= MAX_KEY; len++) {
+        memset(key, 'k', (size_t)len);
+        key[len] = '\0';
+        memset(val, 'v', (size_t)len);
+        val[len] = '\0';
+        key[len / 2] = 'A';
+        if (len % 2) /* odd lengths measured at run time, even ones given */
+            assert_int_equal((tw_span_set_str)(s, key, val), TW_OK);
+        else
+            assert_int_equal(tw_span_set_str_n(s, key, (size_t)len, val, (size_t)len), TW_OK);
+        key[len / 2] = 'B';
+        tw_attribute i = {.type = TW_TYPE_INT, .v.i = len};
+        assert_int_equal(tw_span_set_typed_n(s, key, len % 2 ? 0 : (size_t)len, &i), TW_OK);
+    }
+    assert_int_equal(s->attrs.n, 2 * MAX_KEY);
+    /* Replace both keys of every length, the other way round. */
+    for (int len = 1; len <= MAX_KEY; len++) {
+        memset(key, 'k', (size_t)len);
+        key[len] = '\0';
+        key[len / 2] = 'A';
+        tw_attribute d = {.type = TW_TYPE_DOUBLE, .v.d = len + 0.5};
+        assert_int_equal(tw_span_set_typed_n(s, key, len % 2 ? (size_t)len : 0, &d), TW_OK);
+        key[len / 2] = 'B';
+        memset(val, 'w', (size_t)len + 1);
+        val[len + 1] = '\0';
+        if (len % 2)
+            assert_int_equal(tw_span_set_str_n(s, key, (size_t)len, val, (size_t)len + 1), TW_OK);
+        else
+            assert_int_equal((tw_span_set_str)(s, key, val), TW_OK);
+    }
+    assert_int_equal(s->attrs.n, 2 * MAX_KEY);
+    assert_int_equal(s->attrs.dropped, 0);
+    for (int len = 1; len <= MAX_KEY; len++) {
+        const tw__kv *a = &s->attrs.items[2 * (len - 1)], *b = a + 1; /* in their first places */
+        assert_int_equal(a->key_len, len);
+        assert_int_equal(a->key[len / 2], 'A');
+        assert_int_equal(a->key[len], '\0');
+        assert_int_equal(a->val.type, TW_TYPE_DOUBLE);
+        assert_true(a->val.u.d == len + 0.5);
+        assert_int_equal(b->key_len, len);
+        assert_int_equal(b->key[len / 2], 'B');
+        assert_int_equal(b->val.type, TW_TYPE_STRING);
+        assert_int_equal(b->val.n, len + 1);
+        assert_int_equal(strspn(b->val.u.s, "w"), len + 1);
+        assert_int_equal(b->val.u.s[len + 1], '\0');
+        memcpy(key, a->key, (size_t)len + 1);
+        assert_ptr_equal(attr(s, key), a);
+    }
+    tw_span_end(s);
 }
 
 static void test_invalid_attribute_keys_refused(void **state) {
@@ -465,6 +527,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_every_attribute_type, setup, teardown),
         cmocka_unit_test_setup_teardown(test_set_existing_key_replaces, setup, teardown),
         cmocka_unit_test_setup_teardown(test_macro_and_function_forms_agree, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_attribute_fast_and_general_paths_agree, setup, teardown),
         cmocka_unit_test_setup_teardown(test_invalid_attribute_keys_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_many_attributes_overflow_inline_arena, setup, teardown),
         cmocka_unit_test_setup_teardown(test_status_precedence, setup, teardown),

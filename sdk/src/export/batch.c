@@ -1,7 +1,8 @@
 /*
  * batch.c — the batch span processor: sampled ended spans go onto a
  * batcher (export/batcher.h), whose worker hands them to the exporter.
- * The queue holds one span reference per queued span.
+ * The queue holds one span reference per queued span: its own, or, as the
+ * provider's last processor, the one the ending thread hands over.
  */
 #include "export/batcher.h"
 #include "export/export_int.h"
@@ -28,6 +29,12 @@ static void batch_on_end(tw_processor *p, tw_span *s) {
     if (TW_UNLIKELY(!tw__batcher_push(bp->q, s))) tw__span_unref(s);
 }
 
+/* As the last processor: the ending thread's reference becomes the queue's. */
+static void batch_on_end_owned(tw_processor *p, tw_span *s) {
+    batch_proc *bp = (batch_proc *)p;
+    if (!(s->ctx.flags & TW_FLAG_SAMPLED) || TW_UNLIKELY(!tw__batcher_push(bp->q, s))) tw__span_unref(s);
+}
+
 static int batch_flush(tw_processor *p, uint32_t timeout_ms) {
     return tw__batcher_flush(((batch_proc *)p)->q, timeout_ms);
 }
@@ -49,8 +56,8 @@ static void batch_destroy(tw_processor *p) {
 }
 
 static const tw__processor_ops batch_ops = {
-    .on_end = batch_on_end, .force_flush = batch_flush, .shutdown = batch_shutdown,
-    .get_stats = batch_stats, .destroy = batch_destroy,
+    .on_end = batch_on_end, .on_end_owned = batch_on_end_owned, .force_flush = batch_flush,
+    .shutdown = batch_shutdown, .get_stats = batch_stats, .destroy = batch_destroy,
 };
 
 int tw_processor_batch_new(tw_exporter *exp, const tw_batch_options *o, tw_processor **out) {

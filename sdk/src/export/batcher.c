@@ -3,7 +3,8 @@
  *
  * The queue is Vyukov's sequence-numbered multi-producer ring: producers
  * claim a cell with one compare-and-swap; the single consumer (the worker,
- * or the fork child) frees it by advancing the cell's sequence.
+ * or the fork child) frees it by advancing the cell's sequence, and
+ * publishes its position (read by producers for the length) once per batch.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -18,23 +19,34 @@ typedef struct cell {
     void *item;
 } cell;
 
+/* Fields are grouped by who writes them, with a cache line's worth of
+ * padding between the groups (no alignment needed of the allocation), so
+ * producers pushing and the worker draining do not false-share: producers
+ * write `head` (and the cells); the worker writes `tail` and its counters;
+ * the settings and flags before are read on every push, rarely written. */
+#define CACHE_LINE 64
+
 typedef struct tw__batcher {
     tw__batch_sink sink;
     uint32_t cap, batch_size, delay_ms, timeout_ms;
+    uint32_t mask; /* cap - 1 when cap is a power of two (no division per item), else 0 */
     cell *ring;
-    _Atomic size_t head; /* next enqueue position */
+    _Atomic int running; /* a worker thread exists in this process */
+    _Atomic int shut_down;
+
+    char pad_head[CACHE_LINE];
+    _Atomic size_t head; /* next enqueue position; also the count of items ever queued */
+    _Atomic uint64_t dropped;
+
+    char pad_tail[CACHE_LINE];
     _Atomic size_t tail; /* next dequeue position; written by the worker only
                           * (and the fork child), read by producers for the length */
-
+    _Atomic uint64_t exported, failed, batches;
     pthread_mutex_t lock;
     pthread_cond_t wake, done;
     pthread_t thread;
-    _Atomic int running; /* a worker thread exists in this process */
     bool stop;
     uint64_t flush_requested, flush_done;
-
-    _Atomic int shut_down;
-    _Atomic uint64_t queued, dropped, exported, failed, batches;
     struct tw__batcher *next_all;
 } batch;
 
@@ -85,10 +97,14 @@ static void install_atfork(void) { pthread_atfork(fork_prepare, fork_parent, for
 
 /* ---- queue ------------------------------------------------------------------------ */
 
+static inline cell *cell_at(const batch *b, size_t pos) {
+    return &b->ring[TW_LIKELY(b->mask) ? pos & b->mask : pos % b->cap];
+}
+
 static bool enqueue(batch *b, void *item) {
     size_t pos = atomic_load_explicit(&b->head, memory_order_relaxed);
     for (;;) {
-        cell *c = &b->ring[pos % b->cap];
+        cell *c = cell_at(b, pos);
         size_t seq = atomic_load_explicit(&c->seq, memory_order_acquire);
         intptr_t dif = (intptr_t)seq - (intptr_t)pos;
         if (dif == 0) {
@@ -106,14 +122,22 @@ static bool enqueue(batch *b, void *item) {
     }
 }
 
+/* The consumer's next item, at position *pos (advanced); NULL when empty.
+ * The caller publishes the new position in `tail`. */
+static void *take(batch *b, size_t *pos) {
+    cell *c = cell_at(b, *pos);
+    size_t seq = atomic_load_explicit(&c->seq, memory_order_acquire);
+    if ((intptr_t)seq - (intptr_t)(*pos + 1) < 0) return NULL; /* empty */
+    void *item = c->item;
+    atomic_store_explicit(&c->seq, *pos + b->cap, memory_order_release);
+    (*pos)++;
+    return item;
+}
+
 static void *dequeue(batch *b) {
     size_t tail = atomic_load_explicit(&b->tail, memory_order_relaxed);
-    cell *c = &b->ring[tail % b->cap];
-    size_t seq = atomic_load_explicit(&c->seq, memory_order_acquire);
-    if ((intptr_t)seq - (intptr_t)(tail + 1) < 0) return NULL; /* empty */
-    void *item = c->item;
-    atomic_store_explicit(&c->seq, tail + b->cap, memory_order_release);
-    atomic_store_explicit(&b->tail, tail + 1, memory_order_relaxed);
+    void *item = take(b, &tail);
+    if (item) atomic_store_explicit(&b->tail, tail, memory_order_relaxed);
     return item;
 }
 
@@ -127,10 +151,12 @@ static size_t queue_len(batch *b) {
 /* ---- worker ------------------------------------------------------------------------ */
 
 static void export_some(batch *b, void **buf, size_t max) {
-    size_t n = 0;
+    size_t n = 0, tail = atomic_load_explicit(&b->tail, memory_order_relaxed);
     void *item;
-    while (n < max && (item = dequeue(b))) buf[n++] = item;
+    while (n < max && (item = take(b, &tail))) buf[n++] = item;
     if (!n) return;
+    /* One store for the batch: producers read tail on every push. */
+    atomic_store_explicit(&b->tail, tail, memory_order_relaxed);
     uint64_t deadline = tw_now_ns() + (uint64_t)b->timeout_ms * 1000000u;
     int rc = b->sink.export_items(b->sink.ctx, buf, n, deadline);
     atomic_fetch_add(rc == TW_OK ? &b->exported : &b->failed, n);
@@ -201,7 +227,6 @@ bool tw__batcher_push(batch *b, void *item) {
         atomic_fetch_add_explicit(&b->dropped, 1, memory_order_relaxed);
         return false;
     }
-    atomic_fetch_add_explicit(&b->queued, 1, memory_order_relaxed);
     if (TW_UNLIKELY(queue_len(b) == b->batch_size)) {
         pthread_mutex_lock(&b->lock);
         pthread_cond_signal(&b->wake);
@@ -254,7 +279,7 @@ int tw__batcher_shutdown(batch *b, uint32_t timeout_ms) {
 uint32_t tw__batcher_batch_size(const batch *b) { return b->batch_size; }
 
 void tw__batcher_stats(const batch *b, tw_processor_stats *out) {
-    out->spans_queued = atomic_load(&b->queued);
+    out->spans_queued = atomic_load(&b->head); /* head moves once per accepted item */
     out->spans_dropped = atomic_load(&b->dropped);
     out->spans_exported = atomic_load(&b->exported);
     out->spans_failed = atomic_load(&b->failed);
@@ -298,6 +323,7 @@ batch *tw__batcher_new(const tw__batch_sink *sink, const tw__batch_config *cfg) 
     b->timeout_ms = opt(o->export_timeout_ms, cfg->env_prefix, "EXPORT_TIMEOUT", 30000);
     b->batch_size = opt(o->max_export_batch_size, cfg->env_prefix, "MAX_EXPORT_BATCH_SIZE", 512);
     if (b->batch_size > b->cap) b->batch_size = b->cap; /* as the specification requires */
+    b->mask = (b->cap & (b->cap - 1)) == 0 && b->cap > 1 ? b->cap - 1 : 0;
     b->ring = tw__calloc(b->cap, sizeof *b->ring);
     if (!b->ring) {
         tw__free(b);

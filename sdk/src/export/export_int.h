@@ -6,8 +6,10 @@
  * Span ownership across the pipeline: on_end receives a span that the
  * provider keeps alive for the duration of the call; a processor that keeps
  * the span longer (a queue) takes its own reference with tw__span_ref and
- * drops it with tw__span_unref when done. Exporters only borrow spans for
- * the duration of export().
+ * drops it with tw__span_unref when done. The provider's last processor may
+ * instead implement on_end_owned, which is handed the ending thread's own
+ * reference (one atomic operation less per span). Exporters only borrow
+ * spans for the duration of export().
  */
 #ifndef TW_EXPORT_INT_H
 #define TW_EXPORT_INT_H
@@ -70,6 +72,11 @@ typedef struct tw__processor_ops {
     void (*on_start)(tw_processor *p, tw_span *s, const tw_context *parent);
     /* May be NULL. Called once, after the span became immutable. */
     void (*on_end)(tw_processor *p, tw_span *s);
+    /* May be NULL. Called instead of on_end when this is the provider's last
+     * processor, with the ending thread's reference handed over: it keeps
+     * that reference or drops it (tw__span_unref); the caller no longer
+     * touches the span. */
+    void (*on_end_owned)(tw_processor *p, tw_span *s);
     int (*force_flush)(tw_processor *p, uint32_t timeout_ms);
     int (*shutdown)(tw_processor *p, uint32_t timeout_ms);
     void (*get_stats)(const tw_processor *p, tw_processor_stats *out);

@@ -42,6 +42,10 @@ static inline int tw__parent_case(const tw_span_context *pc) {
     return pc->is_remote ? (sampled ? 1 : 2) : (sampled ? 3 : 4);
 }
 
+/* Whether calls may still record into s: recording and not yet ended. */
+static inline bool tw__span_writable(const tw_span *s) { return s && s->recording && !s->ended; }
+static inline const tw_span_limits *tw__span_limits(const tw_span *s) { return &s->tracer->provider->limits; }
+
 /* The thread's current context (never NULL). */
 TW_HIDDEN const tw_context *tw__current(void);
 
