@@ -201,7 +201,7 @@ static int page_rgs(tws_block *b, const uint8_t *e, const uint8_t id[16], uint32
     if (rc == TW_OK && tws__crc_bad(z, len, tws_get_le32(e + 32)))
         rc = tws__block_damaged(err, b, "trace index page checksum mismatch");
     if (rc == TW_OK) {
-        size_t got = ZSTD_decompress(p, raw, z, len);
+        size_t got = tws__zstd_decompress(p, raw, z, len);
         if (ZSTD_isError(got) || got != raw) rc = tws__block_damaged(err, b, "trace index page does not decompress");
     }
     size_t lo = 0, hi = k; /* the first entry >= id */

@@ -12,6 +12,7 @@
  * Decoded strings point into a copy of the row group's dictionary placed
  * in the output batch's arena, so the batch owns everything it refers to.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -181,6 +182,28 @@ int tws__rg_fetch_whole(tws_rg *r) {
     return TW_OK;
 }
 
+/* One decompression context per thread, kept: ZSTD_decompress would make
+ * and free one (~100 KiB) for every column read. */
+static pthread_key_t dctx_key;
+static pthread_once_t dctx_once = PTHREAD_ONCE_INIT;
+static void dctx_free(void *d) { ZSTD_freeDCtx(d); }
+static void dctx_init(void) {
+    if (pthread_key_create(&dctx_key, dctx_free)) abort(); /* only when the process is out of keys */
+}
+
+size_t tws__zstd_decompress(void *dst, size_t cap, const void *src, size_t len) {
+    pthread_once(&dctx_once, dctx_init);
+    ZSTD_DCtx *d = pthread_getspecific(dctx_key);
+    if (!d) {
+        if (!(d = ZSTD_createDCtx())) return ZSTD_decompress(dst, cap, src, len); /* it reports the memory error */
+        if (pthread_setspecific(dctx_key, d)) {
+            ZSTD_freeDCtx(d);
+            return ZSTD_decompress(dst, cap, src, len);
+        }
+    }
+    return ZSTD_decompressDCtx(d, dst, cap, src, len);
+}
+
 int tws__rg_col(tws_rg *r, col *c) {
     if (c->loaded || !c->ent) return TW_OK;
     int rc = col_fetch(r, c);
@@ -200,7 +223,7 @@ int tws__rg_col(tws_rg *r, col *c) {
     uint8_t *buf = tw__malloc(raw ? raw : 1);
     if (!buf) return TW_ENOMEM;
     r->owned[r->n_owned++] = buf;
-    size_t z = ZSTD_decompress(buf, raw, c->stored, len);
+    size_t z = tws__zstd_decompress(buf, raw, c->stored, len);
     if (ZSTD_isError(z) || z != raw) return tws__rg_bad(r, "column does not decompress to its length");
     c->p = buf;
     c->len = raw;

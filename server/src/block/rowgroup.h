@@ -86,6 +86,8 @@ bool tws__crc_bad(const void *p, size_t n, uint32_t want);
 /* Log blocks (logs.c): the trace pages' index entries are in bounds and in order. */
 int tws__log_pages_check(const tws_block *b, const uint8_t *pages, char err[256]);
 
+/* ZSTD_decompress with the calling thread's kept context. */
+size_t tws__zstd_decompress(void *dst, size_t cap, const void *src, size_t len);
 /* Fetch row group `i` of `b` (whole, or its header and directory first)
  * and read its directory; decoded data goes to `out`. Free with
  * tws__rg_free (also after a failure). */
