@@ -71,7 +71,7 @@ static int m_list(tws_objstore *s, const char *p, tws_objstore_list_fn fn, void 
 static int m_del(tws_objstore *s, const char *k, tws_objstore_err *e) { return TW_ENOTSUP; }
 static void m_close(tws_objstore *s) { (void)s; }
 
-static const tws_objstore_ops mem_ops = {m_put, m_get, m_get_range, m_list, m_del, m_close};
+static const tws_objstore_ops mem_ops = {m_put, m_get, m_get_range, m_list, m_del, m_close, NULL, NULL};
 
 /* ---- checks on what decodes -------------------------------------------------------- */
 

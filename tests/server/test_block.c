@@ -29,6 +29,7 @@
 #include "batch_fixture.h"
 #include "block/block.h"
 #include "block/format.h"
+#include "block/rowgroup.h" /* the block's view, to check it is used */
 
 /* ---- fixtures ----------------------------------------------------------------- */
 
@@ -318,51 +319,58 @@ static void test_round_trip(void **state) {
     assert_int_equal(m.spans, b.n_spans);
     assert_int_equal(m.traces, 300);
     assert_true(m.row_groups > 10);
-    tws_block *blk;
-    char err[256];
-    assert_int_equal(tws_block_open(f->st, "team-a", m.id, &blk, err), TW_OK);
-    assert_int_equal(tws_block_get_meta(blk)->spans, b.n_spans);
-    assert_int_equal(tws_block_get_meta(blk)->start_ns, m.start_ns);
-    /* every span of every trace, found by its trace id */
-    uint32_t checked = 0;
-    for (uint32_t i = 0; i < b.n_spans; i++) {
-        const tws_span *s = &b.spans[i];
-        if (i && !memcmp(s->trace_id, b.spans[i - 1].trace_id, 16)) continue;
-        assert_true(tws_block_may_contain(blk, s->trace_id));
-        tws_batch out;
-        tws_batch_init(&out);
-        assert_int_equal(tws_block_find_trace(blk, s->trace_id, 0, 0, &out, err), TW_OK);
-        uint32_t expect = 0;
-        for (uint32_t j = i; j < b.n_spans && !memcmp(b.spans[j].trace_id, s->trace_id, 16); j++) {
-            expect++;
-            bool found = false;
-            for (uint32_t k = 0; k < out.n_spans && !found; k++)
-                if (tws_span_equal(&b.spans[j], &out.spans[k])) {
-                    found = true;
-                    assert_true(same_resource_scope(&b, &b.spans[j], &out, &out.spans[k]));
-                    for (uint32_t a = 0; a < b.spans[j].attrs.n; a++) /* and in the order sent */
-                        assert_true(tws_str_equal(b.spans[j].attrs.items[a].key, out.spans[k].attrs.items[a].key));
-                }
-            assert_true(found);
-            checked++;
+    /* read in place from a view of the data object (the local store has
+     * them), then with ranged gets */
+    for (int view = 1; view >= 0; view--) {
+        tws__block_map = view;
+        tws_block *blk;
+        char err[256];
+        assert_int_equal(tws_block_open(f->st, "team-a", m.id, &blk, err), TW_OK);
+        assert_true((blk->map != NULL) == view);
+        assert_int_equal(tws_block_get_meta(blk)->spans, b.n_spans);
+        assert_int_equal(tws_block_get_meta(blk)->start_ns, m.start_ns);
+        /* every span of every trace, found by its trace id */
+        uint32_t checked = 0;
+        for (uint32_t i = 0; i < b.n_spans; i++) {
+            const tws_span *s = &b.spans[i];
+            if (i && !memcmp(s->trace_id, b.spans[i - 1].trace_id, 16)) continue;
+            assert_true(tws_block_may_contain(blk, s->trace_id));
+            tws_batch out;
+            tws_batch_init(&out);
+            assert_int_equal(tws_block_find_trace(blk, s->trace_id, 0, 0, &out, err), TW_OK);
+            uint32_t expect = 0;
+            for (uint32_t j = i; j < b.n_spans && !memcmp(b.spans[j].trace_id, s->trace_id, 16); j++) {
+                expect++;
+                bool found = false;
+                for (uint32_t k = 0; k < out.n_spans && !found; k++)
+                    if (tws_span_equal(&b.spans[j], &out.spans[k])) {
+                        found = true;
+                        assert_true(same_resource_scope(&b, &b.spans[j], &out, &out.spans[k]));
+                        for (uint32_t a = 0; a < b.spans[j].attrs.n; a++) /* and in the order sent */
+                            assert_true(tws_str_equal(b.spans[j].attrs.items[a].key, out.spans[k].attrs.items[a].key));
+                    }
+                assert_true(found);
+                checked++;
+            }
+            assert_int_equal(out.n_spans, expect);
+            tws_batch_free(&out);
         }
-        assert_int_equal(out.n_spans, expect);
-        tws_batch_free(&out);
+        assert_int_equal(checked, b.n_spans);
+        /* whole row groups: every span once */
+        uint64_t total = 0;
+        for (uint64_t g = 0; g < m.row_groups; g++) {
+            tws_batch out;
+            tws_batch_init(&out);
+            assert_int_equal(tws_block_read_row_group(blk, g, &out, err), TW_OK);
+            for (uint32_t k = 1; k < out.n_spans; k++) /* sorted by trace */
+                assert_true(memcmp(out.spans[k - 1].trace_id, out.spans[k].trace_id, 16) <= 0);
+            total += out.n_spans;
+            tws_batch_free(&out);
+        }
+        assert_int_equal(total, b.n_spans);
+        tws_block_close(blk);
     }
-    assert_int_equal(checked, b.n_spans);
-    /* whole row groups: every span once */
-    uint64_t total = 0;
-    for (uint64_t g = 0; g < m.row_groups; g++) {
-        tws_batch out;
-        tws_batch_init(&out);
-        assert_int_equal(tws_block_read_row_group(blk, g, &out, err), TW_OK);
-        for (uint32_t k = 1; k < out.n_spans; k++) /* sorted by trace */
-            assert_true(memcmp(out.spans[k - 1].trace_id, out.spans[k].trace_id, 16) <= 0);
-        total += out.n_spans;
-        tws_batch_free(&out);
-    }
-    assert_int_equal(total, b.n_spans);
-    tws_block_close(blk);
+    tws__block_map = true;
     tws_batch_free(&b);
 }
 
@@ -450,6 +458,12 @@ static void test_many_keys(void **state) {
     tws_rg *rg;
     size_t prefix = tws__block_rg_prefix;
     tws__block_rg_prefix = 4096;
+    tws__block_map = false; /* ranged reads: a view has no first read */
+    tws_block *ranged;
+    assert_int_equal(tws_block_open(f->st, "t", m.id, &ranged, err), TW_OK);
+    tws__block_map = true;
+    tws_block_close(blk);
+    blk = ranged;
     assert_int_equal(tws_rg_open(blk, 0, &rg, err), TW_OK);
     tws__block_rg_prefix = prefix;
     assert_int_equal(tws_rg_n_spans(rg), 1);

@@ -4,7 +4,8 @@
  * Covered: put/get round trips (empty, small, 5 MB; file and directory
  * modes; persistence across reopen; out of memory); overwrite; get_range
  * (middle, end, empty at the end, past the end, overflowing offsets, missing
- * key, a directory); list with prefixes (exact directory, partial string
+ * key, a directory); map (a view that outlives a replace and a delete,
+ * refusals, an empty object); list with prefixes (exact directory, partial string
  * prefix, "", nested keys, a whole key, missing directories), skipping
  * temporary files, symbolic links and names that are no key; the
  * callback's stop code; del (idempotent, empty parents removed up to but not
@@ -429,6 +430,45 @@ static void test_get_range(void **state) {
     put_ok(s, "r/empty", NULL, 0);
     assert_int_equal(tws_obj_get_range(s, "r/empty", 0, 0, out, &err), TW_OK);
     assert_int_equal(tws_obj_get_range(s, "r/empty", 0, 1, out, &err), TW_ENOTFOUND);
+    tws_obj_close(s);
+    free_dir(dir);
+}
+
+/* A view shows the object as it was when mapped, also after the object is
+ * replaced or deleted; a missing key, a directory and an invalid key are
+ * refused; an empty object maps to nothing. */
+static void test_map(void **state) {
+    char *dir = new_dir();
+    tws_objstore *s = open_store(dir);
+    uint8_t p[5000], q[5000];
+    fill(p, sizeof p, 3);
+    fill(q, sizeof q, 4);
+    put_ok(s, "m/obj", p, sizeof p);
+    tws_objstore_err err = {{0}};
+    const uint8_t *v = NULL;
+    size_t n = 0;
+    assert_int_equal(tws_obj_map(s, "m/obj", &v, &n, &err), TW_OK);
+    assert_non_null(v);
+    assert_int_equal(n, sizeof p);
+    assert_memory_equal(v, p, sizeof p);
+    put_ok(s, "m/obj", q, 100); /* replaced */
+    assert_memory_equal(v, p, sizeof p);
+    assert_int_equal(tws_obj_del(s, "m/obj", &err), TW_OK); /* deleted */
+    assert_memory_equal(v, p, sizeof p);
+    tws_obj_unmap(s, v, n);
+
+    err.msg[0] = '\0';
+    assert_int_equal(tws_obj_map(s, "m/missing", &v, &n, &err), TW_ENOTFOUND);
+    assert_null(v);
+    assert_non_null(strstr(err.msg, "m/missing"));
+    put_ok(s, "m/dir/x", p, 1);
+    assert_int_equal(tws_obj_map(s, "m/dir", &v, &n, &err), TW_ENOTFOUND);
+    assert_int_equal(tws_obj_map(s, "../etc/passwd", &v, &n, &err), TW_EINVAL);
+    put_ok(s, "m/empty", NULL, 0);
+    assert_int_equal(tws_obj_map(s, "m/empty", &v, &n, &err), TW_OK);
+    assert_null(v);
+    assert_int_equal(n, 0);
+    tws_obj_unmap(s, v, n); /* nothing to undo */
     tws_obj_close(s);
     free_dir(dir);
 }
@@ -1153,6 +1193,7 @@ int main(void) {
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_overwrite),
         cmocka_unit_test(test_get_range),
+        cmocka_unit_test(test_map),
         cmocka_unit_test(test_list),
         cmocka_unit_test(test_list_stop),
         cmocka_unit_test(test_del),

@@ -241,6 +241,9 @@ bool tws_block_id_valid(const char *id);
 extern bool tws__block_skip_crc;
 /* Tests only: how many bytes of a row group a search reads first. */
 extern size_t tws__block_rg_prefix;
+/* Tests only: false opens blocks without a view of their data object
+ * (tws_obj_map), so every read is a ranged get even on a local store. */
+extern bool tws__block_map;
 
 /* Bloom filter over trace ids, shared by the writer and the reader. */
 typedef struct tws_bloom {

@@ -29,6 +29,8 @@ struct tws_block {
     uint8_t *index; /* row_groups x TWS_IDX_ENTRY (log blocks: then trace_pages x TWS_TPAGE_ENTRY), CRC */
     tws_bloom bloom;
     char data_key[512];
+    const uint8_t *map; /* the data object mapped (tws_obj_map), or NULL: read with get_range */
+    size_t map_len;
 };
 
 typedef struct col {
@@ -53,7 +55,8 @@ struct tws_rg {
     tws_batch own;
     char *err;
     const tws_block *blk;
-    uint8_t *buf;          /* the row group's first `have` bytes (header, directory, ...), or all of it */
+    uint8_t *buf;          /* owned: the row group's first `have` bytes, or all of it (NULL when mapped) */
+    const uint8_t *head;   /* those bytes: buf, or the block's mapping */
     size_t have;
     const uint8_t *whole;  /* all of it, once read */
     uint64_t off;          /* the row group's place in the data object */

@@ -16,6 +16,9 @@
  *    empty, up to but not including the root. A put racing with that removal
  *    sees ENOENT when it creates in the vanished directory and starts again,
  *    so a concurrent del never makes a put fail.
+ *  - map is mmap(2) of the file: since files are only ever replaced by
+ *    rename and removed by unlink, a view keeps reading the object as it
+ *    was when mapped.
  *  - Thread-safe without locks: every operation uses its own descriptors,
  *    relative to the root's descriptor (opened once, never read from or
  *    moved); the only shared mutable state is the atomic temp-name counter
@@ -36,6 +39,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -442,6 +446,39 @@ static int local_get_range(tws_objstore *base, const char *key, uint64_t off, si
     return TW_OK;
 }
 
+/* A shared read-only mapping: a put replaces the file (rename), a delete
+ * unlinks it, and neither changes the pages a view already has. */
+static int local_map(tws_objstore *base, const char *key, const uint8_t **data, size_t *len, tws_objstore_err *err) {
+    local_store *s = (local_store *)base;
+    *data = NULL;
+    *len = 0;
+    if (!tws_objstore_key_valid(key)) return invalid(err, "map", key);
+    int fd;
+    struct stat st;
+    int rc = open_obj(s, "map", key, &fd, &st, err);
+    if (rc) return rc;
+    if (st.st_size == 0) {
+        close(fd);
+        return TW_OK;
+    }
+    if ((uint64_t)st.st_size > SIZE_MAX) {
+        close(fd);
+        return fail(err, TW_ENOTSUP, "map " SHOWN_KEY ": too large to map", key);
+    }
+    void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+    int e = errno;
+    close(fd);
+    if (p == MAP_FAILED) return sys_fail(err, "map", key, "mmap", e);
+    *data = p;
+    *len = (size_t)st.st_size;
+    return TW_OK;
+}
+
+static void local_unmap(tws_objstore *base, const uint8_t *data, size_t len) {
+    (void)base;
+    munmap((void *)(uintptr_t)data, len);
+}
+
 /* ---- list ---------------------------------------------------------------- */
 
 typedef struct lister {
@@ -606,6 +643,8 @@ static const tws_objstore_ops local_ops = {
     .list = local_list,
     .del = local_del,
     .close = local_close,
+    .map = local_map,
+    .unmap = local_unmap,
 };
 
 /* fsync the directory holding `path` (which it modifies and restores). */

@@ -61,6 +61,11 @@ typedef struct tws_objstore_ops {
      * returned TW_OK survives a crash. */
     int (*del)(tws_objstore *s, const char *key, tws_objstore_err *err);
     void (*close)(tws_objstore *s);
+    /* Optional (NULL: get_range only). A read-only view of the whole object
+     * in *data (NULL when it is empty), valid until unmap, even after the
+     * object is deleted or replaced: objects are never changed in place. */
+    int (*map)(tws_objstore *s, const char *key, const uint8_t **data, size_t *len, tws_objstore_err *err);
+    void (*unmap)(tws_objstore *s, const uint8_t *data, size_t len);
 } tws_objstore_ops;
 
 struct tws_objstore {
@@ -91,6 +96,13 @@ static inline int tws_obj_list(tws_objstore *s, const char *prefix, tws_objstore
     return s->ops->list(s, prefix, fn, user, e);
 }
 static inline int tws_obj_del(tws_objstore *s, const char *k, tws_objstore_err *e) { return s->ops->del(s, k, e); }
+/* TW_ENOTSUP when the store has no views. */
+static inline int tws_obj_map(tws_objstore *s, const char *k, const uint8_t **d, size_t *n, tws_objstore_err *e) {
+    return s->ops->map ? s->ops->map(s, k, d, n, e) : TW_ENOTSUP;
+}
+static inline void tws_obj_unmap(tws_objstore *s, const uint8_t *d, size_t n) {
+    if (d) s->ops->unmap(s, d, n);
+}
 static inline void tws_obj_close(tws_objstore *s) {
     if (s) s->ops->close(s);
 }

@@ -506,7 +506,7 @@ static void s3_close(tws_objstore *base) {
     tw__free(s);
 }
 
-static const tws_objstore_ops s3_ops = {s3_put, s3_get, s3_get_range, s3_list, s3_del, s3_close};
+static const tws_objstore_ops s3_ops = {s3_put, s3_get, s3_get_range, s3_list, s3_del, s3_close, NULL, NULL}; /* no views */
 
 static int no_key(void *user, const char *key, uint64_t size) {
     (void)user, (void)key, (void)size;
