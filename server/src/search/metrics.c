@@ -9,7 +9,9 @@
  * are hashed into an open-addressing table over the series array; a new
  * series copies its key's strings into the arena and gets one slot per
  * interval (count, min, max or sum; avg keeps a sum and a count). The
- * visitor's calls are serialised, so the accumulator needs no lock. The
+ * heads are visited on the caller's thread into one accumulator; the
+ * blocks by every scanning thread into one of its own each (no lock per
+ * trace), merged afterwards key by key. The
  * head, the frozen head and the blocks are visited in turn; the frozen
  * head's counted spans are kept as hashes (memory bounded by that head)
  * so that the block being written from it does not count them again.
@@ -841,6 +843,66 @@ out:
     return rc;
 }
 
+/* ---- per-thread accumulators ------------------------------------------------------- */
+
+/* A worker's accumulator for the block scan: a's settings, its own series,
+ * arena and exemplars, the frozen head's hashes shared (read only). */
+static int worker_acc(const acc *a, acc *w, uint32_t i) {
+    *w = (acc){
+        .req = a->req, .m = a->m, .fn = a->fn, .n = a->n, .n_by = a->n_by, .n_key = a->n_key,
+        .bucketed = a->bucketed, .valued = a->valued, .max_s = a->max_s, .max_ex = a->max_ex,
+        .rng = tw__mix64(a->rng + i + 1), .phase = PHASE_BLOCKS,
+        .frozen = a->frozen, .n_frozen = a->n_frozen, .frozen_cap = a->frozen_cap,
+    };
+    w->arena = tq_arena_new();
+    if (w->max_ex) w->ex_ids = tw__malloc((size_t)w->max_ex * sizeof *w->ex_ids);
+    if (!w->arena || (w->max_ex && !w->ex_ids)) return TW_ENOMEM;
+    return rebuild_slots(w, 64);
+}
+
+static void worker_acc_free(acc *w) {
+    tw__free(w->s);
+    tw__free(w->slots);
+    tw__free(w->mark);
+    tw__free(w->ex_ids);
+    tq_arena_free(w->arena); /* (frozen is a's) */
+}
+
+/* Fold worker w's series into a: the same key's intervals combine as the
+ * function does (counts and sums add, min and max of both, avg both sums
+ * and counts); exemplars join while a has room, one per trace. */
+static int merge_acc(acc *a, const acc *w) {
+    a->spans += w->spans;
+    a->partial |= w->partial;
+    for (uint32_t k = 0; k < w->n_s; k++) {
+        const iseries *ws = &w->s[k];
+        memcpy(a->key, ws->key, ws->n_key * sizeof *a->key);
+        int64_t idx = series_for(a);
+        if (idx < 0) {
+            if (a->rc) return a->rc;
+            continue; /* over the series cap: a->partial */
+        }
+        iseries *as = &a->s[idx];
+        for (uint32_t i = 0; i < a->n; i++) {
+            double x = ws->v[i], *v = &as->v[i];
+            switch (a->fn) {
+            case TQ_M_MIN_OVER_TIME: if (!isnan(x) && (isnan(*v) || x < *v)) *v = x; break;
+            case TQ_M_MAX_OVER_TIME: if (!isnan(x) && (isnan(*v) || x > *v)) *v = x; break;
+            case TQ_M_SUM_OVER_TIME: if (!isnan(x)) *v = isnan(*v) ? x : *v + x; break;
+            case TQ_M_AVG_OVER_TIME: *v += x; as->c[i] += ws->c[i]; break;
+            default: *v += x; break;
+            }
+        }
+        for (uint32_t e = 0; e < ws->n_ex && a->n_ex < a->max_ex; e++) {
+            const tws_tqm_exemplar *x = &ws->ex[e];
+            if (had_exemplar(a, x->trace_id)) continue;
+            int rc = add_exemplar(a, (uint32_t)idx, x->trace_id, x->ts_ms, x->value, x->interval);
+            if (rc) return rc;
+        }
+    }
+    return TW_OK;
+}
+
 /* ---- the run ------------------------------------------------------------------------ */
 
 static void add_stats(tws_search_stats *to, const tws_search_stats *st) {
@@ -890,12 +952,31 @@ int tws_tqm_run(const tws_tqm_req *req, const tws_head *head, const tws_head *fr
     if (!a.n_by && !bucketed && series_for(&a) < 0) goto fail; /* {} | rate(): a line even at zero */
     tws_search_req sr = {.q = req->q, .tenant = req->tenant, .start_ns = req->start_ns, .end_ns = req->end_ns,
                          .threads = req->threads};
-    /* one source at a time, so that the blocks know the frozen head's spans */
+    /* one source at a time, so that the blocks know the frozen head's
+     * spans; the heads on this thread, the blocks on every core, each
+     * scanner into an accumulator of its own (no lock per trace), merged */
     for (a.phase = PHASE_HEAD; a.phase <= PHASE_BLOCKS; a.phase++) {
         tws_search_stats st = {0};
         char e2[256];
-        rc = tws_search_visit(&sr, a.phase == PHASE_HEAD ? head : NULL, a.phase == PHASE_FROZEN ? frozen : NULL,
-                              a.phase == PHASE_BLOCKS ? store : NULL, on_trace, &a, &st, e2);
+        if (a.phase == PHASE_BLOCKS) {
+            uint32_t nw = tws_search_threads(&sr);
+            acc ws[16];
+            void *users[16];
+            rc = TW_OK;
+            for (uint32_t i = 0; i < nw; i++) {
+                users[i] = &ws[i];
+                if (rc == TW_OK) rc = worker_acc(&a, &ws[i], i);
+                else memset(&ws[i], 0, sizeof ws[i]);
+            }
+            if (rc == TW_OK) rc = tws_search_visit_each(&sr, NULL, NULL, store, on_trace, users, nw, &st, e2);
+            for (uint32_t i = 0; i < nw; i++) {
+                if (rc != TW_ENOMEM) rc = merge_acc(&a, &ws[i]) == TW_ENOMEM ? TW_ENOMEM : rc;
+                worker_acc_free(&ws[i]);
+            }
+        } else {
+            rc = tws_search_visit(&sr, a.phase == PHASE_HEAD ? head : NULL, a.phase == PHASE_FROZEN ? frozen : NULL,
+                                  NULL, on_trace, &a, &st, e2);
+        }
         if (rc == TW_ENOMEM) goto fail;
         if (e2[0] && !err[0]) snprintf(err, 256, "%s", e2);
         add_stats(&out->stats, &st);

@@ -28,6 +28,8 @@ typedef struct collector {
     tws_search_stats stats;
     tws_visit_fn fn; /* visit mode: every match goes here instead */
     void *user;
+    void *const *users; /* tws_search_visit_each: worker w calls fn(users[w]), unlocked */
+    uint32_t n_users;
     _Atomic bool stop; /* the visitor has enough */
     char err[256];
 } collector;
@@ -273,7 +275,8 @@ static int collect(collector *c, tq_eval *e, const tq_trace *t, const tq_spanset
 }
 
 /* Evaluate one piece: refs all share a trace id. */
-static int eval_piece(collector *c, tq_eval *e, const tws_span_ref *refs, uint32_t n, tws_search_stats *st) {
+static int eval_piece(collector *c, tq_eval *e, const tws_span_ref *refs, uint32_t n, tws_search_stats *st,
+                      uint32_t worker) {
     tq_trace t;
     int rc = tq_trace_build(e, refs, n, &t);
     if (rc) return rc;
@@ -291,6 +294,14 @@ static int eval_piece(collector *c, tq_eval *e, const tws_span_ref *refs, uint32
     tq_spanset *sets;
     uint32_t n_sets;
     if ((rc = tq_eval_trace(e, r->q, &t, &sets, &n_sets)) || !n_sets) return rc;
+    if (c->users) { /* one visitor per worker: no lock */
+        rc = atomic_load(&c->stop) ? 0 : c->fn(c->users[worker], e, &t, sets, n_sets);
+        if (rc == 1) {
+            atomic_store(&c->stop, true);
+            rc = TW_OK;
+        }
+        return rc;
+    }
     pthread_mutex_lock(&c->mu);
     if (c->fn) {
         rc = atomic_load(&c->stop) ? 0 : c->fn(c->user, e, &t, sets, n_sets);
@@ -306,12 +317,13 @@ static int eval_piece(collector *c, tq_eval *e, const tws_span_ref *refs, uint32
 }
 
 /* refs: spans with each trace's spans contiguous. */
-static int eval_refs(collector *c, tq_eval *e, const tws_span_ref *refs, size_t n, tws_search_stats *st) {
+static int eval_refs(collector *c, tq_eval *e, const tws_span_ref *refs, size_t n, tws_search_stats *st,
+                     uint32_t worker) {
     size_t i = 0;
     while (i < n && !atomic_load(&c->stop)) {
         size_t j = i + 1;
         while (j < n && !memcmp(refs[j].span->trace_id, refs[i].span->trace_id, 16)) j++;
-        int rc = eval_piece(c, e, refs + i, (uint32_t)(j - i), st);
+        int rc = eval_piece(c, e, refs + i, (uint32_t)(j - i), st, worker);
         if (rc) return rc;
         i = j;
     }
@@ -327,7 +339,7 @@ static int scan_head(collector *c, tq_eval *e, const tws_head *h) {
     size_t n;
     int rc = tws_head_tenant_spans(h, k, &refs, &n);
     if (rc) return rc;
-    rc = eval_refs(c, e, refs, n, &c->stats);
+    rc = eval_refs(c, e, refs, n, &c->stats, 0); /* the caller's thread: worker 0 */
     tw__free(refs);
     return rc;
 }
@@ -374,6 +386,7 @@ typedef struct scan {
 
 typedef struct worker {
     scan *s;
+    uint32_t index;
     tws_search_stats st;
     int rc;
     char err[256];
@@ -438,7 +451,7 @@ static void *scan_main(void *arg) {
             }
             if (rc == TW_OK) {
                 for (uint32_t i = 0; i < b.n_spans; i++) refs[i] = (tws_span_ref){&b, &b.spans[i]};
-                rc = eval_refs(c, e, refs, b.n_spans, &w->st);
+                rc = eval_refs(c, e, refs, b.n_spans, &w->st, w->index);
             }
         } else if (rc && rc != TW_ENOMEM && !w->err[0]) {
             snprintf(w->err, sizeof w->err, "block %s: %.200s", tws_block_get_meta(j->b)->id, err);
@@ -455,6 +468,15 @@ static void *scan_main(void *arg) {
     tw__free(keep);
     tq_eval_free(e);
     return NULL;
+}
+
+uint32_t tws_search_threads(const tws_search_req *r) {
+    uint32_t nt = r->threads;
+    if (!nt) {
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        nt = cpus > 0 ? (uint32_t)cpus : 1;
+    }
+    return nt > 16 ? 16 : nt;
 }
 
 static int scan_blocks(collector *c, tws_store *st) {
@@ -488,12 +510,8 @@ static int scan_blocks(collector *c, tws_store *st) {
             s.jobs[s.n_jobs++] = j;
         }
     }
-    uint32_t nt = r->threads;
-    if (!nt) {
-        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-        nt = cpus > 0 ? (uint32_t)cpus : 1;
-    }
-    if (nt > 16) nt = 16;
+    uint32_t nt = tws_search_threads(r);
+    if (c->users && nt > c->n_users) nt = c->n_users;
     if (nt > s.n_jobs) nt = s.n_jobs ? (uint32_t)s.n_jobs : 1;
     worker w[16];
     pthread_t th[16];
@@ -501,6 +519,7 @@ static int scan_blocks(collector *c, tws_store *st) {
     uint32_t started = 0;
     for (uint32_t i = 0; i < nt; i++) {
         w[i].s = &s;
+        w[i].index = i;
         if (i == 0 || pthread_create(&th[i], NULL, scan_main, &w[i]) != 0) continue;
         started |= 1u << i;
     }
@@ -539,6 +558,21 @@ int tws_search_visit(const tws_search_req *req, const tws_head *head, const tws_
                      tws_visit_fn fn, void *user, tws_search_stats *stats, char err[256]) {
     err[0] = 0;
     collector c = {.req = req, .limit = 1, .spss = 1, .fn = fn, .user = user};
+    pthread_mutex_init(&c.mu, NULL);
+    int rc = scan_all(&c, head, frozen, store);
+    pthread_mutex_destroy(&c.mu);
+    tw__free(c.slots);
+    if (stats) *stats = c.stats;
+    if (c.err[0]) snprintf(err, 256, "%s", c.err);
+    return rc;
+}
+
+int tws_search_visit_each(const tws_search_req *req, const tws_head *head, const tws_head *frozen, tws_store *store,
+                          tws_visit_fn fn, void *const *users, uint32_t n_users, tws_search_stats *stats,
+                          char err[256]) {
+    err[0] = 0;
+    if (!n_users) return TW_EINVAL;
+    collector c = {.req = req, .limit = 1, .spss = 1, .fn = fn, .users = users, .n_users = n_users};
     pthread_mutex_init(&c.mu, NULL);
     int rc = scan_all(&c, head, frozen, store);
     pthread_mutex_destroy(&c.mu);

@@ -111,5 +111,16 @@ unsigned tws_search_parts(const tq_query *q);
 typedef int (*tws_visit_fn)(void *user, tq_eval *e, const tq_trace *t, const tq_spanset *sets, uint32_t n_sets);
 int tws_search_visit(const tws_search_req *req, const tws_head *head, const tws_head *frozen, tws_store *store,
                      tws_visit_fn fn, void *user, tws_search_stats *stats, char err[256]);
+/* The same with one visitor per scanning thread, called without a lock:
+ * worker w (0 .. n_users-1; the heads are visited by worker 0, on the
+ * caller's thread, before any block) calls fn(users[w], ...), so a visitor
+ * keeps per-thread state and the caller merges it afterwards. At most
+ * n_users threads scan (tws_search_threads(req) is how many it would use). */
+int tws_search_visit_each(const tws_search_req *req, const tws_head *head, const tws_head *frozen, tws_store *store,
+                          tws_visit_fn fn, void *const *users, uint32_t n_users, tws_search_stats *stats,
+                          char err[256]);
+/* How many threads a scan of req's blocks uses at most (req->threads, else
+ * the cores, at most 16). */
+uint32_t tws_search_threads(const tws_search_req *req);
 
 #endif
