@@ -1,8 +1,9 @@
 /*
  * test_batch.c — the batch processor: many threads ending spans while it
  * exports, a full queue that drops and counts instead of blocking,
- * force_flush, the batch-size trigger, shutdown, a batch processor before
- * another one and last, and fork.
+ * force_flush, the batch-size trigger (also with producers racing past the
+ * batch size together, and with batches filling while the worker is busy),
+ * shutdown, a batch processor before another one and last, and fork.
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -113,6 +114,70 @@ static void test_full_batch_exports_before_delay(void **state) {
     uint64_t t0 = tw_now_ns();
     while (tw_test_mem_count(r.mem) < 10 && ms_since(t0) < 5000) usleep(1000);
     assert_int_equal(tw_test_mem_count(r.mem), 10);
+    tw_provider_destroy(r.p);
+}
+
+/* Producers released together race each other across the batch-size mark:
+ * whichever of them sees a full batch queued while the worker sleeps must
+ * wake it, even when none saw the length equal to the batch size. Every
+ * full batch is exported long before the (one minute) delay. */
+enum { RACERS = 4, RACER_SPANS = 400, RACE_BATCH = 8 };
+
+typedef struct race {
+    rig *r;
+    pthread_barrier_t *go;
+} race;
+
+static void *racer(void *arg) {
+    race *rc = arg;
+    pthread_barrier_wait(rc->go);
+    for (int i = 0; i < RACER_SPANS; i++) tw_span_end(tw_span_start(rc->r->t, "race", NULL));
+    return NULL;
+}
+
+static void test_racing_producers_wake_worker(void **state) {
+    for (int round = 0; round < 5; round++) {
+        rig r;
+        rig_new(&r, &(tw_batch_options){.max_queue_size = 4096, .schedule_delay_ms = 60000,
+                                         .max_export_batch_size = RACE_BATCH});
+        pthread_barrier_t go;
+        pthread_barrier_init(&go, NULL, RACERS);
+        race rc = {&r, &go};
+        pthread_t th[RACERS];
+        for (int i = 0; i < RACERS; i++) pthread_create(&th[i], NULL, racer, &rc);
+        for (int i = 0; i < RACERS; i++) pthread_join(th[i], NULL);
+        pthread_barrier_destroy(&go);
+        /* At most a partial batch (cells claimed but not yet filled when the
+         * worker took its batch) may wait for the delay. */
+        size_t want = RACERS * RACER_SPANS - (RACE_BATCH - 1);
+        uint64_t t0 = tw_now_ns();
+        while (tw_test_mem_count(r.mem) < want && ms_since(t0) < 10000) usleep(1000);
+        assert_true(tw_test_mem_count(r.mem) >= want);
+        tw_processor_stats st;
+        tw_processor_get_stats(r.proc, &st);
+        assert_int_equal(st.spans_dropped, 0);
+        tw_provider_destroy(r.p); /* exports the rest */
+    }
+}
+
+/* Batches that fill while the worker is exporting (nobody signals it then)
+ * are exported as soon as it is done, and the worker goes back to waiting
+ * between rounds: each full batch is out well before the delay. */
+static void test_batches_filled_while_worker_busy(void **state) {
+    rig r;
+    rig_new(&r, &(tw_batch_options){.schedule_delay_ms = 60000, .max_export_batch_size = 10});
+    tw_test_mem_set_delay_ms(r.mem, 100);
+    for (int round = 1; round <= 3; round++) {
+        for (int i = 0; i < 10; i++) tw_span_end(tw_span_start(r.t, "first", NULL));
+        usleep(20000); /* the worker is now inside the export of that batch */
+        for (int i = 0; i < 30; i++) tw_span_end(tw_span_start(r.t, "more", NULL));
+        uint64_t t0 = tw_now_ns();
+        while (tw_test_mem_count(r.mem) < (size_t)round * 40 && ms_since(t0) < 10000) usleep(1000);
+        assert_int_equal(tw_test_mem_count(r.mem), round * 40);
+    }
+    tw_processor_stats st;
+    tw_processor_get_stats(r.proc, &st);
+    assert_int_equal(st.batches, 12);
     tw_provider_destroy(r.p);
 }
 
@@ -234,6 +299,8 @@ int main(void) {
         cmocka_unit_test(test_force_flush),
         cmocka_unit_test(test_flush_times_out),
         cmocka_unit_test(test_full_batch_exports_before_delay),
+        cmocka_unit_test(test_racing_producers_wake_worker),
+        cmocka_unit_test(test_batches_filled_while_worker_busy),
         cmocka_unit_test(test_shutdown_exports_queue_and_refuses_after),
         cmocka_unit_test(test_failed_export_counted),
         cmocka_unit_test(test_unsampled_spans_not_exported),

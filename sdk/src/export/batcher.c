@@ -5,6 +5,14 @@
  * claim a cell with one compare-and-swap; the single consumer (the worker,
  * or the fork child) frees it by advancing the cell's sequence, and
  * publishes its position (read by producers for the length) once per batch.
+ *
+ * Waking the worker: it raises `sleeping` (under the lock) before it waits
+ * for a full batch and re-reads the length after; a producer that finds a
+ * full batch queued signals only when it sees the flag, so pushes while the
+ * worker is busy cost no lock and no futex, and with concurrent producers
+ * a length that jumps past the batch size still wakes it. (The flag store
+ * and the head update are sequentially consistent: one of the two sides
+ * sees the other.)
  */
 #include <errno.h>
 #include <pthread.h>
@@ -12,6 +20,7 @@
 #include <time.h>
 
 #include "core/env.h"
+#include "core/prefetch.h"
 #include "export/batcher.h"
 
 typedef struct cell {
@@ -41,6 +50,7 @@ typedef struct tw__batcher {
     char pad_tail[CACHE_LINE];
     _Atomic size_t tail; /* next dequeue position; written by the worker only
                           * (and the fork child), read by producers for the length */
+    _Atomic int sleeping; /* the worker waits for a full batch: push must signal */
     _Atomic uint64_t exported, failed, batches;
     pthread_mutex_t lock;
     pthread_cond_t wake, done;
@@ -84,6 +94,7 @@ static void fork_child(void) {
         pthread_mutex_unlock(&b->lock);
         init_conds(b);
         atomic_store(&b->running, 0);
+        atomic_store(&b->sleeping, 0);
         b->stop = false;
         b->flush_done = b->flush_requested;
         void *item;
@@ -101,14 +112,21 @@ static inline cell *cell_at(const batch *b, size_t pos) {
     return &b->ring[TW_LIKELY(b->mask) ? pos & b->mask : pos % b->cap];
 }
 
+/* Cells a push asks for ahead of use: two cache lines of them. */
+#define CELL_PREFETCH (2 * CACHE_LINE / sizeof(cell))
+
 static bool enqueue(batch *b, void *item) {
     size_t pos = atomic_load_explicit(&b->head, memory_order_relaxed);
+    /* The worker wrote the cells ahead last (freeing them): fetch them for
+     * writing before the push that needs them. */
+    if (TW_LIKELY(b->mask)) tw__prefetch_write(&b->ring[(pos + CELL_PREFETCH) & b->mask]);
     for (;;) {
         cell *c = cell_at(b, pos);
         size_t seq = atomic_load_explicit(&c->seq, memory_order_acquire);
         intptr_t dif = (intptr_t)seq - (intptr_t)pos;
         if (dif == 0) {
-            if (atomic_compare_exchange_weak_explicit(&b->head, &pos, pos + 1, memory_order_relaxed,
+            /* seq_cst: ordered against the worker raising `sleeping` (x86: the same instruction) */
+            if (atomic_compare_exchange_weak_explicit(&b->head, &pos, pos + 1, memory_order_seq_cst,
                                                       memory_order_relaxed)) {
                 c->item = item;
                 atomic_store_explicit(&c->seq, pos + 1, memory_order_release);
@@ -148,6 +166,11 @@ static size_t queue_len(batch *b) {
     return head - tail;
 }
 
+/* The length as the worker sees it after raising `sleeping`. */
+static size_t queue_len_sc(batch *b) {
+    return atomic_load(&b->head) - atomic_load_explicit(&b->tail, memory_order_relaxed);
+}
+
 /* ---- worker ------------------------------------------------------------------------ */
 
 static void export_some(batch *b, void **buf, size_t max) {
@@ -179,10 +202,17 @@ static void *worker(void *arg) {
     void **buf = tw__malloc(b->batch_size * sizeof *buf);
     pthread_mutex_lock(&b->lock);
     for (;;) {
-        if (!b->stop && b->flush_requested == b->flush_done && queue_len(b) < b->batch_size) {
+        if (!b->stop && b->flush_requested == b->flush_done) {
+            /* Until the delay is over, a full batch is queued, or a flush or
+             * stop is asked for; a spurious wake-up waits on. */
             struct timespec ts;
             deadline_in(&ts, b->delay_ms);
-            pthread_cond_timedwait(&b->wake, &b->lock, &ts);
+            atomic_store(&b->sleeping, 1);
+            while (!b->stop && b->flush_requested == b->flush_done && queue_len_sc(b) < b->batch_size) {
+                if (pthread_cond_timedwait(&b->wake, &b->lock, &ts) == ETIMEDOUT) break;
+                atomic_store(&b->sleeping, 1); /* a producer that signalled lowered it */
+            }
+            atomic_store_explicit(&b->sleeping, 0, memory_order_relaxed);
         }
         uint64_t flush_target = b->flush_requested;
         bool stopping = b->stop, drain_all = stopping || flush_target != b->flush_done;
@@ -211,6 +241,23 @@ static int ensure_worker(batch *b) {
     return TW_OK;
 }
 
+/* A full batch is queued and the worker was seen waiting for one. Under the
+ * lock the flag is exact: the worker holds it from raising the flag until it
+ * waits, so it is waiting now; only the first producer to get here lowers
+ * the flag and signals. The signal goes out after the unlock: woken on this
+ * CPU, the worker would otherwise preempt us only to block on the mutex we
+ * hold (four context switches per batch instead of two). Should the wait
+ * time out meanwhile, the late signal only makes the worker look at the
+ * length once more. */
+static void wake_worker(batch *b) {
+    pthread_mutex_lock(&b->lock);
+    /* The length again: the tail read before the flag may have been stale. */
+    bool wake = atomic_load_explicit(&b->sleeping, memory_order_relaxed) && queue_len(b) >= b->batch_size;
+    if (wake) atomic_store_explicit(&b->sleeping, 0, memory_order_relaxed);
+    pthread_mutex_unlock(&b->lock);
+    if (wake) pthread_cond_signal(&b->wake);
+}
+
 /* ---- interface ------------------------------------------------------------------- */
 
 bool tw__batcher_push(batch *b, void *item) {
@@ -227,11 +274,7 @@ bool tw__batcher_push(batch *b, void *item) {
         atomic_fetch_add_explicit(&b->dropped, 1, memory_order_relaxed);
         return false;
     }
-    if (TW_UNLIKELY(queue_len(b) == b->batch_size)) {
-        pthread_mutex_lock(&b->lock);
-        pthread_cond_signal(&b->wake);
-        pthread_mutex_unlock(&b->lock);
-    }
+    if (TW_UNLIKELY(queue_len(b) >= b->batch_size) && atomic_load(&b->sleeping)) wake_worker(b);
     return true;
 }
 

@@ -7,9 +7,13 @@
  * refills or spills with one push or pop under the mutex: the critical
  * section is a few stores, the lock is rarely contended, and no object's
  * memory (last written by another core) is touched while it is held.
+ * Each get prefetches, for writing, the first lines of the object the next
+ * get hands out, so the cache-line transfers from the core that freed it
+ * overlap with the caller's work on this one.
  */
 #include <pthread.h>
 
+#include "core/prefetch.h"
 #include "trace/pool.h"
 
 typedef struct cache {
@@ -83,6 +87,17 @@ static void register_thread(void) {
     tc.registered = true;
 }
 
+/* The next object to hand out was most likely last written by another
+ * core (the batch worker that released it): request the lines a span
+ * writes first (header, start of the arena) now, for writing, so they
+ * arrive while the caller works on this one. */
+_Static_assert(TW__POOL_PREFETCH_BYTES <= TW__SPAN_OBJECT_SIZE, "prefetch within the object");
+static inline void prefetch_object(const tw_span *s) {
+    const char *p = (const char *)s;
+    for (size_t off = 0; off < TW__POOL_PREFETCH_BYTES; off += 64) tw__prefetch_write(p + off);
+    tw__prefetch_write(p + TW__POOL_PREFETCH_BYTES - 1); /* objects are 16-aligned, not 64 */
+}
+
 tw_span *tw__pool_get(void) {
     if (TW_UNLIKELY(tc.head == NULL)) {
         if (TW_UNLIKELY(!tc.registered)) register_thread();
@@ -100,6 +115,7 @@ tw_span *tw__pool_get(void) {
     tw_span *s = tc.head;
     tc.head = s->next;
     tc.n = tc.head && tc.n ? tc.n - 1 : 0;
+    if (tc.head) prefetch_object(tc.head);
     return s;
 }
 

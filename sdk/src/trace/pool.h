@@ -2,10 +2,13 @@
  * pool.h — fixed-size span objects without malloc on the hot path.
  *
  * Each thread keeps a small cache of free objects; it refills from and
- * spills to one global free list in batches, under a mutex taken about once
- * per 32 spans. The exporter thread frees what producer threads allocate, so
- * objects flow back through the global list. The global list is capped:
- * beyond TW__POOL_GLOBAL_MAX free objects, memory goes back to the heap.
+ * spills to one global list of chains of TW__POOL_BATCH objects, under a
+ * mutex taken about once per 32 spans. The exporter thread frees what
+ * producer threads allocate, so objects flow back through the global list;
+ * since their memory was last written on that thread's core, each get
+ * prefetches (for writing) the object the next get will return. The global
+ * list is capped: beyond TW__POOL_GLOBAL_MAX free objects, memory goes back
+ * to the heap.
  * The global mutex is taken around fork() so a child never inherits it held.
  */
 #ifndef TW_POOL_H
@@ -21,5 +24,7 @@ TW_HIDDEN uint32_t tw__pool_global_chains(void);
 
 #define TW__POOL_BATCH 32
 #define TW__POOL_GLOBAL_MAX 8192
+/* Bytes of the next free object prefetched by each get. */
+#define TW__POOL_PREFETCH_BYTES 512
 
 #endif
