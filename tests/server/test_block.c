@@ -10,9 +10,11 @@
  * filter's false-positive rate; the time filter; more (key, type) pairs
  * than the column limit; the writer's refusals; meta.json errors; and a
  * flipped byte at every position of a small block never crashing and never
- * passing unnoticed where a checksum covers it; span attribute filters
- * agreeing with the decoded spans without reading the dictionary; and a
- * block in format 1 (tests/server/data/block-v1) still read and filtered.
+ * passing unnoticed where a checksum covers it; a batch freed and another
+ * built at its address between traces (the new one's scopes are written);
+ * span attribute filters agreeing with the decoded spans without reading
+ * the dictionary; and a block in format 1 (tests/server/data/block-v1)
+ * still read and filtered.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -287,6 +289,8 @@ static tws_rg *open_rg_decoded(tws_block *blk, uint64_t i, tws_batch *dec) {
 
 /* ---- tests ---------------------------------------------------------------------- */
 
+
+
 typedef struct fx {
     char dir[64];
     tws_objstore *st;
@@ -308,6 +312,15 @@ static int teardown(void **state) {
     rm_rf(f->dir);
     free(f);
     return 0;
+}
+
+/* The data object of block `id` of tenant "t" (tw__malloc'd). */
+static uint8_t *get_data(fx *f, const char *id, size_t *len, char key[512]) {
+    tws_block_key(key, 512, "t", id, "data");
+    uint8_t *data;
+    tws_objstore_err e;
+    assert_int_equal(tws_obj_get(f->st, key, &data, len, &e), TW_OK);
+    return data;
 }
 
 static void test_round_trip(void **state) {
@@ -372,6 +385,47 @@ static void test_round_trip(void **state) {
     }
     tws__block_map = true;
     tws_batch_free(&b);
+}
+
+/* A span's batch may be freed and another built at its address while the
+ * row group grows (compaction reads each input a row group at a time into
+ * one batch): its scope is the new batch's, not the one seen there before. */
+static void test_batch_reused_at_same_address(void **state) {
+    fx *f = *state;
+    tws_block_writer *w;
+    assert_int_equal(tws_block_writer_new("team-a", NULL, &w), TW_OK);
+    tws_batch b;
+    uint32_t scope_of[6];
+    uint8_t tid[6][16];
+    for (uint32_t r = 0; r < 6; r++) {
+        make_random_batch(&b, 1, 1);
+        for (uint32_t i = 0; i < b.n_scopes; i++) b.scopes[i].name = strf(&b, "lib-%lu", r * 10 + i);
+        memset(tid[r], 0, 16);
+        tid[r][15] = (uint8_t)(r + 1);
+        memcpy(b.spans[0].trace_id, tid[r], 16);
+        scope_of[r] = b.spans[0].scope_idx;
+        assert_int_equal(tws_block_writer_add_trace(w, &(tws_span_ref){&b, &b.spans[0]}, 1), TW_OK);
+        tws_batch_free(&b);
+    }
+    tws_block_meta m;
+    char err[256];
+    assert_int_equal(tws_block_writer_finish(w, f->st, &m, err), TW_OK);
+    tws_block_writer_free(w);
+    assert_int_equal(m.row_groups, 1);
+    tws_block *blk;
+    assert_int_equal(tws_block_open(f->st, "team-a", m.id, &blk, err), TW_OK);
+    for (uint32_t r = 0; r < 6; r++) {
+        tws_batch out;
+        tws_batch_init(&out);
+        assert_int_equal(tws_block_find_trace(blk, tid[r], 0, 0, &out, err), TW_OK);
+        assert_int_equal(out.n_spans, 1);
+        char want[32];
+        snprintf(want, sizeof want, "lib-%u", r * 10 + scope_of[r]);
+        tw_str got = out.scopes[out.spans[0].scope_idx].name;
+        assert_true(got.len == strlen(want) && !memcmp(got.ptr, want, got.len));
+        tws_batch_free(&out);
+    }
+    tws_block_close(blk);
 }
 
 static void test_absent_ids_and_bloom(void **state) {
@@ -564,11 +618,9 @@ static void test_corruption(void **state) {
     tws_block_meta m;
     assert_int_equal(write_block(f->st, "t", &b, 2, &m), TW_OK);
     char key[512];
-    tws_block_key(key, sizeof key, "t", m.id, "data");
-    uint8_t *orig;
     size_t len;
     tws_objstore_err e;
-    assert_int_equal(tws_obj_get(f->st, key, &orig, &len, &e), TW_OK);
+    uint8_t *orig = get_data(f, m.id, &len, key);
     int detected = 0;
     for (size_t pos = 0; pos < len; pos++) {
         orig[pos] ^= 0x5a;
@@ -647,11 +699,9 @@ static void test_span_attr_filter_without_dictionary(void **state) {
     tws_block_close(blk);
     /* flip a stored byte of row group 0's dictionary strings */
     char key[512];
-    tws_block_key(key, sizeof key, "t", m.id, "data");
-    uint8_t *data;
     size_t len;
     tws_objstore_err e;
-    assert_int_equal(tws_obj_get(f->st, key, &data, &len, &e), TW_OK);
+    uint8_t *data = get_data(f, m.id, &len, key);
     const uint8_t *rgp = data + TWS_BLK_HEADER;
     uint32_t n_cols = tws_get_le32(rgp + 4);
     size_t at = TWS_RG_HEADER + (size_t)n_cols * TWS_RG_DIRENT + 4, dict_at = 0;
@@ -752,6 +802,7 @@ static void test_attrs_equal_ignores_order(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_batch_reused_at_same_address, setup, teardown),
         cmocka_unit_test_setup_teardown(test_absent_ids_and_bloom, setup, teardown),
         cmocka_unit_test_setup_teardown(test_time_filter, setup, teardown),
         cmocka_unit_test_setup_teardown(test_many_keys, setup, teardown),

@@ -5,6 +5,8 @@
  * Covered: a flush through the worker (the callback after the blocks and
  * the checkpoint), one block per tenant, a trace split over two flushes
  * found whole, exact duplicates dropped by the flush and by compaction,
+ * compaction keeping every span's own scope and resource while its inputs'
+ * batches are remade at the same address,
  * compaction merging every block of a window into one (and deleting the
  * inputs' objects), finds from another thread while compaction runs
  * (ThreadSanitizer runs this file), retention, reopening with the blocks
@@ -173,6 +175,70 @@ static void test_split_trace_and_compaction(void **state) {
     assert_int_equal(system(cmd), 0);
 }
 
+/* Compaction reads each input row group by row group into one batch, so
+ * a batch is remade at the same address while the output's row group
+ * grows (here: the blocks were written with row groups of 4 spans, and the
+ * store reopened with 64 before compacting): every span must keep its own
+ * scope and resource. 240 traces of 1-3 spans over three blocks, each
+ * trace with a scope and a service of its own. */
+static void test_compaction_keeps_each_span_scope(void **state) {
+    fx *f = *state;
+    tws_store_options o = {.maintenance_ms = 3600000, .row_group_spans = 4};
+    tws_store *st = open_store(f, &o, NULL);
+    uint64_t t0 = now_ns();
+    for (int blk = 0; blk < 3; blk++) {
+        tws_head *h;
+        assert_int_equal(tws_head_new(NULL, &h), TW_OK);
+        for (unsigned t = 1u + (unsigned)blk; t <= 240; t += 3) {
+            tws_batch b;
+            make_batch(&b, (uint8_t)t, 1, 1u + t % 3, "v", t0 + t);
+            char name[32];
+            snprintf(name, sizeof name, "lib-%u", t);
+            b.scopes[0].name = str(&b, name);
+            snprintf(name, sizeof name, "svc-%u", t);
+            b.resources[0].attrs.items = tws_batch_alloc(&b, sizeof(tws_kv));
+            b.resources[0].attrs.items[0] = (tws_kv){str(&b, "service.name"), {.type = TWS_STRING, .u.s = str(&b, name)}};
+            b.resources[0].attrs.n = 1;
+            assert_int_equal(tws_head_add(h, "a", &b, 4096), TW_OK);
+        }
+        char err[256];
+        assert_int_equal(tws_store_flush_now(st, h, (uint64_t)blk + 1, err), TW_OK);
+        tws_head_free(h);
+    }
+    tws_store_close(st);
+    o.row_group_spans = 64;
+    st = open_store(f, &o, NULL);
+    tws_store_maintain(st);
+    tws_store_stats s;
+    tws_store_get_stats(st, &s);
+    assert_int_equal(s.blocks, 1);
+    assert_int_equal(s.compactions, 1);
+    for (unsigned t = 1; t <= 240; t++) {
+        uint8_t id[16];
+        memset(id, t, 16);
+        tws_batch *b;
+        size_t n;
+        char err[256], lib[32], svc[32];
+        assert_int_equal(tws_store_find(st, "a", id, 0, 0, &b, &n, err), TW_OK);
+        snprintf(lib, sizeof lib, "lib-%u", t);
+        snprintf(svc, sizeof svc, "svc-%u", t);
+        uint32_t spans = 0;
+        for (size_t i = 0; i < n; i++) {
+            for (uint32_t k = 0; k < b[i].n_spans; k++, spans++) {
+                const tws_scope *sc = &b[i].scopes[b[i].spans[k].scope_idx];
+                const tws_resource *r = &b[i].resources[sc->resource_idx];
+                assert_true(tws_str_equal(sc->name, (tw_str){lib, strlen(lib)}));
+                assert_int_equal(r->attrs.n, 1);
+                assert_true(tws_str_equal(r->attrs.items[0].val.u.s, (tw_str){svc, strlen(svc)}));
+            }
+            tws_batch_free(&b[i]);
+        }
+        tw__free(b);
+        assert_int_equal(spans, 1u + t % 3);
+    }
+    tws_store_close(st);
+}
+
 typedef struct reader {
     tws_store *st;
     _Atomic int stop;
@@ -271,6 +337,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_flush_find_reopen, setup, teardown),
         cmocka_unit_test_setup_teardown(test_split_trace_and_compaction, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_compaction_keeps_each_span_scope, setup, teardown),
         cmocka_unit_test_setup_teardown(test_finds_during_compaction, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retention, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unfinished_and_damaged_blocks, setup, teardown),

@@ -36,19 +36,20 @@ static void dict_free(dict *d) {
     tw__buf_free(&d->lens);
     tw__buf_free(&d->data);
     tw__free(d->slots);
-    tw__free(d->off);
-    tw__free(d->len);
+    tw__free(d->ent);
 }
 
+/* Slots keep the low 32 bits of each string's hash: growing needs no
+ * rehash, and a probe of another string rarely gets past the slot. */
 static int dict_grow(dict *d) {
     uint32_t cap = d->cap ? d->cap * 2 : 1024;
-    uint32_t *s = tw__calloc(cap, sizeof *s);
+    uint64_t *s = tw__calloc(cap, sizeof *s);
     if (!s) return TW_ENOMEM;
-    for (uint32_t i = 0; i < d->n; i++) {
-        uint64_t h = XXH3_64bits(d->data.data + d->off[i], d->len[i]);
-        uint32_t j = (uint32_t)h & (cap - 1);
+    for (uint32_t i = 0; i < d->cap; i++) {
+        if (!d->slots[i]) continue;
+        uint32_t j = (uint32_t)(d->slots[i] >> 32) & (cap - 1);
         while (s[j]) j = (j + 1) & (cap - 1);
-        s[j] = i + 1;
+        s[j] = d->slots[i];
     }
     tw__free(d->slots);
     d->slots = s;
@@ -56,32 +57,56 @@ static int dict_grow(dict *d) {
     return TW_OK;
 }
 
+static inline uint64_t load64(const void *p) {
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+
+static inline uint32_t load32(const void *p) {
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+/* a[0..n) == b[0..n): inline for the short strings spans are made of */
+static inline bool same_bytes(const uint8_t *a, const uint8_t *b, size_t n) {
+    if (n > 64) return memcmp(a, b, n) == 0;
+    if (n >= 8) { /* words, the last one overlapping */
+        for (size_t i = 0; i + 8 < n; i += 8)
+            if (load64(a + i) != load64(b + i)) return false;
+        return load64(a + n - 8) == load64(b + n - 8);
+    }
+    if (n >= 4) return load32(a) == load32(b) && load32(a + n - 4) == load32(b + n - 4);
+    for (size_t i = 0; i < n; i++)
+        if (a[i] != b[i]) return false;
+    return true;
+}
+
 /* The id of `s`, added when new; UINT32_MAX on memory failure. */
 static uint32_t dict_id(dict *d, tw_str s) {
     if ((d->n + 1) * 2 > d->cap && dict_grow(d)) return UINT32_MAX;
-    uint64_t h = XXH3_64bits(s.ptr, s.len);
-    uint32_t j = (uint32_t)h & (d->cap - 1);
-    for (; d->slots[j]; j = (j + 1) & (d->cap - 1)) {
-        uint32_t id = d->slots[j] - 1;
-        if (d->len[id] == s.len && (!s.len || memcmp(d->data.data + d->off[id], s.ptr, s.len) == 0)) return id;
+    uint32_t h = (uint32_t)XXH3_64bits(s.ptr, s.len), j = h & (d->cap - 1);
+    for (uint64_t e; (e = d->slots[j]) != 0; j = (j + 1) & (d->cap - 1)) {
+        if ((uint32_t)(e >> 32) != h) continue;
+        uint32_t id = (uint32_t)e - 1;
+        if (d->ent[id].len == s.len &&
+            (!s.len || same_bytes(d->data.data + d->ent[id].off, (const uint8_t *)s.ptr, s.len)))
+            return id;
     }
     if (d->n == d->n_alloc) {
         uint32_t n = d->n_alloc ? d->n_alloc * 2 : 1024;
-        uint32_t *o = tw__realloc(d->off, n * sizeof *o);
-        if (!o) return UINT32_MAX;
-        d->off = o;
-        uint32_t *l = tw__realloc(d->len, n * sizeof *l);
-        if (!l) return UINT32_MAX;
-        d->len = l;
+        dict_ent *e = tw__realloc(d->ent, n * sizeof *e);
+        if (!e) return UINT32_MAX;
+        d->ent = e;
         d->n_alloc = n;
     }
     if (d->data.len > UINT32_MAX - s.len) return UINT32_MAX;
-    d->off[d->n] = (uint32_t)d->data.len;
-    d->len[d->n] = (uint32_t)s.len;
+    d->ent[d->n] = (dict_ent){(uint32_t)d->data.len, (uint32_t)s.len};
     tw__buf_append(&d->data, s.ptr, s.len);
     tw__pb_varint(&d->lens, s.len);
     if (d->data.failed || d->lens.failed) return UINT32_MAX;
-    d->slots[j] = d->n + 1;
+    d->slots[j] = (uint64_t)h << 32 | (d->n + 1);
     return d->n++;
 }
 
@@ -108,6 +133,8 @@ int tws_block_writer_new(const char *tenant, const tws_block_writer_options *o, 
     tw__buf_init(&w->resources.out, 0);
     tw__buf_init(&w->scopes.out, 0);
     tw__buf_init(&w->shapes.out, 0);
+    tw__buf_init(&w->scope_keys.out, 0);
+    tw__buf_init(&w->scope_key, 0);
     tw__buf_init(&w->last_key, 0);
     tw__buf_init(&w->tpairs, 0);
     w->start_ns = UINT64_MAX;
@@ -145,6 +172,10 @@ void tws_block_writer_free(tws_block_writer *w) {
     table_free(&w->resources);
     table_free(&w->scopes);
     table_free(&w->shapes);
+    table_free(&w->scope_keys);
+    tw__buf_free(&w->scope_key);
+    tw__free(w->scope_rg);
+    tw__free(w->key_col);
     tw__free(w->span_cols);
     tw__free(w->trace_ids);
     tw__free(w->pos);
@@ -273,11 +304,53 @@ static uint32_t table_id(tws_block_writer *w, table *t, const tw__buf *e) {
     return t->n++;
 }
 
-uint32_t tws__w_scope_index(tws_block_writer *w, const tws_batch *b, uint32_t scope_idx) {
-    for (int i = 0; i < 8; i++)
-        if (w->cache[i].batch == b && w->cache[i].scope_idx == scope_idx) return w->cache[i].rg_idx;
-    const tws_scope *sc = &b->scopes[scope_idx];
-    const tws_resource *r = &b->resources[sc->resource_idx];
+/* The content of a value, attributes, scope and resource, as plain bytes:
+ * equal keys encode alike (dictionary ids are the same for equal strings
+ * within a row group), so one of them stands for all. Nesting past the
+ * depth put_generic() stores is left out, as there. */
+static void key_str(tw__buf *k, tw_str s) {
+    tw__pb_varint(k, s.len);
+    tw__buf_append(k, s.ptr, s.len);
+}
+
+static void key_kvs(tw__buf *k, const tws_kv *kv, uint32_t n, int depth);
+
+static void key_value(tw__buf *k, const tws_value *v, int depth) {
+    if (depth > 64) {
+        tw__buf_putc(k, TWS_EMPTY);
+        return;
+    }
+    tw__buf_putc(k, (uint8_t)v->type);
+    switch (v->type) {
+    case TWS_STRING:
+    case TWS_BYTES: key_str(k, v->u.s); break;
+    case TWS_BOOL: tw__buf_putc(k, v->u.b); break;
+    case TWS_INT: put_le64(k, (uint64_t)v->u.i); break;
+    case TWS_DOUBLE: put_double(k, v->u.d); break;
+    case TWS_ARRAY:
+        tw__pb_varint(k, v->n);
+        for (uint32_t i = 0; i < v->n; i++) key_value(k, &v->u.arr[i], depth + 1);
+        break;
+    case TWS_KVLIST: key_kvs(k, v->u.kv, v->n, depth + 1); break;
+    case TWS_EMPTY: break;
+    }
+}
+
+static void key_kvs(tw__buf *k, const tws_kv *kv, uint32_t n, int depth) {
+    tw__pb_varint(k, n);
+    for (uint32_t i = 0; i < n; i++) {
+        key_str(k, kv[i].key);
+        key_value(k, &kv[i].val, depth);
+    }
+}
+
+static void key_attrs(tw__buf *k, const tws_attrs *a) {
+    key_kvs(k, a->items, a->n, 0);
+    tw__pb_varint(k, a->dropped);
+}
+
+/* A new scope (and its resource): encoded, and looked up in the tables. */
+static uint32_t scope_encode(tws_block_writer *w, const tws_scope *sc, const tws_resource *r) {
     tw__buf_reset(&w->scratch);
     tws__w_put_id(w, &w->scratch, r->schema_url);
     tws__w_put_attrs(w, &w->scratch, &r->attrs);
@@ -289,15 +362,44 @@ uint32_t tws__w_scope_index(tws_block_writer *w, const tws_batch *b, uint32_t sc
     tws__w_put_id(w, &w->scratch, sc->version);
     tws__w_put_id(w, &w->scratch, sc->schema_url);
     tws__w_put_attrs(w, &w->scratch, &sc->attrs);
-    uint32_t si = table_id(w, &w->scopes, &w->scratch);
-    w->cache[w->cache_next] = (scope_cache){b, scope_idx, si};
-    w->cache_next = (w->cache_next + 1) % 8;
-    return si;
+    return table_id(w, &w->scopes, &w->scratch);
+}
+
+/* Scopes are found by content, not by batch: a span's batch may be freed
+ * and another built at its address while the row group grows (compaction
+ * reads its inputs row group by row group into one batch each). Finding the
+ * plain bytes costs one hash instead of a dictionary lookup per string. */
+uint32_t tws__w_scope_index(tws_block_writer *w, const tws_batch *b, uint32_t scope_idx) {
+    const tws_scope *sc = &b->scopes[scope_idx];
+    const tws_resource *r = &b->resources[sc->resource_idx];
+    tw__buf *k = &w->scope_key;
+    tw__buf_reset(k);
+    tw__buf_putc(k, r->labels_verbatim);
+    key_str(k, r->schema_url);
+    key_attrs(k, &r->attrs);
+    key_str(k, sc->name);
+    key_str(k, sc->version);
+    key_str(k, sc->schema_url);
+    key_attrs(k, &sc->attrs);
+    uint32_t known = w->scope_keys.n, i = table_id(w, &w->scope_keys, k);
+    if (w->failed) return 0;
+    if (i < known) return w->scope_rg[i];
+    if (i >= w->scope_rg_cap) {
+        uint32_t cap = w->scope_rg_cap ? w->scope_rg_cap * 2 : 16;
+        uint32_t *m = tw__realloc(w->scope_rg, cap * sizeof *m);
+        if (!m) {
+            w->failed = TW_ENOMEM;
+            return 0;
+        }
+        w->scope_rg = m;
+        w->scope_rg_cap = cap;
+    }
+    return w->scope_rg[i] = scope_encode(w, sc, r);
 }
 
 /* ---- span attributes: one column per (key, type) -------------------------------- */
 
-static attr_col *attr_column(tws_block_writer *w, uint32_t key, uint8_t type) {
+static attr_col *attr_column_find(tws_block_writer *w, uint32_t key, uint8_t type) {
     uint64_t k = (uint64_t)key << 8 | type;
     if ((w->n_attrs + 1) * 2 > w->attr_slots_cap) {
         uint32_t cap = w->attr_slots_cap ? w->attr_slots_cap * 2 : 64;
@@ -333,6 +435,31 @@ static attr_col *attr_column(tws_block_writer *w, uint32_t key, uint8_t type) {
     tw__buf_init(&c->seen.lens, 0);
     tw__buf_init(&c->seen.data, 0);
     w->attr_slots[j] = ++w->n_attrs;
+    return c;
+}
+
+/* The column of (key, type), added when new; NULL past MAX_ATTR_COLUMNS or
+ * on memory failure. key_col, checked, answers most lookups: a key
+ * almost always comes with one type. */
+static attr_col *attr_column(tws_block_writer *w, uint32_t key, uint8_t type) {
+    if (key < w->key_col_cap && w->key_col[key]) {
+        uint32_t hint = w->key_col[key] - 1;
+        if (hint < w->n_attrs && w->attrs[hint].key == key && w->attrs[hint].type == type) return &w->attrs[hint];
+    }
+    if (key >= w->key_col_cap) {
+        uint64_t cap = w->key_col_cap ? w->key_col_cap : 1024;
+        while (cap <= key) cap *= 2;
+        uint32_t *kc = tw__realloc(w->key_col, (size_t)cap * sizeof *kc);
+        if (!kc) {
+            w->failed = TW_ENOMEM;
+            return NULL;
+        }
+        memset(kc + w->key_col_cap, 0, (cap - w->key_col_cap) * sizeof *kc);
+        w->key_col = kc;
+        w->key_col_cap = (uint32_t)cap;
+    }
+    attr_col *c = attr_column_find(w, key, type);
+    if (c) w->key_col[key] = (uint32_t)(c - w->attrs) + 1;
     return c;
 }
 
@@ -471,8 +598,8 @@ int tws__w_seal(tws_block_writer *w) {
     tw__buf_init(&keys, 0);
     for (uint32_t i = 0; i < w->n_attrs; i++) {
         uint32_t k = w->attrs[i].key;
-        tw__pb_varint(&keys, w->dict.len[k]);
-        tw__buf_append(&keys, w->dict.data.data + w->dict.off[k], w->dict.len[k]);
+        tw__pb_varint(&keys, w->dict.ent[k].len);
+        tw__buf_append(&keys, w->dict.data.data + w->dict.ent[k].off, w->dict.ent[k].len);
     }
     put_column(w, &dir, &body, COL_ATTR_KEYS, 0, 0, &keys);
     for (int id = 1; id < N_FIXED; id++) {
@@ -537,7 +664,7 @@ int tws__w_seal(tws_block_writer *w) {
     table_reset(&w->resources);
     table_reset(&w->scopes);
     table_reset(&w->shapes);
-    memset(w->cache, 0, sizeof w->cache);
+    table_reset(&w->scope_keys);
     w->rg_traces = w->rg_spans = 0;
     w->rg_has_stream = w->rg_any_trace = false;
     if (w->data.failed || w->index.failed) w->failed = TW_ENOMEM;
@@ -557,6 +684,21 @@ static int cmp_pos(const void *a, const void *b) {
     const span_pos *x = a, *y = b;
     if (x->id != y->id) return x->id < y->id ? -1 : 1;
     return x->pos < y->pos ? -1 : x->pos > y->pos;
+}
+
+/* Sorted by (id, pos), which are all distinct: the order is the same
+ * however it is reached. Most traces are small enough for insertion. */
+static void sort_pos(span_pos *t, size_t n) {
+    if (n > 32) {
+        qsort(t, n, sizeof *t, cmp_pos);
+        return;
+    }
+    for (size_t i = 1; i < n; i++) {
+        span_pos x = t[i];
+        size_t j = i;
+        for (; j > 0 && (t[j - 1].id > x.id || (t[j - 1].id == x.id && t[j - 1].pos > x.pos)); j--) t[j] = t[j - 1];
+        t[j] = x;
+    }
 }
 
 /* Position in the trace of the first span with id `id`, or -1. */
@@ -595,7 +737,7 @@ int tws_block_writer_add_trace(tws_block_writer *w, const tws_span_ref *spans, s
         w->pos_cap = n;
     }
     for (size_t i = 0; i < n; i++) w->pos[i] = (span_pos){tw__load_be64(spans[i].span->span_id), (uint32_t)i};
-    qsort(w->pos, n, sizeof *w->pos, cmp_pos);
+    sort_pos(w->pos, n);
 
     if (w->rg_spans == 0) {
         w->rg_base = tstart;

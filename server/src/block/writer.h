@@ -20,11 +20,15 @@
 
 /* ---- dictionary --------------------------------------------------------------- */
 
+typedef struct dict_ent {
+    uint32_t off, len; /* the string's bytes in data */
+} dict_ent;
+
 typedef struct dict {
     tw__buf lens, data;
     uint32_t n, cap; /* strings; table slots (power of two) */
-    uint32_t *slots; /* id + 1, 0 empty */
-    uint32_t *off, *len;
+    uint64_t *slots; /* the low 32 bits of the string's hash << 32 | id + 1; 0 empty */
+    dict_ent *ent;   /* per id */
     uint32_t n_alloc;
 } dict;
 
@@ -51,10 +55,6 @@ typedef struct span_pos {
     uint32_t pos;
 } span_pos;
 
-typedef struct scope_cache {
-    const tws_batch *batch;
-    uint32_t scope_idx, rg_idx;
-} scope_cache;
 
 struct tws_block_writer {
     tws_block_writer_options o;
@@ -74,11 +74,14 @@ struct tws_block_writer {
     attr_col *attrs;
     uint32_t n_attrs, cap_attrs;
     uint32_t *attr_slots, attr_slots_cap; /* (key, type) -> attr column + 1 */
+    uint32_t *key_col, key_col_cap; /* key's dictionary id -> the column it last went to + 1 (a hint) */
     table resources, scopes, shapes;
     uint32_t *span_cols; /* per attribute of the span being added: its column, or UINT32_MAX */
     uint32_t span_cols_cap;
-    scope_cache cache[8];
-    uint32_t cache_next;
+    /* scope + resource by content (scope_key): entry i is scope scope_rg[i] of the row group */
+    table scope_keys;
+    tw__buf scope_key;
+    uint32_t *scope_rg, scope_rg_cap;
     uint32_t rg_traces, rg_spans;
     uint64_t rg_base, rg_min_start, rg_max_end;
     uint8_t rg_first[16], rg_last[16];
