@@ -545,12 +545,11 @@ static void test_series_cap(void **state) {
     done(&r);
 }
 
-/* The same spans in a block: the same answer; and while a flush is in
- * progress (the block written, the frozen head not yet freed) each span
- * still counts once. */
-static void test_blocks_and_a_flush_in_progress(void **state) {
-    (void)state;
-    char dir[64] = "/tmp/tw-tqm-XXXXXX", blocks[96], st_dir[96], err[256];
+/* A store in a fresh directory (its name into dir) holding HEAD's spans in
+ * a block of row groups of `rg_spans` spans (0: the default). */
+static tws_store *store_of_head(char dir[64], uint32_t rg_spans) {
+    char blocks[96], st_dir[96], err[256];
+    strcpy(dir, "/tmp/tw-tqm-XXXXXX");
     assert_non_null(mkdtemp(dir));
     snprintf(blocks, sizeof blocks, "%s/blocks", dir);
     snprintf(st_dir, sizeof st_dir, "%s/state", dir);
@@ -559,9 +558,19 @@ static void test_blocks_and_a_flush_in_progress(void **state) {
     assert_int_equal(tws_objstore_local_open(blocks, &obj, &oe), TW_OK);
     tws_store *st;
     uint64_t lsn;
-    tws_store_options so = {.maintenance_ms = 3600000, .retention_s = 100ull * 365 * 86400};
+    tws_store_options so = {.maintenance_ms = 3600000, .retention_s = 100ull * 365 * 86400, .row_group_spans = rg_spans};
     assert_int_equal(tws_store_open(obj, st_dir, &so, NULL, &st, &lsn, err), TW_OK);
     assert_int_equal(tws_store_flush_now(st, HEAD, 1, err), TW_OK);
+    return st;
+}
+
+/* The same spans in a block: the same answer; and while a flush is in
+ * progress (the block written, the frozen head not yet freed) each span
+ * still counts once. */
+static void test_blocks_and_a_flush_in_progress(void **state) {
+    (void)state;
+    char dir[64], err[256];
+    tws_store *st = store_of_head(dir, 0);
     tws_head *empty;
     assert_int_equal(tws_head_new(NULL, &empty), TW_OK);
     const char *text = "{ } | count_over_time() by (resource.service.name)";
@@ -595,18 +604,8 @@ static void test_blocks_and_a_flush_in_progress(void **state) {
  * accumulator of its own) answers what the head answers. */
 static void test_blocks_scanned_in_parallel_match_the_head(void **state) {
     (void)state;
-    char dir[64] = "/tmp/tw-tqm-XXXXXX", blocks[96], st_dir[96], err[256];
-    assert_non_null(mkdtemp(dir));
-    snprintf(blocks, sizeof blocks, "%s/blocks", dir);
-    snprintf(st_dir, sizeof st_dir, "%s/state", dir);
-    tws_objstore *obj;
-    tws_objstore_err oe;
-    assert_int_equal(tws_objstore_local_open(blocks, &obj, &oe), TW_OK);
-    tws_store *st;
-    uint64_t lsn;
-    tws_store_options so = {.maintenance_ms = 3600000, .retention_s = 100ull * 365 * 86400, .row_group_spans = 1};
-    assert_int_equal(tws_store_open(obj, st_dir, &so, NULL, &st, &lsn, err), TW_OK);
-    assert_int_equal(tws_store_flush_now(st, HEAD, 1, err), TW_OK);
+    char dir[64], err[256];
+    tws_store *st = store_of_head(dir, 1);
     tws_head *empty;
     assert_int_equal(tws_head_new(NULL, &empty), TW_OK);
     static const char *queries[] = {

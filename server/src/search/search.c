@@ -554,17 +554,23 @@ static int scan_all(collector *c, const tws_head *head, const tws_head *frozen, 
     return rc;
 }
 
+/* A visit with collector c set up by the caller (fn, user or users). */
+static int visit(collector *c, const tws_head *head, const tws_head *frozen, tws_store *store,
+                 tws_search_stats *stats, char err[256]) {
+    pthread_mutex_init(&c->mu, NULL);
+    int rc = scan_all(c, head, frozen, store);
+    pthread_mutex_destroy(&c->mu);
+    tw__free(c->slots);
+    if (stats) *stats = c->stats;
+    if (c->err[0]) snprintf(err, 256, "%s", c->err);
+    return rc;
+}
+
 int tws_search_visit(const tws_search_req *req, const tws_head *head, const tws_head *frozen, tws_store *store,
                      tws_visit_fn fn, void *user, tws_search_stats *stats, char err[256]) {
     err[0] = 0;
     collector c = {.req = req, .limit = 1, .spss = 1, .fn = fn, .user = user};
-    pthread_mutex_init(&c.mu, NULL);
-    int rc = scan_all(&c, head, frozen, store);
-    pthread_mutex_destroy(&c.mu);
-    tw__free(c.slots);
-    if (stats) *stats = c.stats;
-    if (c.err[0]) snprintf(err, 256, "%s", c.err);
-    return rc;
+    return visit(&c, head, frozen, store, stats, err);
 }
 
 int tws_search_visit_each(const tws_search_req *req, const tws_head *head, const tws_head *frozen, tws_store *store,
@@ -573,13 +579,7 @@ int tws_search_visit_each(const tws_search_req *req, const tws_head *head, const
     err[0] = 0;
     if (!n_users) return TW_EINVAL;
     collector c = {.req = req, .limit = 1, .spss = 1, .fn = fn, .users = users, .n_users = n_users};
-    pthread_mutex_init(&c.mu, NULL);
-    int rc = scan_all(&c, head, frozen, store);
-    pthread_mutex_destroy(&c.mu);
-    tw__free(c.slots);
-    if (stats) *stats = c.stats;
-    if (c.err[0]) snprintf(err, 256, "%s", c.err);
-    return rc;
+    return visit(&c, head, frozen, store, stats, err);
 }
 
 int tws_search_run(const tws_search_req *req, const tws_head *head, const tws_head *frozen, tws_store *store,
