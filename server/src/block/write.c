@@ -175,6 +175,7 @@ void tws_block_writer_free(tws_block_writer *w) {
     table_free(&w->scope_keys);
     tw__buf_free(&w->scope_key);
     tw__free(w->scope_rg);
+    tw__free(w->memo);
     tw__free(w->key_col);
     tw__free(w->span_cols);
     tw__free(w->trace_ids);
@@ -365,11 +366,55 @@ static uint32_t scope_encode(tws_block_writer *w, const tws_scope *sc, const tws
     return table_id(w, &w->scopes, &w->scratch);
 }
 
-/* Scopes are found by content, not by batch: a span's batch may be freed
- * and another built at its address while the row group grows (compaction
- * reads its inputs row group by row group into one batch each). Finding the
- * plain bytes costs one hash instead of a dictionary lookup per string. */
+static uint32_t scope_by_content(tws_block_writer *w, const tws_batch *b, uint32_t scope_idx);
+
+static inline uint32_t memo_slot(uint64_t batch, uint32_t scope, uint32_t mask) {
+    return (uint32_t)tw__mix64(batch * 0x9e3779b97f4a7c15ull + scope) & mask;
+}
+
+/* Remember (batch, scope) -> rg; a failed allocation only forgets. */
+static void memo_put(tws_block_writer *w, uint64_t batch, uint32_t scope, uint32_t rg) {
+    if ((w->n_memo + 1) * 2 > w->memo_cap) {
+        uint32_t cap = w->memo_cap ? w->memo_cap * 2 : 256;
+        scope_memo *m = tw__calloc(cap, sizeof *m);
+        if (!m) return;
+        for (uint32_t i = 0; i < w->memo_cap; i++) {
+            if (!w->memo[i].batch) continue;
+            uint32_t j = memo_slot(w->memo[i].batch, w->memo[i].scope, cap - 1);
+            while (m[j].batch) j = (j + 1) & (cap - 1);
+            m[j] = w->memo[i];
+        }
+        tw__free(w->memo);
+        w->memo = m;
+        w->memo_cap = cap;
+    }
+    uint32_t mask = w->memo_cap - 1, j = memo_slot(batch, scope, mask);
+    while (w->memo[j].batch) j = (j + 1) & mask;
+    w->memo[j] = (scope_memo){batch, scope, rg};
+    w->n_memo++;
+}
+
+/* The row group's scope for scope `scope_idx` of batch b: remembered per
+ * (batch id, scope index) — spans of one batch come back many times in a
+ * row group — else found by content. */
 uint32_t tws__w_scope_index(tws_block_writer *w, const tws_batch *b, uint32_t scope_idx) {
+    if (b->id && w->memo_cap) {
+        uint32_t mask = w->memo_cap - 1;
+        for (uint32_t j = memo_slot(b->id, scope_idx, mask); w->memo[j].batch; j = (j + 1) & mask)
+            if (w->memo[j].batch == b->id && w->memo[j].scope == scope_idx) return w->memo[j].rg;
+    }
+    uint32_t rg = scope_by_content(w, b, scope_idx);
+    if (b->id && !w->failed) memo_put(w, b->id, scope_idx, rg);
+    return rg;
+}
+
+/* Scopes are found by content, never by the batch's address: a span's
+ * batch may be freed and another built at its address while the row group
+ * grows (compaction reads its inputs row group by row group into one batch
+ * each); the memo above is keyed by the batch's id, which a new batch never
+ * shares. Finding the plain bytes costs one hash instead of a dictionary
+ * lookup per string. */
+static uint32_t scope_by_content(tws_block_writer *w, const tws_batch *b, uint32_t scope_idx) {
     const tws_scope *sc = &b->scopes[scope_idx];
     const tws_resource *r = &b->resources[sc->resource_idx];
     tw__buf *k = &w->scope_key;
@@ -665,6 +710,8 @@ int tws__w_seal(tws_block_writer *w) {
     table_reset(&w->scopes);
     table_reset(&w->shapes);
     table_reset(&w->scope_keys);
+    if (w->n_memo) memset(w->memo, 0, w->memo_cap * sizeof *w->memo);
+    w->n_memo = 0;
     w->rg_traces = w->rg_spans = 0;
     w->rg_has_stream = w->rg_any_trace = false;
     if (w->data.failed || w->index.failed) w->failed = TW_ENOMEM;

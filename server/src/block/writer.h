@@ -56,6 +56,11 @@ typedef struct span_pos {
 } span_pos;
 
 
+typedef struct scope_memo {
+    uint64_t batch; /* 0: empty */
+    uint32_t scope, rg;
+} scope_memo;
+
 struct tws_block_writer {
     tws_block_writer_options o;
     char tenant[151];
@@ -82,6 +87,10 @@ struct tws_block_writer {
     table scope_keys;
     tw__buf scope_key;
     uint32_t *scope_rg, scope_rg_cap;
+    /* (batch id, scope index) -> scope of the row group, for batches with an
+     * id (tws_batch.id): open addressing, emptied when a row group is sealed */
+    scope_memo *memo;
+    uint32_t n_memo, memo_cap;
     uint32_t rg_traces, rg_spans;
     uint64_t rg_base, rg_min_start, rg_max_end;
     uint8_t rg_first[16], rg_last[16];

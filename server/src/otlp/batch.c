@@ -19,6 +19,7 @@
  * The batch struct holds only the head pointer, so a batch may be moved
  * by value (the store takes batches over that way).
  */
+#include <stdatomic.h>
 #include <assert.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -34,7 +35,12 @@ struct tws_arena_chunk {
     uint64_t data[];  /* 8-byte aligned */
 };
 
-void tws_batch_init(tws_batch *b) { memset(b, 0, sizeof *b); }
+static _Atomic uint64_t next_batch_id = 1;
+
+void tws_batch_init(tws_batch *b) {
+    memset(b, 0, sizeof *b);
+    b->id = atomic_fetch_add_explicit(&next_batch_id, 1, memory_order_relaxed);
+}
 
 void tws_batch_free(tws_batch *b) {
     tws_arena_chunk *c = b->arena;

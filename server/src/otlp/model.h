@@ -164,6 +164,12 @@ typedef struct tws_batch {
     uint32_t utf8_repairs; /* strings in which invalid UTF-8 was replaced */
     uint32_t truncations;  /* attribute values cut to the value limit */
     tws_arena_chunk *arena; /* owned memory */
+    /* Set by tws_batch_init (and so by tws_batch_free), never twice the
+     * same in a process: while the batch lives, (id, scope index) names one
+     * scope's content, so a writer may remember what it made of it even
+     * when another batch is later built at the same address. 0 (a batch
+     * not made by tws_batch_init): no such promise. */
+    uint64_t id;
 } tws_batch;
 
 /* What a decoder refused, with the place: "resourceSpans[0].scopeSpans[1]
