@@ -16,6 +16,10 @@
  *   search_<q>_pruned_pct            row groups ruled out by the push-down
  *                                    without decoding a span
  *   search_<q>_matches               traces returned (≤ 20)
+ *   search_trace_by_id_p50_ms, _p99_ms, _max_ms, _missing
+ *                                    tws_store_find of TW_SEARCH_LOOKUPS
+ *                                    (2000) stored trace ids (TW_SEARCH_ONLY=
+ *                                    trace_by_id runs only these)
  *
  * TW_SEARCH_ONLY=<name> runs one query. The store: TW_SEARCH_STORE names a directory that bench_srv_store left
  * (TW_BENCH_KEEP=1); without it, bench_srv_store (next to this program) is
@@ -149,6 +153,71 @@ static int run_query(tws_store *st, const tq_query *q, tws_search_stats *stats, 
     return rc;
 }
 
+/* Trace by id over the store: TW_SEARCH_LOOKUPS (default 2000) ids of
+ * stored traces, 10 from each of as many random row groups (read before
+ * the timing), then each looked up with tws_store_find as the query API
+ * does, in a random order. */
+static void trace_by_id(tws_store *st) {
+    uint32_t want = 2000;
+    if (getenv("TW_SEARCH_LOOKUPS")) want = (uint32_t)strtoul(getenv("TW_SEARCH_LOOKUPS"), NULL, 10);
+    if (!want) return;
+    tws_store_snap snap;
+    if (tws_store_snapshot(st, "single-tenant", 0, 0, &snap) || !snap.n) return;
+    uint8_t(*ids)[16] = malloc((size_t)want * 16);
+    double *lat = malloc(want * sizeof *lat);
+    uint64_t rng = 0x853c49e6748fea9bull;
+    uint32_t n = 0;
+    char err[256];
+    while (n < want) {
+        rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+        tws_block *b = snap.blocks[(rng >> 33) % snap.n];
+        uint64_t rgs = tws_block_get_meta(b)->row_groups;
+        tws_batch out;
+        tws_batch_init(&out);
+        if (tws_block_read_row_group(b, (rng >> 17) % rgs, &out, err) == TW_OK && out.n_spans)
+            for (int k = 0; k < 10 && n < want; k++) {
+                rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+                memcpy(ids[n++], out.spans[(rng >> 33) % out.n_spans].trace_id, 16);
+            }
+        tws_batch_free(&out);
+    }
+    tws_store_snap_release(st, &snap);
+    for (uint32_t i = n; i > 1; i--) { /* shuffled: neighbours come from other row groups */
+        rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+        uint32_t j = (uint32_t)((rng >> 33) % i);
+        uint8_t t[16];
+        memcpy(t, ids[i - 1], 16);
+        memcpy(ids[i - 1], ids[j], 16);
+        memcpy(ids[j], t, 16);
+    }
+    uint32_t missing = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        tws_batch *bs;
+        size_t nb;
+        double w0 = wall_s();
+        int rc = tws_store_find(st, "single-tenant", ids[i], 0, 0, &bs, &nb, err);
+        lat[i] = wall_s() - w0;
+        if (rc) {
+            fprintf(stderr, "trace_by_id: %s\n", err);
+            break;
+        }
+        size_t spans = 0;
+        for (size_t k = 0; k < nb; k++) {
+            spans += bs[k].n_spans;
+            tws_batch_free(&bs[k]);
+        }
+        tw__free(bs);
+        missing += spans == 0;
+    }
+    qsort(lat, n, sizeof *lat, cmp_double);
+    figure("p50_ms", "trace_by_id", lat[(n - 1) / 2] * 1e3, "ms");
+    figure("p99_ms", "trace_by_id", lat[(size_t)ceil(0.99 * n) - 1] * 1e3, "ms");
+    figure("max_ms", "trace_by_id", lat[n - 1] * 1e3, "ms");
+    figure("missing", "trace_by_id", missing, "traces");
+    free(ids);
+    free(lat);
+}
+
 int main(void) {
     tws_tune_allocator();
     char root[4400];
@@ -234,6 +303,7 @@ int main(void) {
         tq_query_free(q);
     }
     free(lat);
+    if (!only || !strcmp(only, "trace_by_id")) trace_by_id(st);
     tws_store_close(st);
     if (made) {
         char cmd[4600];
