@@ -303,16 +303,6 @@ static inline int kvlist_set_value(tw__arena *a, tw__kvlist *list, const char *k
     return set_value(a, list, key, key_len, value, limit, max_len);
 }
 
-int tw__kvlist_set_str(tw__arena *a, tw__kvlist *list, const char *key, size_t key_len, const char *v,
-                       size_t v_len, uint32_t limit, uint32_t max_len) {
-    return kvlist_set_str(a, list, key, key_len, v, v_len, limit, max_len);
-}
-
-int tw__kvlist_set_value(tw__arena *a, tw__kvlist *list, const char *key, size_t key_len,
-                         const tw_attribute *value, uint32_t limit, uint32_t max_len) {
-    return kvlist_set_value(a, list, key, key_len, value, limit, max_len);
-}
-
 int tw__kvlist_set(tw__arena *a, tw__kvlist *list, const tw_attribute *attr, uint32_t limit,
                    uint32_t max_len) {
     if (!attr) return TW_EINVAL;

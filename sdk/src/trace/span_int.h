@@ -211,14 +211,6 @@ TW_HIDDEN int tw__value_copy(tw__arena *a, tw__value *dst, const tw_attribute *s
  * a NULL or empty key. */
 TW_HIDDEN int tw__kvlist_set(tw__arena *a, tw__kvlist *list, const tw_attribute *attr, uint32_t limit,
                              uint32_t max_len);
-/* The same with the key given apart (key_len 0: measure it) and the value
- * taken from `value` (its key fields are ignored). */
-TW_HIDDEN int tw__kvlist_set_value(tw__arena *a, tw__kvlist *list, const char *key, size_t key_len,
-                                   const tw_attribute *value, uint32_t limit, uint32_t max_len);
-/* The same for a string value v[0..v_len) (v_len TW_NTS: measure it; v
- * must not be NULL): the setters' fast path, with no tw_attribute built. */
-TW_HIDDEN int tw__kvlist_set_str(tw__arena *a, tw__kvlist *list, const char *key, size_t key_len,
-                                 const char *v, size_t v_len, uint32_t limit, uint32_t max_len);
 /* Find a key; NULL if absent. */
 TW_HIDDEN const tw__kv *tw__kvlist_find(const tw__kvlist *list, const char *key, size_t key_len);
 

@@ -294,17 +294,11 @@ static int eval_piece(collector *c, tq_eval *e, const tws_span_ref *refs, uint32
     tq_spanset *sets;
     uint32_t n_sets;
     if ((rc = tq_eval_trace(e, r->q, &t, &sets, &n_sets)) || !n_sets) return rc;
-    if (c->users) { /* one visitor per worker: no lock */
-        rc = atomic_load(&c->stop) ? 0 : c->fn(c->users[worker], e, &t, sets, n_sets);
-        if (rc == 1) {
-            atomic_store(&c->stop, true);
-            rc = TW_OK;
-        }
-        return rc;
-    }
-    pthread_mutex_lock(&c->mu);
+    bool locked = !c->users; /* one visitor per worker needs no lock */
+    if (locked) pthread_mutex_lock(&c->mu);
     if (c->fn) {
-        rc = atomic_load(&c->stop) ? 0 : c->fn(c->user, e, &t, sets, n_sets);
+        void *user = c->users ? c->users[worker] : c->user;
+        rc = atomic_load(&c->stop) ? 0 : c->fn(user, e, &t, sets, n_sets);
         if (rc == 1) {
             atomic_store(&c->stop, true);
             rc = TW_OK;
@@ -312,7 +306,7 @@ static int eval_piece(collector *c, tq_eval *e, const tws_span_ref *refs, uint32
     } else {
         rc = collect(c, e, &t, sets, n_sets);
     }
-    pthread_mutex_unlock(&c->mu);
+    if (locked) pthread_mutex_unlock(&c->mu);
     return rc;
 }
 
