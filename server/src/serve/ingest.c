@@ -17,6 +17,7 @@
 #include <event2/buffer.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -26,6 +27,7 @@
 #include "logs/log_ids.h"
 #include "logs/loki_push.h"
 #include "pipeline/pipeline.h"
+#include "serve/http1.h"
 #include "serve/server_int.h"
 
 typedef struct ingest_req {
@@ -51,7 +53,7 @@ typedef struct ingest_req {
 
 static void http_refused(void *ctx, int proto, int http_code, const char *reason, int rpc_code, bool retry,
                          const char *msg) {
-    struct evhttp_request *req = ctx;
+    tws_h1_req *req = ctx;
     tw__buf b;
     tw__buf_init(&b, 1 << 16);
     if (proto == TWS_PROTO_HTTP_JSON) {
@@ -67,16 +69,14 @@ static void http_refused(void *ctx, int proto, int http_code, const char *reason
         tw__pb_uint64(&b, 1, (uint64_t)rpc_code);
         tw__pb_bytes(&b, 2, msg, strlen(msg));
     }
-    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-    if (http_code == 429 || http_code == 503) evhttp_add_header(h, "Retry-After", "1");
-    tws_reply_text(req, http_code, reason,
-                   proto == TWS_PROTO_HTTP_JSON ? "application/json" : "application/x-protobuf",
-                   b.failed ? "" : (const char *)b.data, b.failed ? 0 : b.len);
+    if (retry) tws_h1_add_header(req, "Retry-After", "1");
+    tws_h1_reply(req, http_code, reason, proto == TWS_PROTO_HTTP_JSON ? "application/json" : "application/x-protobuf",
+                 b.failed ? "" : (const char *)b.data, b.failed ? 0 : b.len);
     tw__buf_free(&b);
 }
 
 static void http_ok(void *ctx, int signal, int proto, uint32_t rejected, const char *msg) {
-    struct evhttp_request *req = ctx;
+    tws_h1_req *req = ctx;
     tw__buf b;
     tw__buf_init(&b, 4096);
     if (proto == TWS_PROTO_HTTP_JSON) {
@@ -99,8 +99,8 @@ static void http_ok(void *ctx, int signal, int proto, uint32_t rejected, const c
         tw__pb_bytes(&b, 2, msg, strlen(msg));
         tw__pb_end(&b, m);
     }
-    tws_reply_text(req, 200, "OK", proto == TWS_PROTO_HTTP_JSON ? "application/json" : "application/x-protobuf",
-                   (const char *)b.data, b.failed ? 0 : b.len);
+    tws_h1_reply(req, 200, "OK", proto == TWS_PROTO_HTTP_JSON ? "application/json" : "application/x-protobuf",
+                 (const char *)b.data, b.failed ? 0 : b.len);
     tw__buf_free(&b);
 }
 
@@ -121,7 +121,7 @@ void tws_ingest_refuse(tws_server *s, const tws_ingest_sink *sink, void *ctx, in
     sink->refused(ctx, proto, http_code, reason, rpc_code, http_code == 429 || http_code == 503, msg);
 }
 
-static void refuse(tws_server *s, struct evhttp_request *req, int signal, int proto, int why, int http_code,
+static void refuse(tws_server *s, tws_h1_req *req, int signal, int proto, int why, int http_code,
                    const char *reason, int rpc_code, const char *msg) {
     tws_ingest_refuse(s, &http_sink, req, signal, proto, why, 0, http_code, reason, rpc_code, msg);
 }
@@ -466,18 +466,25 @@ static void loki_refused(void *ctx, int proto, int http_code, const char *reason
 
 static const tws_ingest_sink loki_sink = {loki_ok, loki_refused};
 
-/* What every HTTP receiver does before the pipeline: the method, shutdown,
- * the tenant, Content-Encoding (gzip for any; snappy, as Loki clients
- * send protobuf, when `snappy`), then submit. */
-static void http_submit(tws_server *s, struct evhttp_request *req, int signal, int proto, bool snappy,
+/* What an HTTP request brings to the pipeline, whichever server parsed it. */
+typedef struct http_in {
+    const char *tenant;   /* X-Scope-OrgID, or NULL */
+    const char *encoding; /* Content-Encoding, or NULL */
+    const uint8_t *body;
+    size_t len;
+} http_in;
+
+/* What every HTTP receiver does before the pipeline: shutdown, the tenant,
+ * Content-Encoding (gzip for any; snappy, as Loki clients send protobuf,
+ * when `snappy`), then submit. */
+static void http_submit(tws_server *s, const http_in *in, void *req, int signal, int proto, bool snappy,
                         const tws_ingest_sink *sink) {
-    struct evkeyvalq *in = evhttp_request_get_input_headers(req);
     if (s->stopping) {
         tws_ingest_refuse(s, sink, req, signal, proto, TWS_REFUSE_OVERLOADED, 0, 503, "Service Unavailable",
                           TWS_RPC_UNAVAILABLE, "the server is shutting down");
         return;
     }
-    const char *tenant = evhttp_find_header(in, "X-Scope-OrgID");
+    const char *tenant = in->tenant;
     if (!tenant || !*tenant) tenant = s->cfg.default_tenant;
     if (!tws_tenant_valid(tenant)) {
         tws_ingest_refuse(s, sink, req, signal, proto, TWS_REFUSE_DECODE, 0, 400, "Bad Request",
@@ -485,12 +492,11 @@ static void http_submit(tws_server *s, struct evhttp_request *req, int signal, i
                           "X-Scope-OrgID: a tenant id is 1 to 150 of the characters A-Z a-z 0-9 ! - _ . * ' ( )");
         return;
     }
-    struct evbuffer *body = evhttp_request_get_input_buffer(req);
-    size_t len = evbuffer_get_length(body);
-    const uint8_t *data = len ? evbuffer_pullup(body, -1) : (const uint8_t *)"";
+    const uint8_t *data = in->body;
+    size_t len = in->len;
     tw__buf inflated;
     tw__buf_init(&inflated, s->cfg.max_decompressed_bytes);
-    const char *ce = evhttp_find_header(in, "Content-Encoding");
+    const char *ce = in->encoding;
     bool gzip = ce && strcasecmp(ce, "gzip") == 0;
     if (ce && *ce && !gzip && strcasecmp(ce, "identity") != 0 && !(snappy && strcasecmp(ce, "snappy") == 0)) {
         char msg[160];
@@ -526,7 +532,15 @@ static void http_submit(tws_server *s, struct evhttp_request *req, int signal, i
     tw__buf_free(&inflated); /* the batch never borrows from the input */
 }
 
-static bool post_only(struct evhttp_request *req) {
+/* POST only: a 405 naming it otherwise (OTLP port, then the query port's Loki push). */
+static bool post_only(tws_h1_req *req) {
+    if (tws_h1_method(req) == TWS_H1_POST) return true;
+    tws_h1_add_header(req, "Allow", "POST");
+    tws_h1_reply(req, 405, "Method Not Allowed", "text/plain", "use POST\n", 9);
+    return false;
+}
+
+static bool post_only_evhttp(struct evhttp_request *req) {
     if (evhttp_request_get_command(req) == EVHTTP_REQ_POST) return true;
     evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "POST");
     tws_reply_text(req, 405, "Method Not Allowed", "text/plain", "use POST\n", 9);
@@ -534,8 +548,8 @@ static bool post_only(struct evhttp_request *req) {
 }
 
 /* POST /v1/traces, /v1/logs: OTLP/HTTP, protobuf or JSON. */
-static void handle_otlp(struct evhttp_request *req, tws_server *s, int signal) {
-    const char *ct = evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Type");
+static void handle_otlp(tws_h1_req *req, tws_server *s, int signal) {
+    const char *ct = tws_h1_header(req, "Content-Type");
     int proto = tws_media_type_is(ct, "application/json") ? TWS_PROTO_HTTP_JSON : TWS_PROTO_HTTP_PROTOBUF;
     if (!post_only(req)) return;
     atomic_fetch_add(&s->metrics.requests[signal][proto], 1);
@@ -548,18 +562,18 @@ static void handle_otlp(struct evhttp_request *req, tws_server *s, int signal) {
                msg);
         return;
     }
-    http_submit(s, req, signal, proto, false, &http_sink);
+    http_in in = {tws_h1_header(req, "X-Scope-OrgID"), tws_h1_header(req, "Content-Encoding"), NULL, 0};
+    in.body = tws_h1_body(req, &in.len);
+    http_submit(s, &in, req, signal, proto, false, &http_sink);
 }
 
-static void handle_traces(struct evhttp_request *req, void *arg) { handle_otlp(req, arg, TWS_SIG_TRACES); }
-static void handle_logs(struct evhttp_request *req, void *arg) { handle_otlp(req, arg, TWS_SIG_LOGS); }
 
 /* POST /loki/api/v1/push (query port): Loki's push API, JSON or snappy protobuf. */
 void tws_loki_push_handle(tws_server *s, struct evhttp_request *req) {
     const char *ct = evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Type");
     bool json = tws_media_type_is(ct, "application/json");
     int proto = json ? TWS_PROTO_LOKI_JSON : TWS_PROTO_LOKI_PROTOBUF;
-    if (!post_only(req)) return;
+    if (!post_only_evhttp(req)) return;
     atomic_fetch_add(&s->metrics.requests[TWS_SIG_LOGS][proto], 1);
     if (!json && !tws_media_type_is(ct, "application/x-protobuf") && !tws_media_type_is(ct, "application/protobuf")) {
         char msg[200];
@@ -570,7 +584,12 @@ void tws_loki_push_handle(tws_server *s, struct evhttp_request *req) {
                           "Unsupported Media Type", TWS_RPC_INVALID_ARGUMENT, msg);
         return;
     }
-    http_submit(s, req, TWS_SIG_LOGS, proto, !json, &loki_sink);
+    struct evkeyvalq *h = evhttp_request_get_input_headers(req);
+    struct evbuffer *body = evhttp_request_get_input_buffer(req);
+    http_in in = {evhttp_find_header(h, "X-Scope-OrgID"), evhttp_find_header(h, "Content-Encoding"), NULL,
+                  evbuffer_get_length(body)};
+    in.body = in.len ? evbuffer_pullup(body, -1) : (const uint8_t *)"";
+    http_submit(s, &in, req, TWS_SIG_LOGS, proto, !json, &loki_sink);
 }
 
 int tws_ingest_replay(tws_server *s, const uint8_t *p, size_t len, uint64_t lsn, char *err, size_t err_len) {
@@ -633,14 +652,27 @@ int tws_ingest_replay_logs(tws_server *s, const uint8_t *p, size_t len, uint64_t
     return rc;
 }
 
-static void handle_other(struct evhttp_request *req, void *arg) {
-    static const char msg[] = "not found: this port serves POST /v1/traces and POST /v1/logs\n";
-    tws_reply_text(req, 404, "Not Found", "text/plain", msg, sizeof msg - 1);
+/* Every request on the OTLP/HTTP port. */
+static void handle_otlp_port(tws_h1_req *req, void *arg) {
+    const char *path = tws_h1_path(req);
+    if (strcmp(path, "/v1/traces") == 0) {
+        handle_otlp(req, arg, TWS_SIG_TRACES);
+    } else if (strcmp(path, "/v1/logs") == 0) {
+        handle_otlp(req, arg, TWS_SIG_LOGS);
+    } else {
+        static const char msg[] = "not found: this port serves POST /v1/traces and POST /v1/logs\n";
+        tws_h1_reply(req, 404, "Not Found", "text/plain", msg, sizeof msg - 1);
+    }
 }
 
-void tws_ingest_register(tws_server *s) {
-    if (!s->otlp_http) return; /* the pipelines leave OTLP/HTTP off */
-    evhttp_set_cb(s->otlp_http, "/v1/traces", handle_traces, s);
-    evhttp_set_cb(s->otlp_http, "/v1/logs", handle_logs, s);
-    evhttp_set_gencb(s->otlp_http, handle_other, s);
+tws_h1_server *tws_ingest_http_listen(tws_server *s, const char *host, uint16_t port) {
+    tws_h1_options o = {.max_body = s->cfg.max_request_bytes, .timeout_s = 30};
+    tws_h1_server *h = tws_h1_new(s->base, &o, handle_otlp_port, s);
+    if (h && tws_h1_bind(h, host, port) != 0) {
+        int e = errno;
+        tws_h1_free(h);
+        errno = e;
+        return NULL;
+    }
+    return h;
 }

@@ -6,7 +6,6 @@
  */
 #include <errno.h>
 #include <malloc.h>
-#include <event2/bufferevent.h>
 #include <event2/http.h>
 #include <event2/thread.h>
 #include <signal.h>
@@ -20,6 +19,7 @@
 #include "objstore/s3.h"
 #include "serve/server.h"
 #include "serve/scrape_check.h"
+#include "serve/http1.h"
 #include "serve/server_int.h"
 
 int tws_mkdir_p(const char *path) {
@@ -161,32 +161,39 @@ static void on_progress(void *user, uint64_t done, uint64_t total) {
 
 /* ---- listeners -------------------------------------------------------------------- */
 
-/* Each connection's bufferevent reads up to 256 KiB per read(2) instead of
- * libevent's default 4 KiB: an OTLP request of tens of kilobytes arrives
- * in one or two reads and one buffer chain link, not a dozen. */
-static struct bufferevent *make_bev(struct event_base *base, void *arg) {
-    struct bufferevent *bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
-    if (bev) bufferevent_set_max_single_read(bev, 256 << 10);
-    return bev;
+static void cannot_listen(const char *what, const char *addr) {
+    fprintf(stderr, "tracewire: cannot listen for %s on %s: %s (is another server running? choose "
+                    "another address with the flag)\n", what, addr, strerror(errno));
+}
+
+static bool split_addr(const char *addr, const char *what, char *host, size_t host_len, uint16_t *port) {
+    if (tws_split_hostport(addr, host, host_len, port) == 0) return true;
+    fprintf(stderr, "tracewire: %s address \"%s\" is not HOST:PORT\n", what, addr);
+    return false;
+}
+
+/* The OTLP/HTTP port: http1.c, not evhttp (see http1.h for why). */
+static int listen_otlp_http(tws_server *s, const char *addr) {
+    char host[128];
+    uint16_t port;
+    if (!split_addr(addr, "OTLP/HTTP", host, sizeof host, &port)) return -1;
+    if ((s->otlp_http = tws_ingest_http_listen(s, host, port))) return 0;
+    cannot_listen("OTLP/HTTP", addr);
+    return -1;
 }
 
 static struct evhttp *listen_http(tws_server *s, const char *addr, const char *what) {
     char host[128];
     uint16_t port;
-    if (tws_split_hostport(addr, host, sizeof host, &port) != 0) {
-        fprintf(stderr, "tracewire: %s address \"%s\" is not HOST:PORT\n", what, addr);
-        return NULL;
-    }
+    if (!split_addr(addr, what, host, sizeof host, &port)) return NULL;
     struct evhttp *h = evhttp_new(s->base);
     if (!h) return NULL;
     evhttp_set_max_body_size(h, (ev_ssize_t)s->cfg.max_request_bytes);
     evhttp_set_timeout(h, 30); /* slow clients are cut off, not waited for */
-    evhttp_set_bevcb(h, make_bev, NULL);
     evhttp_set_allowed_methods(h, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |
                                       EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS);
     if (!evhttp_bind_socket_with_handle(h, host, port)) {
-        fprintf(stderr, "tracewire: cannot listen for %s on %s: %s (is another server running? choose "
-                        "another address with the flag)\n", what, addr, strerror(errno));
+        cannot_listen(what, addr);
         evhttp_free(h);
         return NULL;
     }
@@ -374,10 +381,9 @@ int tws_serve(const tws_config *cfg) {
     }
 
     s->replaying = false;
-    if ((cfg->otlp_http_listen[0] && !(s->otlp_http = listen_http(s, cfg->otlp_http_listen, "OTLP/HTTP"))) ||
+    if ((cfg->otlp_http_listen[0] && listen_otlp_http(s, cfg->otlp_http_listen) != 0) ||
         !(s->api_http = listen_http(s, cfg->http_listen, "the query API")) || tws_grpc_listen(s) != TW_OK)
         goto out;
-    tws_ingest_register(s);
     tws_query_register(s);
     s->sig_term = evsignal_new(s->base, SIGTERM, on_signal, s);
     s->sig_int = evsignal_new(s->base, SIGINT, on_signal, s);
@@ -405,7 +411,7 @@ out:
     if (s->sig_int) event_free(s->sig_int);
     if (s->drain_timer) event_free(s->drain_timer);
     tws_grpc_free(s);
-    if (s->otlp_http) evhttp_free(s->otlp_http);
+    tws_h1_free(s->otlp_http);
     if (s->api_http) evhttp_free(s->api_http);
     tws_ingest_pipelines_stop(s); /* before the head its store sink feeds */
     tws_head_free(s->head);

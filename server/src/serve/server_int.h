@@ -41,7 +41,8 @@ enum { TWS_WAL_LOGS_V1 = 1 };
 typedef struct tws_server {
     tws_config cfg;
     struct event_base *base;
-    struct evhttp *otlp_http, *api_http;
+    struct tws_h1_server *otlp_http; /* OTLP/HTTP (http1.c) */
+    struct evhttp *api_http;
     struct evconnlistener *otlp_grpc;
     struct tws_grpc_conn *grpc_conns; /* open gRPC connections (grpc.c) */
     struct event *sig_term, *sig_int, *drain_timer;
@@ -119,8 +120,8 @@ bool tws_ingest_is_v2(const uint8_t *p, size_t len);
 int tws_ingest_replay_v2(tws_server *s, int signal, const uint8_t *p, size_t len, uint64_t lsn, char *err,
                          size_t err_len);
 
-/* ingest.c */
-void tws_ingest_register(tws_server *s);
+/* ingest.c: the OTLP/HTTP port, listening (NULL, errno set, on failure). */
+struct tws_h1_server *tws_ingest_http_listen(tws_server *s, const char *host, uint16_t port);
 
 /* How one ingest request is answered. The receivers (OTLP/HTTP here, OTLP/gRPC
  * in grpc.c) share the pipeline and differ only in these two callbacks, each
