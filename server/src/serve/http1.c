@@ -594,10 +594,6 @@ int tws_h1_bind(tws_h1_server *s, const char *host, uint16_t port) {
 
 uint16_t tws_h1_port(const tws_h1_server *s) { return s->port; }
 
-void tws_h1_stop_accepting(tws_h1_server *s) {
-    if (s && s->lis) evconnlistener_disable(s->lis);
-}
-
 void tws_h1_free(tws_h1_server *s) {
     if (!s) return;
     if (s->lis) evconnlistener_free(s->lis);

@@ -60,8 +60,6 @@ uint16_t tws_h1_port(const tws_h1_server *s);
 /* Serve an already connected socket (made non-blocking here; closed by the
  * server): how the tests and the fuzz target talk to it. 0 or -1. */
 int tws_h1_adopt(tws_h1_server *s, int fd);
-/* Stop accepting new connections (open ones are served). */
-void tws_h1_stop_accepting(tws_h1_server *s);
 /* Close the listener and every connection. Requests still waiting for a
  * reply must not be answered afterwards. NULL is fine. */
 void tws_h1_free(tws_h1_server *s);
