@@ -503,16 +503,21 @@ static int load_shapes(tws_rg *r) {
     return TW_OK;
 }
 
-int tws__rg_shapes(tws_rg *r) {
-    if (r->shapes_state == 0) {
-        int rc = load_shapes(r);
-        r->shapes_state = rc == TW_OK ? 1 : rc;
+/* Load a part of the row group once: *state is 0 (not yet), 1 (loaded) or
+ * the error the first load gave, which later callers get again (the detail
+ * went to the first caller's *err; theirs names `what`). */
+static int load_once(tws_rg *r, int *state, int (*load)(tws_rg *), const char *what) {
+    if (*state == 0) {
+        int rc = load(r);
+        *state = rc == TW_OK ? 1 : rc;
         return rc;
     }
-    if (r->shapes_state == 1) return TW_OK;
-    if (r->shapes_state != TW_ENOMEM) tws__rg_bad(r, "shape table");
-    return r->shapes_state;
+    if (*state == 1) return TW_OK;
+    if (*state != TW_ENOMEM) tws__rg_bad(r, what);
+    return *state;
 }
+
+int tws__rg_shapes(tws_rg *r) { return load_once(r, &r->shapes_state, load_shapes, "shape table"); }
 
 static int load_tables(tws_rg *r) {
     int rc;
@@ -564,16 +569,7 @@ static int load_tables(tws_rg *r) {
     return TW_OK;
 }
 
-int tws__rg_tables(tws_rg *r) {
-    if (r->tables == 0) {
-        int rc = load_tables(r);
-        r->tables = rc == TW_OK ? 1 : rc;
-        return rc;
-    }
-    if (r->tables == 1) return TW_OK;
-    if (r->tables != TW_ENOMEM) tws__rg_bad(r, "row group tables"); /* the detail went to the first caller's *err */
-    return r->tables;
-}
+int tws__rg_tables(tws_rg *r) { return load_once(r, &r->tables, load_tables, "row group tables"); }
 
 int tws__rg_col_str(tws_rg *r, col *c, tws_rd *d, tw_str *s, uint32_t *num) {
     uint64_t v = tws_rd_varint(d);

@@ -48,7 +48,8 @@ typedef struct hdr {
 struct tws_h1_req {
     struct h1_conn *c;
     int method;
-    tw__buf meta; /* path, then each header as lowercased name and value, all NUL-terminated */
+    tw__buf meta; /* each header as lowercased name and value, then the path, all NUL-terminated */
+    size_t path_off; /* of the path in meta */
     hdr *h;
     uint32_t nh, cap_h;
     tw__buf extra; /* reply header lines added by the handler */
@@ -68,7 +69,6 @@ typedef struct h1_conn {
     bool in_value, headers_done, started, complete;
     int reject;      /* a status to refuse the request with */
     bool keep_alive; /* after this request */
-    bool head;       /* HEAD: no body in the reply */
     bool pending;    /* the handler holds the request */
     bool answered;   /* the reply is built (maybe still being written) */
     bool want_close; /* peer gone, error, timeout: close once nothing is pending */
@@ -116,7 +116,7 @@ static void build_reply(h1_conn *c, int code, const char *reason, const char *ct
     if (c->req.extra.len) tw__buf_append(&b, c->req.extra.data, c->req.extra.len);
     tw__buf_printf(&b, "Content-Length: %zu\r\n%s\r\n", len,
                    !c->keep_alive ? "Connection: close\r\n" : c->p.http_minor == 0 ? "Connection: keep-alive\r\n" : "");
-    if (!c->head && len) tw__buf_append(&b, body, len);
+    if (c->req.method != TWS_H1_HEAD && len) tw__buf_append(&b, body, len); /* HEAD: the length only */
     if (b.failed) { /* no memory: the client sees the connection close */
         tw__buf_free(&b);
         c->want_close = true;
@@ -238,9 +238,8 @@ static int on_headers_complete(http_parser *p) {
     if (r->meta.failed) return -1;
     r->method = p->method == HTTP_GET ? TWS_H1_GET : p->method == HTTP_HEAD ? TWS_H1_HEAD
               : p->method == HTTP_POST ? TWS_H1_POST : TWS_H1_OTHER;
-    c->head = p->method == HTTP_HEAD;
     c->keep_alive = http_should_keep_alive(p) != 0;
-    c->url_off = path_at; /* from here on: the path's offset in meta */
+    r->path_off = path_at;
     bool chunked = (p->flags & F_CHUNKED) != 0;
     if (!chunked && (p->flags & F_CONTENTLENGTH) && p->content_length > c->srv->opt.max_body) {
         c->reject = 413;
@@ -297,13 +296,12 @@ static void request_reset(h1_conn *c) {
     tw__buf_reset(&r->meta);
     tw__buf_reset(&r->extra);
     r->nh = 0;
-    r->body_off = r->body_len = 0;
+    r->body_off = r->body_len = r->path_off = 0;
     r->method = TWS_H1_OTHER;
     c->url_off = c->url_len = c->f_off = c->f_len = c->v_off = c->v_len = 0;
     c->in_value = c->headers_done = c->started = c->complete = false;
     c->reject = 0;
     c->keep_alive = true;
-    c->head = false;
     c->answered = false;
 }
 
@@ -510,7 +508,7 @@ int tws_h1_adopt(tws_h1_server *s, int fd) {
 
 int tws_h1_method(const tws_h1_req *r) { return r->method; }
 const char *tws_h1_method_name(const tws_h1_req *r) { return http_method_str((enum http_method)r->c->p.method); }
-const char *tws_h1_path(const tws_h1_req *r) { return (const char *)r->meta.data + r->c->url_off; }
+const char *tws_h1_path(const tws_h1_req *r) { return (const char *)r->meta.data + r->path_off; }
 
 const char *tws_h1_header(const tws_h1_req *r, const char *name) {
     for (uint32_t i = 0; i < r->nh; i++)
