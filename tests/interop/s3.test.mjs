@@ -58,13 +58,19 @@ function serverWith(tag, yaml) {
 }
 
 // Every object key in s3rver's directory for the bucket (its files are
-// KEY._S3rver_object).
+// KEY._S3rver_object). The servers delete objects while we walk (compaction),
+// so an entry or folder that vanishes between readdir and stat is skipped.
 function bucketKeys() {
   const root = join(s3dir, 'traces'), keys = [];
+  const gone = (fn) => {
+    try { return fn(); } catch (e) { if (e.code === 'ENOENT') return null; throw e; }
+  };
   const walk = (d, rel) => {
-    for (const e of readdirSync(d)) {
+    for (const e of gone(() => readdirSync(d)) ?? []) {
       const p = join(d, e), r = rel ? `${rel}/${e}` : e;
-      if (statSync(p).isDirectory()) walk(p, r);
+      const st = gone(() => statSync(p));
+      if (!st) continue;
+      if (st.isDirectory()) walk(p, r);
       else if (e.endsWith('._S3rver_object')) keys.push(r.slice(0, -'._S3rver_object'.length));
     }
   };
