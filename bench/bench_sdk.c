@@ -1,6 +1,8 @@
 /*
  * bench_sdk.c — the SDK's hot paths, one line per figure: "name value unit".
  *
+ *   clock_now              one span timestamp (rdtsc + anchor where usable),
+ *                          beside clock_gettime(CLOCK_REALTIME)
  *   span_sampled_4attrs    a sampled span, 4 attributes, start to end into
  *                          the batch queue (a worker drains it meanwhile)
  *   span_unsampled         start + end of a span the sampler dropped
@@ -18,6 +20,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "export/export_int.h"
 #include "trace/trace_int.h"
 
@@ -181,9 +184,32 @@ static void bench_propagation(void) {
     printf("baggage_parse_10 %.1f ns/op\n", ns);
 }
 
-/* With an argument, only that group runs (for profiling): unsampled, sampled, propagation. */
+/* One timestamp as spans take it, and the system call it replaces. */
+static void bench_clock(void) {
+    const long iters = 2000000;
+    double ns, sys_ns;
+    uint64_t acc = 0;
+    for (int i = 0; i < 1000 && tw__clock_source() != TW_CLOCK_TSC; i++) { /* past calibration */
+        acc += tw__clock_ns();
+        struct timespec d = {0, 1000000};
+        nanosleep(&d, NULL);
+    }
+    BEST_OF(ns, iters, { acc += tw__clock_ns(); });
+    BEST_OF(sys_ns, iters, {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        acc += (uint64_t)ts.tv_nsec;
+    });
+    sink += (int)acc;
+    static const char *const names[] = {"system", "calibrating", "tsc"};
+    printf("clock_now %.1f ns/read (%s)\n", ns, names[tw__clock_source()]);
+    printf("clock_gettime_realtime %.1f ns/read\n", sys_ns);
+}
+
+/* With an argument, only that group runs (for profiling): clock, unsampled, sampled, propagation. */
 int main(int argc, char **argv) {
     const char *only = argc > 1 ? argv[1] : NULL;
+    if (!only || strcmp(only, "clock") == 0) bench_clock();
     if (!only || strcmp(only, "unsampled") == 0) bench_unsampled();
     if (!only || strcmp(only, "sampled") == 0) bench_sampled();
     if (!only || strcmp(only, "propagation") == 0) bench_propagation();

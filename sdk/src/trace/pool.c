@@ -2,32 +2,46 @@
  * pool.c — per-thread caches over a global list of chains of free span
  * objects.
  *
- * The global list holds whole chains of TW__POOL_BATCH objects (linked by
- * `next`; the chains by their first object's `next_chain`), so a thread
- * refills or spills with one push or pop under the mutex: the critical
- * section is a few stores, the lock is rarely contended, and no object's
- * memory (last written by another core) is touched while it is held.
- * Each get prefetches, for writing, the first lines of the object the next
- * get hands out, so the cache-line transfers from the core that freed it
- * overlap with the caller's work on this one.
+ * A thread's cache is an array (a stack) of free objects, so the object a
+ * get will hand out several calls from now is known without touching any
+ * object's memory: each get prefetches, for writing, the object POOL_AHEAD
+ * places down the stack. Those objects were most likely last written by the
+ * batch worker's core, and one cross-core line transfer can take longer
+ * than a whole span (~230 ns between the two vCPUs of the benchmark
+ * machine), so one object ahead is not enough.
+ *
+ * The global list holds whole chains of TW__POOL_BATCH objects. A chain's
+ * directory (the next chain, the count, the object pointers) is written
+ * into the first object's own memory by the thread that spills it, so a
+ * thread refills or spills with one push or pop under the mutex, and a
+ * refill reads one directory, never a list threaded through 32 objects.
  */
 #include <pthread.h>
+#include <string.h>
 
 #include "core/prefetch.h"
 #include "trace/pool.h"
 
-typedef struct cache {
-    tw_span *head; /* objects ready to hand out */
+#define CACHE_MAX (2 * TW__POOL_BATCH)
+#define POOL_AHEAD 4
+
+typedef struct chain { /* lives in the first free object of the chain */
+    struct chain *next;
     uint32_t n;
-    tw_span *spill;   /* a chain being filled by put, handed over when full */
-    uint32_t spill_n;
+    tw_span *obj[TW__POOL_BATCH];
+} chain;
+_Static_assert(sizeof(chain) <= TW__SPAN_OBJECT_SIZE, "a chain's directory fits in a free object");
+
+typedef struct cache {
+    tw_span *obj[CACHE_MAX]; /* obj[n - 1] is handed out next */
+    uint32_t n;
     bool registered;
 } cache;
 
 #define GLOBAL_MAX_CHAINS (TW__POOL_GLOBAL_MAX / TW__POOL_BATCH)
 
 static pthread_mutex_t global_lock = PTHREAD_MUTEX_INITIALIZER;
-static tw_span *global_chains;
+static chain *global_chains;
 static uint32_t global_n; /* chains */
 static pthread_key_t cache_key;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
@@ -36,44 +50,47 @@ static TW_TLS cache tc;
 static void lock(void) { pthread_mutex_lock(&global_lock); }
 static void unlock(void) { pthread_mutex_unlock(&global_lock); }
 
-static void free_list(tw_span *s) {
-    while (s) {
-        tw_span *next = s->next;
-        tw__free(s);
-        s = next;
-    }
-}
-
-/* Hand a chain to the global list, or to the heap when that is full. */
-static void push_chain(tw_span *chain) {
+/* Hand objs[0..n) (1 <= n <= TW__POOL_BATCH) to the global list, or to the
+ * heap when that is full. */
+static void push_chain(tw_span *const *objs, uint32_t n) {
+    chain *c = (chain *)objs[0];
+    c->n = n;
+    memcpy(c->obj, objs, n * sizeof *objs);
     lock();
     bool room = global_n < GLOBAL_MAX_CHAINS;
     if (room) {
-        chain->next_chain = global_chains;
-        global_chains = chain;
+        c->next = global_chains;
+        global_chains = c;
         global_n++;
     }
     unlock();
-    if (!room) free_list(chain);
+    if (!room)
+        for (uint32_t i = n; i-- > 0;) tw__free(c->obj[i]); /* obj[0], the directory, last */
 }
 
-static tw_span *pop_chain(void) {
+/* Move one chain's objects into this thread's (empty) cache. */
+static bool pop_chain(void) {
     lock();
-    tw_span *c = global_chains;
+    chain *c = global_chains;
     if (c) {
-        global_chains = c->next_chain;
+        global_chains = c->next;
         global_n--;
     }
+    chain *after = global_chains;
     unlock();
-    return c;
+    if (!c) return false;
+    tc.n = c->n;
+    memcpy(tc.obj, c->obj, c->n * sizeof *tc.obj);
+    /* The next refill's directory, fetched while these objects are used. */
+    if (after) __builtin_prefetch(after, 0, 3);
+    return true;
 }
 
 static void on_thread_exit(void *unused) {
     (void)unused;
-    if (tc.head) push_chain(tc.head); /* chains of any length are fine */
-    if (tc.spill) push_chain(tc.spill);
-    tc.head = tc.spill = NULL;
-    tc.n = tc.spill_n = 0;
+    for (uint32_t i = 0; i < tc.n; i += TW__POOL_BATCH)
+        push_chain(tc.obj + i, TW_MIN(TW__POOL_BATCH, tc.n - i));
+    tc.n = 0;
 }
 
 static void init_once(void) {
@@ -87,10 +104,9 @@ static void register_thread(void) {
     tc.registered = true;
 }
 
-/* The next object to hand out was most likely last written by another
- * core (the batch worker that released it): request the lines a span
- * writes first (header, start of the arena) now, for writing, so they
- * arrive while the caller works on this one. */
+/* Request the lines a span writes first (header, start of the arena) for
+ * writing, so they arrive from the core that freed the object while the
+ * caller works on the spans before it. */
 _Static_assert(TW__POOL_PREFETCH_BYTES <= TW__SPAN_OBJECT_SIZE, "prefetch within the object");
 static inline void prefetch_object(const tw_span *s) {
     const char *p = (const char *)s;
@@ -99,40 +115,25 @@ static inline void prefetch_object(const tw_span *s) {
 }
 
 tw_span *tw__pool_get(void) {
-    if (TW_UNLIKELY(tc.head == NULL)) {
+    if (TW_UNLIKELY(tc.n == 0)) {
         if (TW_UNLIKELY(!tc.registered)) register_thread();
-        if (tc.spill) { /* our own returns first: their memory is in this core's cache */
-            tc.head = tc.spill;
-            tc.n = tc.spill_n;
-            tc.spill = NULL;
-            tc.spill_n = 0;
-        } else if (!(tc.head = pop_chain())) {
-            return tw__malloc(TW__SPAN_OBJECT_SIZE);
-        } else {
-            tc.n = TW__POOL_BATCH; /* at most: a chain from an exited thread may be shorter */
-        }
+        if (!pop_chain()) return tw__malloc(TW__SPAN_OBJECT_SIZE);
+        for (uint32_t i = tc.n > POOL_AHEAD ? tc.n - POOL_AHEAD : 0; i < tc.n - 1; i++) prefetch_object(tc.obj[i]);
     }
-    tw_span *s = tc.head;
-    tc.head = s->next;
-    tc.n = tc.head && tc.n ? tc.n - 1 : 0;
-    if (tc.head) prefetch_object(tc.head);
+    tw_span *s = tc.obj[--tc.n];
+    if (tc.n >= POOL_AHEAD) prefetch_object(tc.obj[tc.n - POOL_AHEAD]);
     return s;
 }
 
 void tw__pool_put(tw_span *s) {
     if (TW_UNLIKELY(!tc.registered)) register_thread();
-    if (tc.n < TW__POOL_BATCH) { /* keep a batch at hand */
-        s->next = tc.head;
-        tc.head = s;
-        tc.n++;
-        return;
+    if (TW_UNLIKELY(tc.n == CACHE_MAX)) {
+        /* Spill the older half; the objects just freed stay, warm here. */
+        push_chain(tc.obj, TW__POOL_BATCH);
+        memmove(tc.obj, tc.obj + TW__POOL_BATCH, (CACHE_MAX - TW__POOL_BATCH) * sizeof *tc.obj);
+        tc.n -= TW__POOL_BATCH;
     }
-    s->next = tc.spill;
-    tc.spill = s;
-    if (++tc.spill_n < TW__POOL_BATCH) return;
-    push_chain(tc.spill);
-    tc.spill = NULL;
-    tc.spill_n = 0;
+    tc.obj[tc.n++] = s;
 }
 
 uint32_t tw__pool_global_chains(void) {

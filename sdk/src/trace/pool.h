@@ -1,14 +1,15 @@
 /*
  * pool.h — fixed-size span objects without malloc on the hot path.
  *
- * Each thread keeps a small cache of free objects; it refills from and
+ * Each thread keeps a small stack of free objects; it refills from and
  * spills to one global list of chains of TW__POOL_BATCH objects, under a
  * mutex taken about once per 32 spans. The exporter thread frees what
  * producer threads allocate, so objects flow back through the global list;
  * since their memory was last written on that thread's core, each get
- * prefetches (for writing) the object the next get will return. The global
- * list is capped: beyond TW__POOL_GLOBAL_MAX free objects, memory goes back
- * to the heap.
+ * prefetches (for writing) an object a few gets ahead. The global list is
+ * capped: beyond TW__POOL_GLOBAL_MAX free objects, memory goes back to the
+ * heap. A thread's cache holds at most two batches; what is left at thread
+ * exit goes to the global list.
  * The global mutex is taken around fork() so a child never inherits it held.
  */
 #ifndef TW_POOL_H

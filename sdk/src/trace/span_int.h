@@ -167,7 +167,6 @@ struct tw_span {
     uint8_t status; /* tw_status_code */
     uint8_t has_parent;
     uint8_t parent_is_remote;
-    struct tw_span *next; /* free-list and queue linkage */
     tw_span_context ctx;  /* owns one reference to ctx.state */
     tw__arena arena;
     tw_span_id parent_id;
@@ -182,7 +181,6 @@ struct tw_span {
     uint32_t n_events, cap_events, dropped_events;
     tw__link *links;
     uint32_t n_links, cap_links, dropped_links;
-    struct tw_span *next_chain; /* the pool's global list: the next chain of free objects */
 };
 
 /* A span object's size in the pool: header plus the inline arena. */
