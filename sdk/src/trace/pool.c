@@ -82,7 +82,8 @@ static bool pop_chain(void) {
     tc.n = c->n;
     memcpy(tc.obj, c->obj, c->n * sizeof *tc.obj);
     /* The next refill's directory, fetched while these objects are used. */
-    if (after) __builtin_prefetch(after, 0, 3);
+    if (after)
+        for (size_t off = 0; off < sizeof(chain); off += 64) __builtin_prefetch((const char *)after + off, 0, 3);
     return true;
 }
 
