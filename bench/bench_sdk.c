@@ -3,6 +3,8 @@
  *
  *   clock_now              one span timestamp (rdtsc + anchor where usable),
  *                          beside clock_gettime(CLOCK_REALTIME)
+ *   cache_line_handoff     one cache line passed between two threads (the
+ *                          machine's cross-core cost, which the next moves with)
  *   span_sampled_4attrs    a sampled span, 4 attributes, start to end into
  *                          the batch queue (a worker drains it meanwhile)
  *   span_unsampled         start + end of a span the sampler dropped
@@ -15,6 +17,7 @@
  * Each figure is the best of 5 runs (least disturbed by the other core's
  * work). malloc/calloc/realloc are wrapped at link time to count calls.
  */
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -184,6 +187,32 @@ static void bench_propagation(void) {
     printf("baggage_parse_10 %.1f ns/op\n", ns);
 }
 
+/* The machine's cross-core cost: two threads pass one cache line back and
+ * forth; the time per one-way hand-off. The sampled-span figure depends on
+ * it (the batch worker on the other core frees what the caller reuses). */
+static _Atomic long handoff __attribute__((aligned(64)));
+#define HANDOFFS 2000000L
+static void *handoff_peer(void *arg) {
+    (void)arg;
+    for (long i = 1; i < HANDOFFS; i += 2) {
+        while (atomic_load_explicit(&handoff, memory_order_acquire) != i) {}
+        atomic_store_explicit(&handoff, i + 1, memory_order_release);
+    }
+    return NULL;
+}
+static void bench_handoff(void) {
+    pthread_t t;
+    atomic_store(&handoff, 0);
+    pthread_create(&t, NULL, handoff_peer, NULL);
+    uint64_t t0 = mono_ns();
+    for (long i = 0; i < HANDOFFS; i += 2) {
+        while (atomic_load_explicit(&handoff, memory_order_acquire) != i) {}
+        atomic_store_explicit(&handoff, i + 1, memory_order_release);
+    }
+    pthread_join(t, NULL);
+    printf("cache_line_handoff %.1f ns/one-way\n", (double)(mono_ns() - t0) / (double)HANDOFFS);
+}
+
 /* One timestamp as spans take it, and the system call it replaces. */
 static void bench_clock(void) {
     const long iters = 2000000;
@@ -206,10 +235,12 @@ static void bench_clock(void) {
     printf("clock_gettime_realtime %.1f ns/read\n", sys_ns);
 }
 
-/* With an argument, only that group runs (for profiling): clock, unsampled, sampled, propagation. */
+/* With an argument, only that group runs (for profiling): clock, unsampled,
+ * sampled (with the hand-off figure), propagation. */
 int main(int argc, char **argv) {
     const char *only = argc > 1 ? argv[1] : NULL;
     if (!only || strcmp(only, "clock") == 0) bench_clock();
+    if (!only || strcmp(only, "sampled") == 0) bench_handoff();
     if (!only || strcmp(only, "unsampled") == 0) bench_unsampled();
     if (!only || strcmp(only, "sampled") == 0) bench_sampled();
     if (!only || strcmp(only, "propagation") == 0) bench_propagation();
