@@ -115,24 +115,37 @@ static inline void prefetch_object(const tw_span *s) {
     tw__prefetch_write(p + TW__POOL_PREFETCH_BYTES - 1); /* objects are 16-aligned, not 64 */
 }
 
-tw_span *tw__pool_get(void) {
-    if (TW_UNLIKELY(tc.n == 0)) {
-        if (TW_UNLIKELY(!tc.registered)) register_thread();
-        if (!pop_chain()) return tw__malloc(TW__SPAN_OBJECT_SIZE);
-        for (uint32_t i = tc.n > POOL_AHEAD ? tc.n - POOL_AHEAD : 0; i < tc.n - 1; i++) prefetch_object(tc.obj[i]);
+/* The slow paths, out of line so the fast ones save no registers. */
+static __attribute__((noinline)) bool refill(void) {
+    if (TW_UNLIKELY(!tc.registered)) register_thread();
+    if (!pop_chain()) return false;
+    for (uint32_t i = tc.n > POOL_AHEAD ? tc.n - POOL_AHEAD : 0; i < tc.n - 1; i++) prefetch_object(tc.obj[i]);
+    return true;
+}
+
+/* Put s, spilling the older half first when the cache is full (the
+ * objects just freed stay, warm here). */
+static __attribute__((noinline)) void spill_and_put(tw_span *s) {
+    if (TW_UNLIKELY(!tc.registered)) register_thread();
+    if (tc.n == CACHE_MAX) {
+        push_chain(tc.obj, TW__POOL_BATCH);
+        memmove(tc.obj, tc.obj + TW__POOL_BATCH, (CACHE_MAX - TW__POOL_BATCH) * sizeof *tc.obj);
+        tc.n -= TW__POOL_BATCH;
     }
+    tc.obj[tc.n++] = s;
+}
+
+tw_span *tw__pool_get(void) {
+    if (TW_UNLIKELY(tc.n == 0) && !refill()) return tw__malloc(TW__SPAN_OBJECT_SIZE);
     tw_span *s = tc.obj[--tc.n];
     if (tc.n >= POOL_AHEAD) prefetch_object(tc.obj[tc.n - POOL_AHEAD]);
     return s;
 }
 
 void tw__pool_put(tw_span *s) {
-    if (TW_UNLIKELY(!tc.registered)) register_thread();
-    if (TW_UNLIKELY(tc.n == CACHE_MAX)) {
-        /* Spill the older half; the objects just freed stay, warm here. */
-        push_chain(tc.obj, TW__POOL_BATCH);
-        memmove(tc.obj, tc.obj + TW__POOL_BATCH, (CACHE_MAX - TW__POOL_BATCH) * sizeof *tc.obj);
-        tc.n -= TW__POOL_BATCH;
+    if (TW_UNLIKELY(!tc.registered || tc.n == CACHE_MAX)) {
+        spill_and_put(s);
+        return;
     }
     tc.obj[tc.n++] = s;
 }
