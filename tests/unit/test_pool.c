@@ -2,7 +2,8 @@
  * test_pool.c — the span object pool: objects freed on one thread (the
  * exporter's) come back to the thread that allocates, through the global
  * list of chains; a thread that exits hands its cache back; the global list
- * is bounded, the surplus goes back to the heap.
+ * is bounded, the surplus goes back to the heap; a thread without memory
+ * for its cache works from the heap.
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -59,10 +60,34 @@ static void test_global_list_is_bounded(void **state) {
     free(many);
 }
 
+/* A thread that cannot get memory for its cache's slots works from the
+ * heap: gets allocate, puts free, the global list is left alone. */
+static void *no_cache_thread(void *arg) {
+    (void)arg;
+    uint32_t chains = tw__pool_global_chains();
+    tw__alloc_fail_after(0); /* the slots (first pool call) fail */
+    tw_span *none = tw__pool_get();
+    tw__alloc_fail_after(-1);
+    tw_span *a = tw__pool_get(), *b = tw__pool_get();
+    if (none || !a || !b) return (void *)1;
+    tw__pool_put(a);
+    tw__pool_put(b);
+    return tw__pool_global_chains() == chains ? NULL : (void *)2;
+}
+
+static void test_thread_without_cache_memory_uses_the_heap(void **state) {
+    pthread_t t;
+    void *rc;
+    pthread_create(&t, NULL, no_cache_thread, NULL);
+    pthread_join(t, &rc);
+    assert_null(rc);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_objects_freed_elsewhere_come_back),
         cmocka_unit_test(test_global_list_is_bounded),
+        cmocka_unit_test(test_thread_without_cache_memory_uses_the_heap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -33,8 +33,10 @@ typedef struct chain { /* lives in the first free object of the chain */
 _Static_assert(sizeof(chain) <= TW__SPAN_OBJECT_SIZE, "a chain's directory fits in a free object");
 
 typedef struct cache {
-    tw_span *obj[CACHE_MAX]; /* obj[n - 1] is handed out next */
+    tw_span **obj; /* CACHE_MAX slots on the heap (static TLS is scarce for a
+                    * dlopen()ed library); obj[n - 1] is handed out next */
     uint32_t n;
+    uint32_t cap; /* CACHE_MAX once registered with its slots, else 0 */
     bool registered;
 } cache;
 
@@ -87,11 +89,14 @@ static bool pop_chain(void) {
     return true;
 }
 
+/* Objects freed after this (by later TLS destructors) go to the heap. */
 static void on_thread_exit(void *unused) {
     (void)unused;
     for (uint32_t i = 0; i < tc.n; i += TW__POOL_BATCH)
         push_chain(tc.obj + i, TW_MIN(TW__POOL_BATCH, tc.n - i));
-    tc.n = 0;
+    tw__free(tc.obj);
+    tc.obj = NULL;
+    tc.n = tc.cap = 0;
 }
 
 static void init_once(void) {
@@ -99,10 +104,14 @@ static void init_once(void) {
     pthread_atfork(lock, unlock, unlock);
 }
 
+/* Without memory for the slots the thread has no cache: gets and puts go
+ * to the heap. */
 static void register_thread(void) {
     pthread_once(&once, init_once);
-    pthread_setspecific(cache_key, &tc);
     tc.registered = true;
+    if (!(tc.obj = tw__malloc(CACHE_MAX * sizeof *tc.obj))) return;
+    tc.cap = CACHE_MAX;
+    pthread_setspecific(cache_key, &tc);
 }
 
 /* Request the lines a span writes first (header, start of the arena) for
@@ -118,7 +127,7 @@ static inline void prefetch_object(const tw_span *s) {
 /* The slow paths, out of line so the fast ones save no registers. */
 static __attribute__((noinline)) bool refill(void) {
     if (TW_UNLIKELY(!tc.registered)) register_thread();
-    if (!pop_chain()) return false;
+    if (!tc.cap || !pop_chain()) return false;
     for (uint32_t i = tc.n > POOL_AHEAD ? tc.n - POOL_AHEAD : 0; i < tc.n - 1; i++) prefetch_object(tc.obj[i]);
     return true;
 }
@@ -127,6 +136,10 @@ static __attribute__((noinline)) bool refill(void) {
  * objects just freed stay, warm here). */
 static __attribute__((noinline)) void spill_and_put(tw_span *s) {
     if (TW_UNLIKELY(!tc.registered)) register_thread();
+    if (!tc.cap) {
+        tw__free(s);
+        return;
+    }
     if (tc.n == CACHE_MAX) {
         push_chain(tc.obj, TW__POOL_BATCH);
         memmove(tc.obj, tc.obj + TW__POOL_BATCH, (CACHE_MAX - TW__POOL_BATCH) * sizeof *tc.obj);
@@ -143,7 +156,7 @@ tw_span *tw__pool_get(void) {
 }
 
 void tw__pool_put(tw_span *s) {
-    if (TW_UNLIKELY(!tc.registered || tc.n == CACHE_MAX)) {
+    if (TW_UNLIKELY(tc.n == tc.cap)) { /* full, or no cache yet */
         spill_and_put(s);
         return;
     }
