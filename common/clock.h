@@ -14,9 +14,10 @@
  * Every renewal checks the counter against CLOCK_MONOTONIC; a jump (a VM
  * restored from a snapshot or migrated, unsynchronised cores) voids every
  * anchor and restarts calibration, and after three such faults the process
- * keeps to clock_gettime. So does everything else: other CPUs and
- * clocksources, the first 50 ms of calibration, and TW_CLOCK=system
- * (TW_CLOCK=tsc skips the clocksource check, not the CPUID one).
+ * keeps to clock_gettime (a suspend and resume counts as one: the TSC runs
+ * or resets while CLOCK_MONOTONIC stops). So does everything else: other
+ * CPUs and clocksources, the first 50 ms of calibration, and
+ * TW_CLOCK=system (TW_CLOCK=tsc skips the clocksource check, not CPUID's).
  */
 #ifndef TW_CLOCK_H
 #define TW_CLOCK_H
