@@ -168,9 +168,9 @@ test('two servers share one bucket: each answers what the other wrote; one compa
   const shared = (compactor) => s3yaml('shared/', `head:\n  flush_interval: 1s\nblocks:\n  compaction_interval: 1s\n  compactor: ${compactor}\n`)
     .replace('list_page_size: 2', 'list_page_size: 2\n    poll_interval: 1s');
   const a = serverWith('s3-share-a', shared(true)), b = serverWith('s3-share-b', shared(false));
-  await a.start();
-  await b.start();
   try {
+    await a.start();
+    await b.start();
     const t1 = hex(32), t2 = hex(32), t3 = hex(32);
     assert.equal((await postJson(a, jsonRequest([span(t1, hex(16), 'a-only')], 'svc-a'))).status, 200);
     assert.equal((await postJson(b, jsonRequest([span(t2, hex(16), 'b-only')], 'svc-b'))).status, 200);

@@ -45,7 +45,22 @@ export class Server {
   constructor(dir, extra = [], { keepPorts = false } = {}) {
     this.dir = dir; this.extra = extra; this.proc = null; this.log = ''; this.keepPorts = keepPorts;
   }
+  // A port found free can be taken by a test running beside this one
+  // before the server binds it: then the start is retried on new ports
+  // (never when the ports are kept: a peer knows them).
   async start() {
+    for (let attempt = 1; ; attempt++) {
+      const from = this.log.length;
+      try {
+        return await this.startOnce();
+      } catch (e) {
+        const taken = /Address already in use/.test(this.log.slice(from));
+        if (!taken || (this.keepPorts && this.otlp && this.started) || attempt >= 5) throw e;
+        this.otlp = undefined;
+      }
+    }
+  }
+  async startOnce() {
     if (!this.keepPorts || !this.otlp) {
       this.otlp = await freePort();
       this.api = await freePort();
@@ -58,7 +73,7 @@ export class Server {
     this.proc.stdout.on('data', (d) => { this.log += d; });
     this.exited = new Promise((r) => this.proc.once('exit', (code, sig) => r({ code, sig })));
     for (let i = 0; i < 200 && this.proc.exitCode === null && this.proc.signalCode === null; i++) {
-      try { const r = await fetch(`http://127.0.0.1:${this.api}/ready`); if (r.ok) return; } catch { /* not yet */ }
+      try { const r = await fetch(`http://127.0.0.1:${this.api}/ready`); if (r.ok) { this.started = true; return; } } catch { /* not yet */ }
       await sleep(25);
     }
     await sleep(50); // let the exit's last stderr arrive
