@@ -96,13 +96,19 @@ static int detect(void) {
     return tsc_based_clocksource() ? ST_TSC : ST_SYSTEM;
 }
 
-/* Under cal_lock. The epoch moves, so every anchor taken before is void. */
-static void fault_locked(void) {
-    if (atomic_fetch_add(&faults, 1) + 1 >= MAX_FAULTS) atomic_store(&state, ST_SYSTEM);
-    atomic_fetch_add(&g.epoch, 1);
+/* Under cal_lock: forget the rate and the baseline, and move the epoch so
+ * every anchor taken before is void. */
+static void restart_locked(void) {
     atomic_store(&rate_q32, 0);
     cal_tsc0 = cal_mono0 = 0;
     atomic_store(&cal_last, 0);
+    atomic_fetch_add(&g.epoch, 1);
+}
+
+/* Under cal_lock. */
+static void fault_locked(void) {
+    if (atomic_fetch_add(&faults, 1) + 1 >= MAX_FAULTS) atomic_store(&state, ST_SYSTEM);
+    restart_locked();
 }
 
 static void fault(uint64_t seen_epoch) {
@@ -202,11 +208,8 @@ void tw__clock_force_syscall(int on) {
     pthread_mutex_lock(&cal_lock);
     atomic_store(&forced, on);
     atomic_store(&faults, 0);
-    atomic_store(&rate_q32, 0);
-    cal_tsc0 = cal_mono0 = 0;
-    atomic_store(&cal_last, 0);
     atomic_store(&state, on ? ST_SYSTEM : ST_UNKNOWN);
-    atomic_fetch_add(&g.epoch, 1); /* void every anchor */
+    restart_locked();
     pthread_mutex_unlock(&cal_lock);
 }
 
