@@ -3,12 +3,14 @@
  *
  * Each input is laid out three ways in a scratch directory and opened:
  *  1. as the only segment, 0000000000000000.wal, exactly as given;
- *  2. the same with a valid segment header (LSN 0) in front;
+ *  2. the same with a valid segment header (LSN 0) in front: of version 1,
+ *     and of version 2 (marked reused when the input's first byte is odd);
  *  3. as an older segment, followed by an empty newest segment.
  * Properties checked (abort() on violation):
  *  - open either succeeds, or fails with a message;
  *  - every replayed record is, byte for byte, a record of the input at the
- *    offset its LSN names, with a non-zero type, zero padding and a good CRC;
+ *    offset its LSN names, with a non-zero type, zero padding and a good CRC
+ *    (from version 2 on, one that covers the LSN);
  *  - LSNs are replayed in increasing order, without overlap;
  *  - opening again replays the same records and cuts nothing (the first
  *    open repaired the tail for good), and a record appended then is
@@ -45,7 +47,13 @@ static int on_record(void *user, uint8_t type, const uint8_t *payload, size_t le
     check(lsn <= s->size && 16 + lsn + 12 + len <= s->size);
     const uint8_t *r = s->file + 16 + lsn;
     check(le32(r) == len && r[8] == type && r[9] == 0 && r[10] == 0 && r[11] == 0);
-    check(le32(r + 4) == tw__crc32c(0, r + 8, 4 + len));
+    uint32_t crc = tw__crc32c(0, r + 8, 4 + len);
+    if (s->size >= 8 && s->file[7] >= 2) {
+        uint8_t b[8];
+        for (int i = 0; i < 8; i++) b[i] = (uint8_t)(lsn >> (8 * i));
+        crc = tw__crc32c(crc, b, 8);
+    }
+    check(le32(r + 4) == crc);
     check(len == 0 || memcmp(r + 12, payload, len) == 0);
     s->next = lsn + 12 + len;
     s->records++;
@@ -118,7 +126,8 @@ static void run(const uint8_t *file, size_t size) {
             records = s.records;
             corrupt = rp.corrupt_segments;
         } else {
-            check(s.records == records && rp.torn_bytes_cut == 0 && rp.corrupt_segments == corrupt);
+            check(s.records == records && rp.torn_bytes_cut == 0 && rp.reused_bytes_cut == 0 &&
+                  rp.corrupt_segments == corrupt);
             tw_str part = {"after", 5};
             check(tws_wal_append(w, 1, &part, 1, NULL) == TW_OK);
         }
@@ -129,7 +138,7 @@ static void run(const uint8_t *file, size_t size) {
     tws_wal_replay rp = {.record = count_record, .user = &n};
     tws_wal *w = NULL;
     check(tws_wal_open(dir, &o, &rp, &w, msg) == TW_OK);
-    check(n == records + 1 && rp.torn_bytes_cut == 0 && rp.corrupt_segments == corrupt);
+    check(n == records + 1 && rp.torn_bytes_cut == 0 && rp.reused_bytes_cut == 0 && rp.corrupt_segments == corrupt);
     tws_wal_close(w);
 }
 
@@ -152,12 +161,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size) memcpy(buf, data, size);
     run(buf, size);
 
-    /* 2: behind a valid header. */
+    /* 2: behind a valid header, of version 1 and of version 2. */
     clear_dir();
     memcpy(buf, hdr0, 16);
     if (size) memcpy(buf + 16, data, size);
     put("0000000000000000.wal", buf, size + 16, NULL, 0);
     run(buf, size + 16);
+    clear_dir();
+    buf[6] = size && (data[0] & 1); /* reused */
+    buf[7] = 2;
+    put("0000000000000000.wal", buf, size + 16, NULL, 0);
+    run(buf, size + 16);
+    memcpy(buf, hdr0, 16);
 
     /* 3: as an older segment: corruption is reported and skipped, and the
      * newest segment after it is still opened. */

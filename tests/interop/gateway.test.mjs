@@ -189,7 +189,12 @@ function walBytes(dataDir) {
   let all = Buffer.alloc(0);
   for (const sub of ['wal', 'wal-logs']) {
     const d = join(dataDir, sub);
-    for (const f of readdirSync(d)) if (statSync(join(d, f)).isFile()) all = Buffer.concat([all, readFileSync(join(d, f))]);
+    for (const f of readdirSync(d)) {
+      // A released segment may be deleted, or renamed to <lsn>.free for reuse, while we walk.
+      let b;
+      try { b = statSync(join(d, f)).isFile() ? readFileSync(join(d, f)) : null; } catch (e) { if (e.code === 'ENOENT') continue; throw e; }
+      if (b) all = Buffer.concat([all, b]);
+    }
   }
   return all;
 }

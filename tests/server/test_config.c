@@ -31,6 +31,7 @@ static const char full[] = "# every setting\n"
                            "wal:\n"
                            "  segment_bytes: 16KiB\n"
                            "  max_pending: 1GB\n"
+                           "  free_segments: 0\n"
                            "tenants:\n"
                            "  default: acme\n"
                            "head:\n"
@@ -69,6 +70,7 @@ static void test_defaults(void **state) {
     assert_int_equal(c.max_trace_bytes, 5000000);
     assert_int_equal(c.max_attr_value_len, 2048);
     assert_string_equal(c.default_tenant, "single-tenant");
+    assert_int_equal(c.wal_free_segments, 4);
 }
 
 static void test_every_setting_from_yaml(void **state) {
@@ -87,6 +89,7 @@ static void test_every_setting_from_yaml(void **state) {
     assert_int_equal(c.head_max_bytes, 2ull << 30);
     assert_int_equal(c.wal_segment_bytes, 16384);
     assert_int_equal(c.wal_max_pending, 1000000000);
+    assert_int_equal(c.wal_free_segments, 0);
     assert_string_equal(c.default_tenant, "acme");
     assert_int_equal(c.head_flush_bytes, 128u << 20);
     assert_int_equal(c.head_flush_interval_s, 300);

@@ -44,6 +44,7 @@ void tws_config_defaults(tws_config *c) {
     c->head_max_bytes = 1ull << 30;
     c->wal_segment_bytes = 64u << 20;
     c->wal_max_pending = 64u << 20;
+    c->wal_free_segments = 4;
     snprintf(c->default_tenant, sizeof c->default_tenant, "single-tenant");
     c->head_flush_interval_s = 60;
     c->retention_s = 14 * 24 * 3600;

@@ -27,6 +27,7 @@ typedef struct tws_config {
     uint64_t head_max_bytes;     /* memory for unflushed spans: 1 GiB */
     uint64_t wal_segment_bytes;  /* 64 MiB */
     uint64_t wal_max_pending;    /* bytes waiting for fsync before 429: 64 MiB */
+    uint32_t wal_free_segments;  /* released segment files kept to be reused: 4; 0: none */
     bool wal_no_sync;            /* benchmarks only */
     char default_tenant[64];     /* when X-Scope-OrgID is absent: "single-tenant" */
     /* blocks */

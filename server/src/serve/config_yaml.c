@@ -8,7 +8,7 @@
  *   limits: { max_request_bytes: 16MiB, max_decompressed_bytes: 64MiB,
  *             max_attr_value_len: 2048, max_trace_bytes: 5MB }
  *   head:   { max_bytes: 1GiB }
- *   wal:    { segment_bytes: 64MiB, max_pending: 64MiB }
+ *   wal:    { segment_bytes: 64MiB, max_pending: 64MiB, free_segments: 4 }
  *   tenants: { default: single-tenant }
  *   storage: { backend: s3, s3: { endpoint: http://127.0.0.1:9000, bucket: traces,
  *              region: us-east-1, prefix: tracewire/, access_key: …, secret_key: …,
@@ -63,6 +63,7 @@ static const setting settings[] = {
     SIZE("head.max_bytes", head_max_bytes),
     SIZE("wal.segment_bytes", wal_segment_bytes),
     SIZE("wal.max_pending", wal_max_pending),
+    U32("wal.free_segments", wal_free_segments),
     STR("tenants.default", default_tenant),
     SIZE("head.flush_bytes", head_flush_bytes),
     DUR("head.flush_interval", head_flush_interval_s),

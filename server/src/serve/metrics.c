@@ -80,6 +80,11 @@ void tws_metrics_render(const tws_metrics *m, const tws_gauges *g, tw__buf *o) {
                    "# TYPE tracewire_wal_pending_bytes gauge\ntracewire_wal_pending_bytes %llu\n"
                    "# HELP tracewire_wal_segments WAL segment files.\n"
                    "# TYPE tracewire_wal_segments gauge\ntracewire_wal_segments %llu\n"
+                   "# HELP tracewire_wal_free_segments Released segment files of both write-ahead logs kept to be reused.\n"
+                   "# TYPE tracewire_wal_free_segments gauge\ntracewire_wal_free_segments %llu\n"
+                   "# HELP tracewire_wal_reused_segments_total Segments of both write-ahead logs started in a reused file "
+                   "(overwritten in place: no journal commit per sync).\n"
+                   "# TYPE tracewire_wal_reused_segments_total counter\ntracewire_wal_reused_segments_total %llu\n"
                    "# HELP tracewire_head_bytes Memory held by spans not yet in blocks.\n"
                    "# TYPE tracewire_head_bytes gauge\ntracewire_head_bytes %llu\n"
                    "# HELP tracewire_head_spans Spans in the in-memory head.\n"
@@ -87,7 +92,8 @@ void tws_metrics_render(const tws_metrics *m, const tws_gauges *g, tw__buf *o) {
                    "# HELP tracewire_head_traces Traces in the in-memory head.\n"
                    "# TYPE tracewire_head_traces gauge\ntracewire_head_traces %llu\n",
                    LOAD(m->wal_bytes), (unsigned long long)g->wal_syncs, (unsigned long long)g->wal_pending_bytes,
-                   (unsigned long long)g->wal_segments, (unsigned long long)g->head_bytes,
+                   (unsigned long long)g->wal_segments, (unsigned long long)g->wal_free_segments,
+                   (unsigned long long)g->wal_reused_segments, (unsigned long long)g->head_bytes,
                    (unsigned long long)g->head_spans, (unsigned long long)g->head_traces);
     tw__buf_printf(o,
                    "# HELP tracewire_log_wal_bytes_total Bytes appended to the logs write-ahead log.\n"

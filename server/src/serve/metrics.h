@@ -53,7 +53,8 @@ void tws_metrics_observe_query(tws_metrics *m, uint64_t ns);
 /* Append the Prometheus text exposition. `extra` gauges are passed by the
  * caller (head and WAL state). */
 typedef struct tws_gauges {
-    uint64_t head_bytes, head_spans, head_traces, wal_pending_bytes, wal_syncs, wal_segments;
+    uint64_t head_bytes, head_spans, head_traces, wal_pending_bytes, wal_syncs, wal_segments, wal_free_segments,
+        wal_reused_segments;
     uint64_t log_head_bytes, log_head_records, log_streams, log_wal_segments;
     uint64_t blocks, block_bytes, block_spans, flushes, flush_failures, compactions, compaction_failures,
         retention_deletes;

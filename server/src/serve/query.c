@@ -230,6 +230,7 @@ static void handle_metrics(tws_server *s, struct evhttp_request *req) {
     tws_store_stats lss;
     tws_store_get_stats(s->log_store, &lss);
     tws_gauges g = {hs.bytes, hs.spans, hs.traces, ws.pending_bytes, ws.syncs, ws.segments,
+                    ws.free_segments + lws.free_segments, ws.reused_segments + lws.reused_segments,
                     ls.bytes, ls.records, ls.streams, lws.segments,
                     ss.blocks, ss.block_bytes, ss.block_spans, ss.flushes, ss.flush_failures, ss.compactions,
                     ss.compaction_failures, ss.retention_deletes,

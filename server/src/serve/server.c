@@ -334,7 +334,8 @@ int tws_serve(const tws_config *cfg) {
     replay_ctx rc = {.s = s, .last_pct = -10};
     tws_wal_replay replay = {.record = on_record, .progress = on_progress, .warn = on_warn, .user = &rc};
     tws_wal_options wo = {.segment_bytes = cfg->wal_segment_bytes, .max_pending = cfg->wal_max_pending,
-                          .no_sync = cfg->wal_no_sync, .min_lsn = s->checkpoint_lsn};
+                          .no_sync = cfg->wal_no_sync, .min_lsn = s->checkpoint_lsn,
+                          .free_segments = cfg->wal_free_segments ? (int)TW_MIN(cfg->wal_free_segments, 1024u) : -1};
     char msg[256] = "";
     int r = tws_wal_open(wal_dir, &wo, &replay, &s->wal, msg);
     if (r != TW_OK) {
@@ -363,7 +364,8 @@ int tws_serve(const tws_config *cfg) {
         replay_ctx lc = {.s = s, .last_pct = -10};
         tws_wal_replay lrp = {.record = on_log_record, .progress = on_progress, .warn = on_warn, .user = &lc};
         tws_wal_options lwo = {.segment_bytes = cfg->wal_segment_bytes, .max_pending = cfg->wal_max_pending,
-                               .no_sync = cfg->wal_no_sync, .min_lsn = s->log_checkpoint_lsn};
+                               .no_sync = cfg->wal_no_sync, .min_lsn = s->log_checkpoint_lsn,
+                               .free_segments = wo.free_segments};
         msg[0] = '\0';
         r = tws_wal_open(log_dir, &lwo, &lrp, &s->log_wal, msg);
         if (r != TW_OK) {

@@ -31,12 +31,18 @@
 #define REC_HDR 12u
 #define DEFAULT_BYTES (64u << 20)
 #define READ_CHUNK (1u << 20)
-#define SEG_NAME_LEN 20 /* 16 hex digits + ".wal" */
+#define SEG_NAME_LEN 20 /* 16 hex digits + ".wal" (a free file: ".free", one more) */
+#define NAME_CAP (SEG_NAME_LEN + 2)
+#define VERSION 2u      /* written; version 1 segments are still read */
+#define FLAG_REUSED 1u  /* header byte 6: the file held an older segment before */
+#define DEFAULT_FREE 4
+#define SPARE_UNUSABLE 1 /* not a TW_* code: the free file could not be used */
 /* LSNs from names at or above this are refused as not ours, so that
  * first + file size never overflows (2^62 bytes will not be written). */
 #define LSN_LIMIT ((uint64_t)1 << 62)
 
-static const uint8_t seg_magic[8] = {'T', 'W', 'W', 'A', 'L', 0, 0, 1};
+/* Bytes 0..5 of every header; byte 6 is flags (0 in version 1), byte 7 the version. */
+static const uint8_t seg_magic[6] = {'T', 'W', 'W', 'A', 'L', 0};
 
 typedef struct entry {
     uint64_t lsn;
@@ -67,9 +73,12 @@ struct tws_wal {
     bool closing, failed;
     uint64_t appends, bytes, syncs, full_refusals;
 
-    pthread_mutex_t seg_mu; /* guards segs */
+    pthread_mutex_t seg_mu; /* guards segs, the free files, and `reused` */
     uint64_t *segs;         /* first LSN of every segment file, ascending */
     size_t nsegs, segs_cap;
+    uint64_t *free;         /* names (old first LSNs) of the released files kept for reuse */
+    size_t nfree, free_max;
+    uint64_t reused;        /* segments started in a free file */
 
     /* The flusher's alone once it runs. */
     int fd; /* the newest segment, positioned at its end */
@@ -90,13 +99,16 @@ static uint32_t load_le32(const uint8_t *p) {
 }
 static uint64_t load_le64(const uint8_t *p) { return (uint64_t)load_le32(p) | (uint64_t)load_le32(p + 4) << 32; }
 
-static void seg_name(uint64_t first, char out[SEG_NAME_LEN + 1]) {
-    snprintf(out, SEG_NAME_LEN + 1, "%016llx.wal", (unsigned long long)first);
+static void seg_name(uint64_t first, char out[NAME_CAP]) {
+    snprintf(out, NAME_CAP, "%016llx.wal", (unsigned long long)first);
+}
+static void free_name(uint64_t first, char out[NAME_CAP]) {
+    snprintf(out, NAME_CAP, "%016llx.free", (unsigned long long)first);
 }
 
-/* Exactly 16 lowercase hex digits and ".wal": one name per LSN. */
-static bool parse_seg_name(const char *name, uint64_t *first) {
-    if (strlen(name) != SEG_NAME_LEN || strcmp(name + 16, ".wal") != 0) return false;
+/* Exactly 16 lowercase hex digits and `ext`: one name per LSN. */
+static bool parse_name(const char *name, const char *ext, uint64_t *first) {
+    if (strlen(name) != 16 + strlen(ext) || strcmp(name + 16, ext) != 0) return false;
     uint64_t v = 0;
     for (int i = 0; i < 16; i++) {
         char c = name[i];
@@ -108,9 +120,24 @@ static bool parse_seg_name(const char *name, uint64_t *first) {
     return v < LSN_LIMIT;
 }
 
-static void seg_header(uint64_t first, uint8_t out[SEG_HDR]) {
-    memcpy(out, seg_magic, 8);
+static bool parse_seg_name(const char *name, uint64_t *first) { return parse_name(name, ".wal", first); }
+
+static void seg_header(uint64_t first, unsigned version, unsigned flags, uint8_t out[SEG_HDR]) {
+    memcpy(out, seg_magic, 6);
+    out[6] = (uint8_t)flags;
+    out[7] = (uint8_t)version;
     store_le64(out + 8, first);
+}
+
+/* A record's checksum: CRC-32C of its bytes from the type on (`crc`, as
+ * computed over them), then, from version 2 on, of its LSN: a record is
+ * valid only where it was written, so the old records of a reused file
+ * never pass for new ones. */
+static uint32_t crc_at(uint32_t crc, unsigned version, uint64_t lsn) {
+    if (version < 2) return crc;
+    uint8_t b[8];
+    store_le64(b, lsn);
+    return tw__crc32c(crc, b, 8);
 }
 
 /* Write all of p[0..n): short writes continue, EINTR retries. */
@@ -155,10 +182,10 @@ static int segs_reserve(tws_wal *w) {
 /* Create the segment file starting at `first`, header written, its directory
  * entry synced; the header's data is synced with the first batch. */
 static int create_segment(tws_wal *w, uint64_t first, int *fd_out) {
-    char name[SEG_NAME_LEN + 1];
+    char name[NAME_CAP];
     uint8_t hdr[SEG_HDR];
     seg_name(first, name);
-    seg_header(first, hdr);
+    seg_header(first, VERSION, 0, hdr);
     int fd = openat(w->dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0) return TW_EIO;
     int rc = write_all(fd, hdr, SEG_HDR);
@@ -171,6 +198,40 @@ static int create_segment(tws_wal *w, uint64_t first, int *fd_out) {
     }
     *fd_out = fd;
     return TW_OK;
+}
+
+/*
+ * Start the segment at `first` in the free file `spare`: its new header is
+ * written and synced before the file is renamed, so a segment name never
+ * shows an old header, and the rename is synced before any record goes in.
+ * Records then overwrite the old ones in place, and an fdatasync of a file
+ * whose size and blocks do not change flushes data without a journal commit.
+ * The old records after the new ones fail their CRC (it covers the LSN), so
+ * replay ends there. A free file that cannot be used is deleted.
+ */
+static int reuse_segment(tws_wal *w, uint64_t spare, uint64_t first, int *fd_out) {
+    char from[NAME_CAP], to[NAME_CAP];
+    uint8_t hdr[SEG_HDR];
+    free_name(spare, from);
+    seg_name(first, to);
+    seg_header(first, VERSION, FLAG_REUSED, hdr);
+    int fd = openat(w->dirfd, from, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) goto fail;
+    if (pwrite(fd, hdr, SEG_HDR, 0) != (ssize_t)SEG_HDR || (!w->no_sync && sync_data(fd) != TW_OK) ||
+        renameat(w->dirfd, from, w->dirfd, to) != 0)
+        goto fail;
+    if (sync_dir(w) != TW_OK || lseek(fd, SEG_HDR, SEEK_SET) != (off_t)SEG_HDR) {
+        /* Renamed but not known to be durable: it is a segment now, and
+         * the caller's error path treats it as one. */
+        close(fd);
+        return TW_EIO;
+    }
+    *fd_out = fd;
+    return TW_OK;
+fail:
+    if (fd >= 0) close(fd);
+    unlinkat(w->dirfd, from, 0);
+    return SPARE_UNUSABLE;
 }
 
 /* ---- replay -------------------------------------------------------------- */
@@ -263,14 +324,16 @@ static void progress(replay_ctx *c, uint64_t done) {
  * Replay one segment. `next_first` is the first LSN of the following segment
  * (UINT64_MAX for the newest, `last`). On return *end is where appends would
  * continue after it, and *bad tells that the newest segment's header is not
- * ours (so a new segment must start after it). The newest segment's fd is
- * kept in *keep_fd, positioned at its (possibly cut) end.
+ * ours (so a new segment must start after it), *seg_version its format
+ * version (an older one with records also needs a new segment after it).
+ * The newest segment's fd is kept in *keep_fd, positioned at its (possibly
+ * cut) end.
  */
 static int replay_segment(replay_ctx *c, uint64_t first, bool last, uint64_t next_first, uint64_t *end,
-                          bool *bad, int *keep_fd) {
+                          bool *bad, unsigned *seg_version, int *keep_fd) {
     tws_wal *w = c->w;
     tws_wal_replay *rp = c->rp;
-    char name[SEG_NAME_LEN + 1];
+    char name[NAME_CAP];
     seg_name(first, name);
     uint64_t base_done = c->done;
     int rc = TW_OK;
@@ -290,29 +353,34 @@ static int replay_segment(replay_ctx *c, uint64_t first, bool last, uint64_t nex
     *end = first + (size > SEG_HDR ? size - SEG_HDR : 0);
 
     /* The header. A newest segment shorter than a header that holds a prefix
-     * of the one we would write was cut by a crash while being created. */
-    uint8_t want[SEG_HDR];
-    seg_header(first, want);
+     * of one we would write (or a version 1 build wrote) was cut by a crash
+     * while being created; reused files get their header before their name. */
+    uint8_t want[SEG_HDR], want1[SEG_HDR];
+    seg_header(first, VERSION, 0, want);
+    seg_header(first, 1, 0, want1);
+    unsigned version = VERSION, flags = 0;
     size_t hn = (size_t)TW_MIN(size, (uint64_t)SEG_HDR);
     if (hn && (rc = rd_get(&c->rd, 0, hn, &p)) != TW_OK) goto io_error;
     if (size < SEG_HDR) {
         why = "segment header incomplete";
-        *bad = !(last && (hn == 0 || memcmp(p, want, hn) == 0));
+        *bad = !(last && (hn == 0 || memcmp(p, want, hn) == 0 || memcmp(p, want1, hn) == 0));
         if (!*bad) off = 0; /* cut to nothing, the header written again */
-    } else if (memcmp(p, seg_magic, 7) != 0) {
+    } else if (memcmp(p, seg_magic, 6) != 0) {
         why = "not a WAL segment (bad magic)";
         *bad = true;
-    } else if (p[7] != seg_magic[7]) {
-        rc = failf(c, TW_ENOTSUP, "%s/%s: WAL format version %u, this build reads version %u", w->dir, name, p[7],
-                   seg_magic[7]);
+    } else if ((version = p[7]) < 1 || version > VERSION || (flags = p[6]) & ~(version < 2 ? 0u : FLAG_REUSED)) {
+        rc = failf(c, TW_ENOTSUP, "%s/%s: WAL format version %u (flags %#x); this build reads versions 1 to %u",
+                   w->dir, name, p[7], p[6], VERSION);
         goto out;
     } else if (load_le64(p + 8) != first) {
         why = "the header's first LSN does not match the file name";
         *bad = true;
     }
+    *seg_version = version;
 
-    /* The records: stop at the first one that is not whole and intact. */
-    while (!why && off < size) {
+    /* The records: stop at the first one that is not whole and intact, and
+     * where the next segment begins (a reused file goes on with old bytes). */
+    while (!why && off < size && first + off - SEG_HDR < next_first) {
         uint64_t lsn = first + off - SEG_HDR;
         if (size - off < REC_HDR) {
             why = "incomplete record header";
@@ -329,7 +397,7 @@ static int replay_segment(replay_ctx *c, uint64_t first, bool last, uint64_t nex
             why = "record runs into the next segment's LSNs";
         } else if ((rc = rd_get(&c->rd, off, (size_t)rec, &p)) != TW_OK) {
             goto io_error;
-        } else if (tw__crc32c(0, p + 8, (size_t)rec - 8) != load_le32(p + 4)) {
+        } else if (crc_at(tw__crc32c(0, p + 8, (size_t)rec - 8), version, lsn) != load_le32(p + 4)) {
             why = "CRC mismatch";
         } else if (p[8] == 0 || p[9] || p[10] || p[11]) {
             why = "malformed record header";
@@ -348,12 +416,17 @@ static int replay_segment(replay_ctx *c, uint64_t first, bool last, uint64_t nex
         progress(c, base_done + off);
     }
 
+    bool reused = flags & FLAG_REUSED;
+    bool rest = !why && off < size; /* stopped where the next segment begins */
+    if (rest) *end = next_first;
     if (why && *bad) {
         if (rp) rp->corrupt_segments++;
         warnf(c, "%s/%s: %s; the segment (%llu bytes) is skipped", w->dir, name, why, (unsigned long long)size);
     } else if (why && last) {
         /* A torn tail: nothing after it was acknowledged (each batch is synced
-         * before its completions), so it is cut and appends go on from here. */
+         * before its completions), so it is cut and appends go on from here.
+         * In a reused file the bytes after the log's end are mostly the
+         * file's earlier records; they are cut as well. */
         if (ftruncate(fd, (off_t)off) != 0 || (!w->no_sync && sync_data(fd) != TW_OK)) {
             rc = failf(c, TW_EIO, "%s/%s: cutting the torn tail: %s", w->dir, name, strerror(errno));
             goto out;
@@ -362,9 +435,16 @@ static int replay_segment(replay_ctx *c, uint64_t first, bool last, uint64_t nex
             rc = failf(c, TW_EIO, "%s/%s: rewriting the header: %s", w->dir, name, strerror(errno));
             goto out;
         }
-        if (rp) rp->torn_bytes_cut += size - off;
-        warnf(c, "%s/%s: torn tail cut at offset %llu (%llu bytes: %s)", w->dir, name, (unsigned long long)off,
-              (unsigned long long)(size - off), why);
+        if (reused) {
+            if (rp) rp->reused_bytes_cut += size - off;
+            warnf(c, "%s/%s: the log ends at offset %llu of a reused file; the %llu bytes after it (its earlier "
+                  "records, and any write a crash cut short) are cut", w->dir, name, (unsigned long long)off,
+                  (unsigned long long)(size - off));
+        } else {
+            if (rp) rp->torn_bytes_cut += size - off;
+            warnf(c, "%s/%s: torn tail cut at offset %llu (%llu bytes: %s)", w->dir, name, (unsigned long long)off,
+                  (unsigned long long)(size - off), why);
+        }
         if (off == 0) off = SEG_HDR;
         *end = first + off - SEG_HDR;
     } else if (why) {
@@ -372,12 +452,24 @@ static int replay_segment(replay_ctx *c, uint64_t first, bool last, uint64_t nex
         warnf(c, "%s/%s: corrupt at offset %llu (LSN %llu): %s; the remaining %llu bytes are skipped", w->dir,
               name, (unsigned long long)off, (unsigned long long)(first + off - SEG_HDR), why,
               (unsigned long long)(size - off));
+    } else if (rest && !reused) {
+        if (rp) rp->corrupt_segments++;
+        warnf(c, "%s/%s: %llu bytes after LSN %llu, where the next segment begins, are skipped", w->dir, name,
+              (unsigned long long)(size - off), (unsigned long long)next_first);
     } else if (!last && *end != next_first) {
         /* Whole records, but fewer than the next segment's name promises:
          * the file lost its end. */
         if (rp) rp->corrupt_segments++;
         warnf(c, "%s/%s: ends at LSN %llu but the next segment starts at LSN %llu; records are missing", w->dir,
               name, (unsigned long long)*end, (unsigned long long)next_first);
+    }
+    if (last && !*bad && version < VERSION && off == SEG_HDR) {
+        /* An empty segment of an older version becomes one of this version. */
+        if (pwrite(fd, want, SEG_HDR, 0) != (ssize_t)SEG_HDR || (!w->no_sync && sync_data(fd) != TW_OK)) {
+            rc = failf(c, TW_EIO, "%s/%s: rewriting the header: %s", w->dir, name, strerror(errno));
+            goto out;
+        }
+        *seg_version = VERSION;
     }
     progress(c, base_done + size);
     if (last && !*bad) {
@@ -429,6 +521,13 @@ static int list_segments(replay_ctx *c) {
             rc = failf(c, TW_EIO, "%s/%s: %s", w->dir, e->d_name, strerror(errno));
             break;
         }
+        if (!seg && parse_name(e->d_name, ".free", &first) && S_ISREG(st.st_mode)) {
+            /* A released segment kept for reuse; beyond the number kept, deleted. */
+            if (w->nfree < w->free_max && (uint64_t)st.st_size >= w->segment_bytes) w->free[w->nfree++] = first;
+            else if (unlinkat(w->dirfd, e->d_name, 0) != 0 && errno != ENOENT)
+                warnf(c, "%s/%s: cannot delete an unused free file: %s", w->dir, e->d_name, strerror(errno));
+            continue;
+        }
         if (!seg || !S_ISREG(st.st_mode)) {
             if (c->rp) c->rp->ignored_files++;
             warnf(c, "%s/%s: not a WAL segment (%s); ignored", w->dir, e->d_name,
@@ -455,28 +554,34 @@ static int replay_all(replay_ctx *c) {
     c->next_report = c->step;
     uint64_t start = 0;
     bool bad = false;
+    unsigned version = VERSION;
     for (size_t i = 0; i < w->nsegs; i++) {
         bool last = i + 1 == w->nsegs;
-        rc = replay_segment(c, w->segs[i], last, last ? UINT64_MAX : w->segs[i + 1], &start, &bad, &w->fd);
+        rc = replay_segment(c, w->segs[i], last, last ? UINT64_MAX : w->segs[i + 1], &start, &bad, &version,
+                            &w->fd);
         if (rc) return rc;
     }
     if (c->rp && c->rp->progress && c->reported != c->total) c->rp->progress(c->rp->user, c->total, c->total);
-    if (w->nsegs && !bad) {
+    if (w->nsegs && !bad && version == VERSION) {
         w->next_lsn = start;
         return TW_OK;
     }
+    if (w->fd >= 0) { /* the newest segment is of an older version: appends go to a new one after it */
+        close(w->fd);
+        w->fd = -1;
+    }
     /* No segment yet, or the newest is not ours: start one after it (its
      * size bounds any LSN it could have held). */
-    if (w->nsegs) {
+    if (w->nsegs && bad) {
         uint64_t first = w->segs[w->nsegs - 1];
         struct stat st;
-        char name[SEG_NAME_LEN + 1];
+        char name[NAME_CAP];
         seg_name(first, name);
         uint64_t size = fstatat(w->dirfd, name, &st, 0) == 0 ? (uint64_t)st.st_size : 0;
         start = first + TW_MAX(size, (uint64_t)1);
     }
     start = TW_MAX(start, w->min_lsn); /* never below what the owner has already seen */
-    char name[SEG_NAME_LEN + 1];
+    char name[NAME_CAP];
     seg_name(start, name);
     if ((rc = segs_reserve(w)) != TW_OK) return failf(c, rc, "%s: out of memory", w->dir);
     if ((rc = create_segment(w, start, &w->fd)) != TW_OK)
@@ -502,7 +607,21 @@ static int rotate(tws_wal *w, uint64_t first, uint64_t *syncs) {
         (*syncs)++;
     }
     int fd;
-    if ((rc = create_segment(w, first, &fd)) != TW_OK) return rc;
+    rc = SPARE_UNUSABLE;
+    for (;;) {
+        pthread_mutex_lock(&w->seg_mu);
+        bool have = w->nfree > 0;
+        uint64_t spare = have ? w->free[--w->nfree] : 0;
+        pthread_mutex_unlock(&w->seg_mu);
+        if (!have || (rc = reuse_segment(w, spare, first, &fd)) != SPARE_UNUSABLE) break;
+    }
+    if (rc == TW_OK) {
+        pthread_mutex_lock(&w->seg_mu);
+        w->reused++;
+        pthread_mutex_unlock(&w->seg_mu);
+    } else if (rc != SPARE_UNUSABLE || (rc = create_segment(w, first, &fd)) != TW_OK) {
+        return rc;
+    }
     close(w->fd);
     w->fd = fd;
     w->seg_first = first;
@@ -611,6 +730,7 @@ static void wal_free(tws_wal *w) {
         tw__free(w->bufs[i].ent);
     }
     tw__free(w->segs);
+    tw__free(w->free);
     tw__free(w->dir);
     tw__free(w);
 }
@@ -621,7 +741,9 @@ int tws_wal_open(const char *dir, const tws_wal_options *o, tws_wal_replay *rp, 
     c.msg[0] = '\0';
     *out = NULL;
     if (!dir || !*dir) return failf(&c, TW_EINVAL, "no WAL directory given");
-    if (rp) rp->records = rp->bytes = rp->torn_bytes_cut = rp->corrupt_segments = rp->ignored_files = 0;
+    if (rp)
+        rp->records = rp->bytes = rp->torn_bytes_cut = rp->corrupt_segments = rp->ignored_files =
+            rp->reused_bytes_cut = 0;
     tws_wal *w = tw__calloc(1, sizeof *w);
     if (!w) return failf(&c, TW_ENOMEM, "out of memory");
     c.w = w;
@@ -630,10 +752,12 @@ int tws_wal_open(const char *dir, const tws_wal_options *o, tws_wal_replay *rp, 
     w->max_pending = o && o->max_pending ? o->max_pending : DEFAULT_BYTES;
     w->no_sync = o && o->no_sync;
     w->min_lsn = o ? o->min_lsn : 0;
+    w->free_max = !o || !o->free_segments ? DEFAULT_FREE : o->free_segments < 0 ? 0 : (size_t)o->free_segments;
     w->queue = &w->bufs[0];
     int rc = TW_OK;
     bool mu_ok = false;
-    if (!(w->dir = tw__strndup(dir, strlen(dir)))) {
+    if (!(w->dir = tw__strndup(dir, strlen(dir))) ||
+        (w->free_max && !(w->free = tw__calloc(w->free_max, sizeof *w->free)))) {
         rc = failf(&c, TW_ENOMEM, "out of memory");
         goto fail;
     }
@@ -708,13 +832,13 @@ int tws_wal_append_async(tws_wal *w, uint8_t type, const tw_str *parts, size_t n
     }
     size_t rec = REC_HDR + (size_t)len;
     if (rec > w->max_pending) return TW_EINVAL; /* could never be queued */
-    /* The checksum is computed before taking the lock. */
+    /* The checksum of the bytes is computed before taking the lock; the
+     * LSN's 8 bytes are added under it. */
     uint8_t hdr[REC_HDR] = {0};
     hdr[8] = type;
     uint32_t crc = tw__crc32c(0, hdr + 8, 4);
     for (size_t i = 0; i < n; i++) crc = tw__crc32c(crc, parts[i].ptr, tw__str_len(parts[i]));
     store_le32(hdr, (uint32_t)len);
-    store_le32(hdr + 4, crc);
 
     int rc = TW_OK;
     pthread_mutex_lock(&w->mu);
@@ -728,6 +852,7 @@ int tws_wal_append_async(tws_wal *w, uint8_t type, const tw_str *parts, size_t n
     } else if ((rc = batch_reserve(w->queue, rec, w->max_pending)) == TW_OK) {
         batch *b = w->queue;
         uint8_t *d = b->data + b->len;
+        store_le32(hdr + 4, crc_at(crc, VERSION, w->next_lsn));
         memcpy(d, hdr, REC_HDR);
         d += REC_HDR;
         for (size_t i = 0; i < n; i++) {
@@ -789,8 +914,19 @@ int tws_wal_release_before(tws_wal *w, uint64_t lsn) {
     pthread_mutex_lock(&w->seg_mu);
     /* Segment k holds LSNs below segs[k + 1]; the newest is never deleted. */
     while (gone + 1 < w->nsegs && w->segs[gone + 1] <= lsn) {
-        char name[SEG_NAME_LEN + 1];
-        seg_name(w->segs[gone], name);
+        char name[NAME_CAP], to[NAME_CAP];
+        uint64_t first = w->segs[gone];
+        seg_name(first, name);
+        free_name(first, to);
+        /* Kept for reuse when there is room and the file is a whole
+         * segment long (a shorter one would grow again when reused). */
+        struct stat st;
+        if (w->nfree < w->free_max && fstatat(w->dirfd, name, &st, 0) == 0 &&
+            (uint64_t)st.st_size >= w->segment_bytes && renameat(w->dirfd, name, w->dirfd, to) == 0) {
+            w->free[w->nfree++] = first;
+            gone++;
+            continue;
+        }
         if (unlinkat(w->dirfd, name, 0) != 0 && errno != ENOENT) {
             rc = TW_EIO;
             break;
@@ -817,6 +953,8 @@ void tws_wal_get_stats(tws_wal *w, tws_wal_stats *out) {
     pthread_mutex_unlock(&w->mu);
     pthread_mutex_lock(&w->seg_mu);
     out->segments = w->nsegs;
+    out->free_segments = w->nfree;
+    out->reused_segments = w->reused;
     out->release_from = w->nsegs > 1 ? w->segs[1] : UINT64_MAX;
     pthread_mutex_unlock(&w->seg_mu);
 }
@@ -828,6 +966,12 @@ void tws_wal_close(tws_wal *w) {
     pthread_cond_signal(&w->work);
     pthread_mutex_unlock(&w->mu);
     pthread_join(w->flusher, NULL);
+    /* A reused file still holds old records after the log's end: cut them,
+     * so that the next open finds the log ending where the file does. */
+    struct stat st;
+    if (!w->failed && w->fd >= 0 && fstat(w->fd, &st) == 0 && (uint64_t)st.st_size > w->seg_size &&
+        ftruncate(w->fd, (off_t)w->seg_size) == 0 && !w->no_sync)
+        (void)sync_data(w->fd);
     pthread_mutex_destroy(&w->mu);
     pthread_mutex_destroy(&w->seg_mu);
     pthread_cond_destroy(&w->work);
@@ -844,6 +988,7 @@ struct tws_wal_reader {
     size_t nsegs, cap;
     int fd;         /* the segment last read, or -1 */
     uint64_t fd_first;
+    unsigned fd_version;
 };
 
 int tws_wal_reader_open(const char *dir, tws_wal_reader **out) {
@@ -912,9 +1057,12 @@ static bool reader_find(const tws_wal_reader *r, uint64_t lsn, uint64_t *first) 
 static int reader_try(tws_wal_reader *r, uint64_t lsn, uint8_t *type, tw__buf *out, char msg[256]) {
     uint64_t first;
     if (!reader_find(r, lsn, &first)) return TRY_AGAIN;
-    char name[SEG_NAME_LEN + 1];
+    char name[NAME_CAP];
     seg_name(first, name);
-    if (r->fd < 0 || r->fd_first != first) {
+    /* A file kept open from an earlier call may have been released and
+     * reused for a newer segment since: if it fails, it is opened again. */
+    bool cached = r->fd >= 0 && r->fd_first == first;
+    if (!cached) {
         if (r->fd >= 0) close(r->fd);
         r->fd = -1;
         int dfd = open(r->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -926,8 +1074,21 @@ static int reader_try(tws_wal_reader *r, uint64_t lsn, uint8_t *type, tw__buf *o
             snprintf(msg, 256, "%s/%s: %s", r->dir, name, strerror(e));
             return TW_EIO;
         }
+        uint8_t h[SEG_HDR];
+        size_t hn;
+        if (pread_all(fd, h, SEG_HDR, 0, &hn) != TW_OK) {
+            snprintf(msg, 256, "%s/%s: %s", r->dir, name, strerror(errno));
+            close(fd);
+            return TW_EIO;
+        }
+        if (hn < SEG_HDR || memcmp(h, seg_magic, 6) != 0 || h[7] < 1 || h[7] > VERSION || load_le64(h + 8) != first) {
+            snprintf(msg, 256, "%s/%s: not a segment of this log (its header)", r->dir, name);
+            close(fd);
+            return TW_EPARSE;
+        }
         r->fd = fd;
         r->fd_first = first;
+        r->fd_version = h[7];
     }
     uint64_t off = SEG_HDR + (lsn - first);
     uint8_t hdr[REC_HDR];
@@ -956,7 +1117,14 @@ static int reader_try(tws_wal_reader *r, uint64_t lsn, uint8_t *type, tw__buf *o
         out->len = got;
         uint32_t crc = tw__crc32c(0, hdr + 8, 4);
         if (got < len) why = "the record is cut short";
-        else if (tw__crc32c(crc, out->data, len) != load_le32(hdr + 4)) why = "CRC mismatch";
+        else if (crc_at(tw__crc32c(crc, out->data, len), r->fd_version, lsn) != load_le32(hdr + 4))
+            why = "CRC mismatch";
+    }
+    if (why && cached) {
+        close(r->fd);
+        r->fd = -1;
+        tw__buf_reset(out);
+        return TRY_AGAIN;
     }
     if (why) {
         snprintf(msg, 256, "%s/%s: no intact record at offset %llu (LSN %llu): %s", r->dir, name,

@@ -11,29 +11,43 @@
  * On-disk format (also in docs/FORMAT.md):
  *   segment file  <dir>/<first-lsn as 16 hex digits>.wal
  *   segment header (16 bytes)
- *     0   8  magic "TWWAL\0\0\1" (last byte: format version 1)
+ *     0   6  magic "TWWAL\0"
+ *     6   1  flags: bit 0 set when the file held an older segment before (reused)
+ *     7   1  format version: 2 (version 1, flags 0, is still read)
  *     8   8  first LSN of the segment (the LSN of its first record), LE
  *   record (12-byte header + payload, no padding)
  *     0   4  payload length N, little-endian (at most TWS_WAL_MAX_RECORD)
  *     4   4  CRC-32C of record bytes 8 .. 12+N (type, the zero bytes, payload)
+ *            followed by the record's LSN as 8 bytes LE (version 1: no LSN)
  *     8   1  type (caller-defined, 1..255; 0 is never written)
  *     9   3  zero
  *    12   N  payload
  * An LSN is the byte offset of a record in the log as if the records of all
  * segments were one file (segment headers are not counted, so a segment's
  * first LSN is where the previous one ended); it only grows.
+ * Released segments may be kept as <dir>/<old first LSN>.free (up to
+ * `free_segments` of them) and renamed into the next new segment, whose
+ * records then overwrite the old ones in place: an fdatasync of a file whose
+ * size and blocks do not change needs no journal commit (on ext4 here 0.27
+ * against 0.43 ms for 190 KB). The CRC covers the LSN, so the old records
+ * after the log's end never pass for records of the new segment.
  * Files in the directory whose names are not exactly <16 lowercase hex>.wal
- * are not segments: they are ignored (a warning, `ignored_files`), never
+ * (or .free) are not segments: they are ignored (a warning, `ignored_files`), never
  * deleted. A segment whose header is not ours is corruption like any other
  * (reported and skipped); if it is the newest, it is kept as it is and a new
- * segment starts after it. A segment of another format version is refused.
+ * segment starts after it. A newest segment of version 1 with records is
+ * also followed by a new segment (appends are always version 2). A segment
+ * of an unknown version or with unknown flags is refused.
  * One process at a time: tws_wal_open takes an flock on the directory.
  *
  * Invariants:
  *  - A record is durable when its completion has been reported.
  *  - Replay stops a segment at the first record that is incomplete or fails
- *    its CRC. In the newest segment that is a torn tail from a crash: the
- *    file is truncated there and appends continue after it. In an older
+ *    its CRC, and at the LSN where the next segment begins. In the newest
+ *    segment a failing record is a torn tail from a crash (or, in a reused
+ *    file, where the old records begin): the file is truncated there and
+ *    appends continue after it. A clean close cuts a reused file's old
+ *    records itself. In an older
  *    segment it is corruption: reported (with the segment and offset) and
  *    the rest of that segment is skipped; later segments are still read.
  *  - Memory is bounded: at most `max_pending` bytes wait for the flusher;
@@ -68,6 +82,8 @@ typedef struct tws_wal_options {
     bool no_sync;           /* tests and benchmarks only: skip fdatasync */
     uint64_t min_lsn;       /* a new log (no segment yet) starts at this LSN, so LSNs
                                stay above any the owner recorded for an older log */
+    int free_segments;      /* released segment files kept to be overwritten by new
+                               segments (at least segment_bytes long): 0: 4; < 0: none */
 } tws_wal_options;
 
 /* Called once per record in log order during replay. Return 0 to go on, or
@@ -88,6 +104,9 @@ typedef struct tws_wal_replay {
     /* Filled by tws_wal_open: what replay found (`bytes`: record bytes,
      * headers included, of the records replayed). */
     uint64_t records, bytes, torn_bytes_cut, corrupt_segments, ignored_files;
+    /* Bytes cut after the log's end in a reused file: its earlier records
+     * (and a torn write, if a crash cut one short there). */
+    uint64_t reused_bytes_cut;
 } tws_wal_replay;
 
 /*
@@ -121,6 +140,8 @@ int tws_wal_release_before(tws_wal *w, uint64_t lsn);
 
 typedef struct tws_wal_stats {
     uint64_t appends, bytes, syncs, pending_bytes, full_refusals, segments, next_lsn;
+    uint64_t free_segments;   /* released files waiting to be reused */
+    uint64_t reused_segments; /* segments started in a reused file since open */
     uint64_t release_from; /* the lowest LSN whose release deletes a segment; UINT64_MAX: one segment */
 } tws_wal_stats;
 void tws_wal_get_stats(tws_wal *w, tws_wal_stats *out);
