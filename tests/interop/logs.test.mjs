@@ -521,10 +521,14 @@ test('log records move into log blocks: the same answers from the head, from blo
       await gauge('tracewire_log_block_records') === 400);
     assert.deepEqual(await answers(), fromHead, 'answers from log blocks differ from the log head\'s');
     await waitFor('the logs WAL to be released', async () => await gauge('tracewire_log_wal_segments') < segmentsBefore);
+    // released segment files are kept to be overwritten by new segments (wal.free_segments)
+    assert.ok(await gauge('tracewire_wal_free_segments') >= 1, 'no released WAL segment kept for reuse');
+    assert.ok(readdirSync(join(d, 'data', 'wal-logs')).some((f) => /^[0-9a-f]{16}\.free$/.test(f)));
     // a second flush, then compaction of the two blocks
     await send(2);
     const both = await answers();
     assert.equal(entries(both.all).length, 800);
+    assert.ok(await gauge('tracewire_wal_reused_segments_total') >= 1, 'the second batch should start a segment in a reused file');
     await waitFor('a log compaction', async () => {
       const text = await (await fetch(s3.url('/metrics'))).text();
       return /^tracewire_log_compactions_total\{result="ok"\} [1-9]/m.test(text) && await gauge('tracewire_log_block_records') === 800;
