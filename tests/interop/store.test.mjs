@@ -12,7 +12,7 @@
 //     every acknowledged span is there after each restart.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync, readdirSync, existsSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync, readFileSync, readdirSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OTLPTraceExporter as ProtoExporter } from '@opentelemetry/exporter-trace-otlp-proto';
@@ -148,11 +148,16 @@ test('tenants stay apart in blocks', async () => {
 });
 
 test('kill -9 while sending and flushing: every acknowledged span is there after restart', async () => {
-  const srv = await startServer('crash');
+  // small WAL segments: flushes release them and new segments reuse their files, so kills land in reused files
+  const srv = await startServer('crash', 'wal:\n  segment_bytes: 65536\n');
   try {
     // each cycle lasts across at least one flush (every second)
     await killWhileSending(srv, { cycles: 3, clients: 2, spans: 10, waitMs: () => 1200 + Math.random() * 1500 });
     assert.ok((await metric(srv, 'tracewire_blocks')) > 0, 'no block was written');
+    const walDir = join(srv.dir, 'wal');
+    const reused = readdirSync(walDir).filter((f) => f.endsWith('.wal') || f.endsWith('.free'))
+      .filter((f) => { try { return readFileSync(join(walDir, f))[6] === 1; } catch { return false; } });
+    assert.ok(reused.length > 0, 'no WAL segment file was reused during the kill -9 cycles');
   } finally {
     await srv.stop();
   }
