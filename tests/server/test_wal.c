@@ -49,12 +49,13 @@
 
 static _Atomic int sync_delay_us;     /* sleep before syncing: a slow disk */
 static _Atomic int sync_fail;         /* fail every sync with EIO */
+static _Atomic uint64_t sync_fail_at; /* > 0: fail the sync that makes sync_calls this */
 static _Atomic uint64_t sync_calls;   /* every call */
 static _Atomic uint64_t synced_size;  /* file size at the latest successful sync */
 
 int fdatasync(int fd) {
-    atomic_fetch_add(&sync_calls, 1);
-    if (atomic_load(&sync_fail)) {
+    uint64_t nth = atomic_fetch_add(&sync_calls, 1) + 1;
+    if (atomic_load(&sync_fail) || nth == atomic_load(&sync_fail_at)) {
         errno = EIO;
         return -1;
     }
@@ -1268,6 +1269,45 @@ static void test_reader_reused_file(void **state) {
     free_dir(dir);
 }
 
+/* A reader whose listing ends at a segment in a reused file that is longer
+ * than that segment's records (the file's old segment ended with a larger
+ * record) is asked for an LSN of the next segment, which it has not listed:
+ * the offset lands in the file's old bytes, which must send it to list the
+ * directory again rather than report a corrupt record. */
+static void test_reader_stale_listing(void **state) {
+    (void)state;
+    char *dir = new_dir();
+    tws_wal_options o = {.segment_bytes = 1024, .free_segments = 4, .no_sync = true};
+    coll c = {0};
+    tws_wal *w = open_ok(dir, &o, &c, NULL);
+    tws_wal_reader *r;
+    assert_int_equal(tws_wal_reader_open(dir, &r), TW_OK);
+    tw__buf b;
+    tw__buf_init(&b, 0);
+    char msg[256];
+    int rc;
+    uint64_t lsn[40];
+    for (int i = 0; i < 17; i++) assert_int_equal(append_id(w, (uint64_t)i, 100, &lsn[i]), TW_OK);
+    assert_int_equal(append_id(w, 17, 500, &lsn[17]), TW_OK); /* the second segment's file: 1,424 bytes */
+    for (int i = 18; i < 27; i++) assert_int_equal(append_id(w, (uint64_t)i, 100, &lsn[i]), TW_OK);
+    assert_int_equal(tws_wal_release_before(w, lsn[18]), TW_OK);
+    for (int i = 27; i < 36; i++) assert_int_equal(append_id(w, (uint64_t)i, 100, &lsn[i]), TW_OK);
+    /* listed now: the third segment and the fourth (in the second's file, 1,424 bytes long) */
+    assert_int_equal(read_id(r, lsn[27], &b, &rc, msg), 27);
+    assert_int_equal(read_id(r, lsn[18], &b, &rc, msg), 18);
+    assert_int_equal(append_id(w, 36, 100, &lsn[36]), TW_OK); /* the fifth segment, not listed */
+    tws_wal_stats st;
+    tws_wal_get_stats(w, &st);
+    assert_int_equal(st.reused_segments, 2);
+    assert_int_equal(read_id(r, lsn[36], &b, &rc, msg), 36);
+    assert_int_equal(rc, TW_OK);
+    tws_wal_reader_close(r);
+    tw__buf_free(&b);
+    tws_wal_close(w);
+    coll_reset(&c);
+    free_dir(dir);
+}
+
 /* ---- version 1 segments ------------------------------------------------------- */
 
 /* Append test record `id` as version 1 wrote it (the CRC without the LSN). */
@@ -1443,6 +1483,38 @@ static void test_sync_error(void **state) {
     assert_true(c.n >= 1 && c.n <= 2); /* record 1 may or may not be there */
     assert_int_equal(c.r[0].id, 0);
     assert_int_equal(append_id(w, 3, 100, NULL), TW_OK);
+    tws_wal_close(w);
+    coll_reset(&c);
+    free_dir(dir);
+
+    /* The sync of a reused file's new header fails: the log fails with it
+     * (the rotation's first sync, of the old segment, succeeds). */
+    dir = new_dir();
+    tws_wal_options ro = {.segment_bytes = 1024};
+    w = open_ok(dir, &ro, &c, NULL);
+    for (int i = 0; i < 27; i++) assert_int_equal(append_id(w, (uint64_t)i, 100, NULL), TW_OK); /* 3 segments of 9 */
+    uint64_t keep;
+    assert_int_equal(append_id(w, 27, 100, &keep), TW_OK);
+    assert_int_equal(tws_wal_release_before(w, keep), TW_OK);
+    tws_wal_get_stats(w, &st);
+    assert_int_equal(st.free_segments, 3);
+    for (int i = 28; i < 36; i++) assert_int_equal(append_id(w, (uint64_t)i, 100, NULL), TW_OK); /* fills it */
+    atomic_store(&sync_fail_at, atomic_load(&sync_calls) + 2);
+    assert_int_equal(append_id(w, 36, 100, NULL), TW_EIO);
+    atomic_store(&sync_fail_at, 0);
+    assert_int_equal(append_id(w, 37, 100, NULL), TW_EIO);
+    tws_wal_get_stats(w, &st);
+    assert_int_equal(st.reused_segments, 0);
+    tws_wal_close(w);
+    coll_reset(&c);
+    tws_wal_replay rp;
+    w = open_ok(dir, &ro, &c, &rp);
+    expect_ids(&c, 27, 36); /* every acknowledged record from the kept segment on; the free files untouched */
+    assert_int_equal(rp.corrupt_segments + rp.ignored_files, 0);
+    assert_int_equal(count_ext(dir, ".free"), 3);
+    assert_int_equal(append_id(w, 36, 100, NULL), TW_OK);
+    tws_wal_get_stats(w, &st);
+    assert_int_equal(st.reused_segments, 1);
     tws_wal_close(w);
     coll_reset(&c);
     free_dir(dir);
@@ -1703,6 +1775,7 @@ int main(void) {
         cmocka_unit_test(test_foreign_files),
         cmocka_unit_test(test_reuse),
         cmocka_unit_test(test_reader_reused_file),
+        cmocka_unit_test(test_reader_stale_listing),
         cmocka_unit_test(test_version1_segments),
         cmocka_unit_test(test_write_error),
         cmocka_unit_test(test_sync_error),

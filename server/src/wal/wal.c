@@ -207,7 +207,8 @@ static int create_segment(tws_wal *w, uint64_t first, int *fd_out) {
  * Records then overwrite the old ones in place, and an fdatasync of a file
  * whose size and blocks do not change flushes data without a journal commit.
  * The old records after the new ones fail their CRC (it covers the LSN), so
- * replay ends there. A free file that cannot be used is deleted.
+ * replay ends there. A free file that cannot be opened or renamed is passed
+ * over (the caller makes a new file); a failed write or sync fails the log.
  */
 static int reuse_segment(tws_wal *w, uint64_t spare, uint64_t first, int *fd_out) {
     char from[NAME_CAP], to[NAME_CAP];
@@ -216,22 +217,26 @@ static int reuse_segment(tws_wal *w, uint64_t spare, uint64_t first, int *fd_out
     seg_name(first, to);
     seg_header(first, VERSION, FLAG_REUSED, hdr);
     int fd = openat(w->dirfd, from, O_WRONLY | O_CLOEXEC);
-    if (fd < 0) goto fail;
-    if (pwrite(fd, hdr, SEG_HDR, 0) != (ssize_t)SEG_HDR || (!w->no_sync && sync_data(fd) != TW_OK) ||
-        renameat(w->dirfd, from, w->dirfd, to) != 0)
-        goto fail;
-    if (sync_dir(w) != TW_OK || lseek(fd, SEG_HDR, SEEK_SET) != (off_t)SEG_HDR) {
-        /* Renamed but not known to be durable: it is a segment now, and
-         * the caller's error path treats it as one. */
+    if (fd < 0) return SPARE_UNUSABLE; /* left where it is; the next open lists it again */
+    /* A failed write or sync fails the log, as it would in any segment. */
+    int rc = pwrite(fd, hdr, SEG_HDR, 0) == (ssize_t)SEG_HDR ? TW_OK : TW_EIO;
+    if (rc == TW_OK && !w->no_sync) rc = sync_data(fd);
+    if (rc == TW_OK && renameat(w->dirfd, from, w->dirfd, to) != 0) {
         close(fd);
-        return TW_EIO;
+        unlinkat(w->dirfd, from, 0);
+        return SPARE_UNUSABLE;
+    }
+    /* Once renamed it is a segment, even if the directory's sync fails:
+     * the caller's error path treats it as one. */
+    if (rc == TW_OK && (rc = sync_dir(w)) == TW_OK && lseek(fd, SEG_HDR, SEEK_SET) != (off_t)SEG_HDR) rc = TW_EIO;
+    if (rc != TW_OK) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return rc;
     }
     *fd_out = fd;
     return TW_OK;
-fail:
-    if (fd >= 0) close(fd);
-    unlinkat(w->dirfd, from, 0);
-    return SPARE_UNUSABLE;
 }
 
 /* ---- replay -------------------------------------------------------------- */
@@ -529,9 +534,10 @@ static int list_segments(replay_ctx *c) {
             continue;
         }
         if (!seg || !S_ISREG(st.st_mode)) {
+            bool named = seg || parse_name(e->d_name, ".free", &first);
             if (c->rp) c->rp->ignored_files++;
             warnf(c, "%s/%s: not a WAL segment (%s); ignored", w->dir, e->d_name,
-                  seg ? "not a regular file" : "name is not <16 lowercase hex digits>.wal below 2^62");
+                  named ? "not a regular file" : "name is not <16 lowercase hex digits>.wal below 2^62");
             continue;
         }
         if ((rc = segs_reserve(w)) != TW_OK) {
@@ -910,7 +916,8 @@ int tws_wal_append(tws_wal *w, uint8_t type, const tw_str *parts, size_t n, uint
 
 int tws_wal_release_before(tws_wal *w, uint64_t lsn) {
     int rc = TW_OK;
-    size_t gone = 0;
+    size_t gone = 0, nkept = 0;
+    uint64_t small[16], *kept = w->free_max <= 16 ? small : tw__malloc(w->free_max * sizeof *kept);
     pthread_mutex_lock(&w->seg_mu);
     /* Segment k holds LSNs below segs[k + 1]; the newest is never deleted. */
     while (gone + 1 < w->nsegs && w->segs[gone + 1] <= lsn) {
@@ -921,9 +928,9 @@ int tws_wal_release_before(tws_wal *w, uint64_t lsn) {
         /* Kept for reuse when there is room and the file is a whole
          * segment long (a shorter one would grow again when reused). */
         struct stat st;
-        if (w->nfree < w->free_max && fstatat(w->dirfd, name, &st, 0) == 0 &&
+        if (kept && w->nfree + nkept < w->free_max && fstatat(w->dirfd, name, &st, 0) == 0 &&
             (uint64_t)st.st_size >= w->segment_bytes && renameat(w->dirfd, name, w->dirfd, to) == 0) {
-            w->free[w->nfree++] = first;
+            kept[nkept++] = first;
             gone++;
             continue;
         }
@@ -939,6 +946,25 @@ int tws_wal_release_before(tws_wal *w, uint64_t lsn) {
     }
     pthread_mutex_unlock(&w->seg_mu);
     if (gone && sync_dir(w) != TW_OK) rc = TW_EIO;
+    if (nkept) {
+        /* Free files go to the flusher only once their renames are durable:
+         * a new header written into a file whose rename a power cut undid
+         * would make a released segment look corrupt. Any the list has no
+         * room for (another release filled it meanwhile) are deleted. */
+        size_t extra = 0;
+        pthread_mutex_lock(&w->seg_mu);
+        for (size_t i = 0; i < nkept; i++) {
+            if (rc == TW_OK && w->nfree < w->free_max) w->free[w->nfree++] = kept[i];
+            else kept[extra++] = kept[i];
+        }
+        pthread_mutex_unlock(&w->seg_mu);
+        for (size_t i = 0; i < extra; i++) {
+            char name[NAME_CAP];
+            free_name(kept[i], name);
+            unlinkat(w->dirfd, name, 0);
+        }
+    }
+    if (kept != small) tw__free(kept);
     return rc;
 }
 
@@ -1053,16 +1079,16 @@ static bool reader_find(const tws_wal_reader *r, uint64_t lsn, uint64_t *first) 
     return true;
 }
 
-/* One attempt with the current listing; TRY_AGAIN: list again and retry. */
-static int reader_try(tws_wal_reader *r, uint64_t lsn, uint8_t *type, tw__buf *out, char msg[256]) {
+/* One attempt with the current listing; TRY_AGAIN: list again and retry.
+ * With an old listing, the file found may hold another segment by now (it
+ * was released, and reused for a newer one), so on the `first` attempt a
+ * failure only asks for a new listing; the second reports it. */
+static int reader_try(tws_wal_reader *r, uint64_t lsn, uint8_t *type, tw__buf *out, char msg[256], bool first_try) {
     uint64_t first;
     if (!reader_find(r, lsn, &first)) return TRY_AGAIN;
     char name[NAME_CAP];
     seg_name(first, name);
-    /* A file kept open from an earlier call may have been released and
-     * reused for a newer segment since: if it fails, it is opened again. */
-    bool cached = r->fd >= 0 && r->fd_first == first;
-    if (!cached) {
+    if (r->fd < 0 || r->fd_first != first) {
         if (r->fd >= 0) close(r->fd);
         r->fd = -1;
         int dfd = open(r->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -1081,9 +1107,11 @@ static int reader_try(tws_wal_reader *r, uint64_t lsn, uint8_t *type, tw__buf *o
             close(fd);
             return TW_EIO;
         }
-        if (hn < SEG_HDR || memcmp(h, seg_magic, 6) != 0 || h[7] < 1 || h[7] > VERSION || load_le64(h + 8) != first) {
-            snprintf(msg, 256, "%s/%s: not a segment of this log (its header)", r->dir, name);
+        if (hn < SEG_HDR || memcmp(h, seg_magic, 6) != 0 || h[7] < 1 || h[7] > VERSION ||
+            (h[6] & ~(h[7] < 2 ? 0u : FLAG_REUSED)) || load_le64(h + 8) != first) {
             close(fd);
+            if (first_try) return TRY_AGAIN; /* renamed away and reused since the listing */
+            snprintf(msg, 256, "%s/%s: not a segment of this log (its header)", r->dir, name);
             return TW_EPARSE;
         }
         r->fd = fd;
@@ -1120,7 +1148,7 @@ static int reader_try(tws_wal_reader *r, uint64_t lsn, uint8_t *type, tw__buf *o
         else if (crc_at(tw__crc32c(crc, out->data, len), r->fd_version, lsn) != load_le32(hdr + 4))
             why = "CRC mismatch";
     }
-    if (why && cached) {
+    if (why && first_try) {
         close(r->fd);
         r->fd = -1;
         tw__buf_reset(out);
@@ -1138,10 +1166,10 @@ static int reader_try(tws_wal_reader *r, uint64_t lsn, uint8_t *type, tw__buf *o
 
 int tws_wal_reader_read(tws_wal_reader *r, uint64_t lsn, uint8_t *type, tw__buf *out, char msg[256]) {
     msg[0] = '\0';
-    int rc = reader_try(r, lsn, type, out, msg);
+    int rc = reader_try(r, lsn, type, out, msg, true);
     if (rc != TRY_AGAIN) return rc;
     if ((rc = reader_list(r, msg)) != TW_OK) return rc;
-    rc = reader_try(r, lsn, type, out, msg);
+    rc = reader_try(r, lsn, type, out, msg, false);
     if (rc == TRY_AGAIN) {
         snprintf(msg, 256, "%s: no segment holds LSN %llu (released, or never written)", r->dir,
                  (unsigned long long)lsn);

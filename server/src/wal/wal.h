@@ -32,8 +32,9 @@
  * against 0.43 ms for 190 KB). The CRC covers the LSN, so the old records
  * after the log's end never pass for records of the new segment.
  * Files in the directory whose names are not exactly <16 lowercase hex>.wal
- * (or .free) are not segments: they are ignored (a warning, `ignored_files`), never
- * deleted. A segment whose header is not ours is corruption like any other
+ * or .free are not ours: they are ignored (a warning, `ignored_files`), never
+ * deleted. Free files beyond `free_segments`, or shorter than a segment, are
+ * deleted at open. A segment whose header is not ours is corruption like any other
  * (reported and skipped); if it is the newest, it is kept as it is and a new
  * segment starts after it. A newest segment of version 1 with records is
  * also followed by a new segment (appends are always version 2). A segment
@@ -134,8 +135,10 @@ int tws_wal_append_async(tws_wal *w, uint8_t type, const tw_str *parts, size_t n
  * *lsn (may be NULL) receives the record's LSN. */
 int tws_wal_append(tws_wal *w, uint8_t type, const tw_str *parts, size_t n, uint64_t *lsn);
 
-/* Every record below `lsn` is stored elsewhere: whole segments below it may
- * be deleted (the current segment never is). TW_EIO if an unlink failed. */
+/* Every record below `lsn` is stored elsewhere: whole segments below it are
+ * released (the current segment never is): kept as free files for reuse, up
+ * to `free_segments`, or deleted. TW_EIO if an unlink, a rename or the
+ * directory's sync failed. */
 int tws_wal_release_before(tws_wal *w, uint64_t lsn);
 
 typedef struct tws_wal_stats {
