@@ -1230,43 +1230,66 @@ static void test_reuse(void **state) {
     free_dir(dir);
 }
 
+/* A log of 1,024-byte segments that keeps 4 free files, and a reader on it. */
+typedef struct reader_fix {
+    char *dir;
+    coll c;
+    tws_wal *w;
+    tws_wal_reader *r;
+    tw__buf b;
+    char msg[256];
+    int rc;
+    uint64_t lsn[40];
+} reader_fix;
+
+static void reader_fix_open(reader_fix *f) {
+    memset(f, 0, sizeof *f);
+    f->dir = new_dir();
+    tws_wal_options o = {.segment_bytes = 1024, .free_segments = 4, .no_sync = true};
+    f->w = open_ok(f->dir, &o, &f->c, NULL);
+    assert_int_equal(tws_wal_reader_open(f->dir, &f->r), TW_OK);
+    tw__buf_init(&f->b, 0);
+}
+
+static void reader_fix_close(reader_fix *f) {
+    tws_wal_reader_close(f->r);
+    tw__buf_free(&f->b);
+    tws_wal_close(f->w);
+    coll_reset(&f->c);
+    free_dir(f->dir);
+}
+
+/* Records from..to-1 of `len` bytes, their LSNs in f->lsn. */
+static void append_ids(reader_fix *f, int from, int to, size_t len) {
+    for (int i = from; i < to; i++) assert_int_equal(append_id(f->w, (uint64_t)i, len, &f->lsn[i]), TW_OK);
+}
+
+static uint64_t fix_read(reader_fix *f, int i) { return read_id(f->r, f->lsn[i], &f->b, &f->rc, f->msg); }
+
 /* A reader keeps the segment it read last open. When that file is released
  * and reused for a newer segment that grows past where the old one ended,
  * an LSN of the newer segment must not be read at the old file's offsets. */
 static void test_reader_reused_file(void **state) {
     (void)state;
-    char *dir = new_dir();
-    tws_wal_options o = {.segment_bytes = 1024, .free_segments = 4, .no_sync = true};
-    coll c = {0};
-    tws_wal *w = open_ok(dir, &o, &c, NULL);
-    tws_wal_reader *r;
-    assert_int_equal(tws_wal_reader_open(dir, &r), TW_OK);
-    tw__buf b;
-    tw__buf_init(&b, 0);
-    char msg[256];
-    int rc;
-    uint64_t lsn[40];
+    reader_fix f;
+    reader_fix_open(&f);
     /* 9 records of 112 bytes to a segment: 0..8, 9..17, 18..26, ... */
-    for (int i = 0; i < 9; i++) assert_int_equal(append_id(w, (uint64_t)i, 100, &lsn[i]), TW_OK);
-    assert_int_equal(read_id(r, lsn[0], &b, &rc, msg), 0); /* lists one segment, keeps it open */
-    for (int i = 9; i < 27; i++) assert_int_equal(append_id(w, (uint64_t)i, 100, &lsn[i]), TW_OK);
-    assert_int_equal(tws_wal_release_before(w, lsn[18]), TW_OK); /* 0..8 and 9..17 to the free files */
-    for (int i = 27; i < 36; i++) assert_int_equal(append_id(w, (uint64_t)i, 100, &lsn[i]), TW_OK);
+    append_ids(&f, 0, 9, 100);
+    assert_int_equal(fix_read(&f, 0), 0); /* lists one segment, keeps it open */
+    append_ids(&f, 9, 27, 100);
+    assert_int_equal(tws_wal_release_before(f.w, f.lsn[18]), TW_OK); /* 0..8 and 9..17 to the free files */
+    append_ids(&f, 27, 36, 100);
     /* Record 36 starts the segment in the first segment's old file, and is
      * large enough to cover the offset LSN 36 has in that old segment. */
-    assert_int_equal(append_id(w, 36, 5000, &lsn[36]), TW_OK);
+    append_ids(&f, 36, 37, 5000);
     tws_wal_stats st;
-    tws_wal_get_stats(w, &st);
+    tws_wal_get_stats(f.w, &st);
     assert_int_equal(st.reused_segments, 2);
-    assert_true(16 + lsn[36] < 16 + 5012);
-    assert_int_equal(read_id(r, lsn[36], &b, &rc, msg), 36);
-    assert_int_equal(rc, TW_OK);
-    for (int i = 18; i < 37; i++) assert_int_equal(read_id(r, lsn[i], &b, &rc, msg), (uint64_t)i);
-    tws_wal_reader_close(r);
-    tw__buf_free(&b);
-    tws_wal_close(w);
-    coll_reset(&c);
-    free_dir(dir);
+    assert_true(16 + f.lsn[36] < 16 + 5012);
+    assert_int_equal(fix_read(&f, 36), 36);
+    assert_int_equal(f.rc, TW_OK);
+    for (int i = 18; i < 37; i++) assert_int_equal(fix_read(&f, i), (uint64_t)i);
+    reader_fix_close(&f);
 }
 
 /* A reader whose listing ends at a segment in a reused file that is longer
@@ -1276,36 +1299,23 @@ static void test_reader_reused_file(void **state) {
  * directory again rather than report a corrupt record. */
 static void test_reader_stale_listing(void **state) {
     (void)state;
-    char *dir = new_dir();
-    tws_wal_options o = {.segment_bytes = 1024, .free_segments = 4, .no_sync = true};
-    coll c = {0};
-    tws_wal *w = open_ok(dir, &o, &c, NULL);
-    tws_wal_reader *r;
-    assert_int_equal(tws_wal_reader_open(dir, &r), TW_OK);
-    tw__buf b;
-    tw__buf_init(&b, 0);
-    char msg[256];
-    int rc;
-    uint64_t lsn[40];
-    for (int i = 0; i < 17; i++) assert_int_equal(append_id(w, (uint64_t)i, 100, &lsn[i]), TW_OK);
-    assert_int_equal(append_id(w, 17, 500, &lsn[17]), TW_OK); /* the second segment's file: 1,424 bytes */
-    for (int i = 18; i < 27; i++) assert_int_equal(append_id(w, (uint64_t)i, 100, &lsn[i]), TW_OK);
-    assert_int_equal(tws_wal_release_before(w, lsn[18]), TW_OK);
-    for (int i = 27; i < 36; i++) assert_int_equal(append_id(w, (uint64_t)i, 100, &lsn[i]), TW_OK);
+    reader_fix f;
+    reader_fix_open(&f);
+    append_ids(&f, 0, 17, 100);
+    append_ids(&f, 17, 18, 500); /* the second segment's file: 1,424 bytes */
+    append_ids(&f, 18, 27, 100);
+    assert_int_equal(tws_wal_release_before(f.w, f.lsn[18]), TW_OK);
+    append_ids(&f, 27, 36, 100);
     /* listed now: the third segment and the fourth (in the second's file, 1,424 bytes long) */
-    assert_int_equal(read_id(r, lsn[27], &b, &rc, msg), 27);
-    assert_int_equal(read_id(r, lsn[18], &b, &rc, msg), 18);
-    assert_int_equal(append_id(w, 36, 100, &lsn[36]), TW_OK); /* the fifth segment, not listed */
+    assert_int_equal(fix_read(&f, 27), 27);
+    assert_int_equal(fix_read(&f, 18), 18);
+    append_ids(&f, 36, 37, 100); /* the fifth segment, not listed */
     tws_wal_stats st;
-    tws_wal_get_stats(w, &st);
+    tws_wal_get_stats(f.w, &st);
     assert_int_equal(st.reused_segments, 2);
-    assert_int_equal(read_id(r, lsn[36], &b, &rc, msg), 36);
-    assert_int_equal(rc, TW_OK);
-    tws_wal_reader_close(r);
-    tw__buf_free(&b);
-    tws_wal_close(w);
-    coll_reset(&c);
-    free_dir(dir);
+    assert_int_equal(fix_read(&f, 36), 36);
+    assert_int_equal(f.rc, TW_OK);
+    reader_fix_close(&f);
 }
 
 /* ---- version 1 segments ------------------------------------------------------- */
